@@ -1,0 +1,248 @@
+"""The OR-Tools CP-SAT model of one latency-bounded, permit-aware minimum-cost route."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+from ortools.sat.python import cp_model
+
+from optimizer.problem import (
+    LATENCY_TOLERANCE_MS,
+    EdgeArrays,
+    RouteQuery,
+    RouteStatus,
+    SolverOptions,
+)
+from optimizer.prune import PrunedArcs
+
+__all__ = [
+    "ModelOutcome",
+    "RouteModel",
+    "build_route_model",
+    "restrict_to_cost",
+    "solve_route_model",
+]
+
+_COST_SCALE_BUDGET = 2.0**40
+"""Integer cost units: the model's total cost range fits in 2^40 units (exact to ~1e-12)."""
+
+_LATENCY_SCALE_BUDGET = 2.0**36
+"""Integer latency units: the bound is about 2^36 units (~1e-10 ms at 7.5 ms)."""
+
+_STATUS = {
+    cp_model.OPTIMAL: RouteStatus.OPTIMAL,
+    cp_model.FEASIBLE: RouteStatus.FEASIBLE,
+    cp_model.INFEASIBLE: RouteStatus.INFEASIBLE,
+    cp_model.UNKNOWN: RouteStatus.UNSOLVED,
+}
+"""CP-SAT terminations mapped to route statuses; MODEL_INVALID is a bug and raises."""
+
+
+@dataclass(eq=False)
+class RouteModel:
+    """A CP-SAT model with its arc and jurisdiction variables and integer scales."""
+
+    model: cp_model.CpModel
+    arcs: PrunedArcs
+    x: list[cp_model.IntVar]
+    objective: cp_model.LinearExpr
+    latency: cp_model.LinearExpr
+    cost_scale: float
+    latency_scale: float
+
+
+@dataclass(frozen=True)
+class ModelOutcome:
+    """What CP-SAT proved: status, chosen arcs, objective and bound in currency units."""
+
+    status: RouteStatus
+    arc_values: np.ndarray | None
+    objective: float
+    bound: float
+    wall_s: float
+
+
+def _scale(values_total: float, budget: float, integral: bool) -> float:
+    """A power-of-two scale that maps a range of values_total into the budget."""
+    if integral and values_total <= budget:
+        return 1.0
+    if values_total <= 0:
+        return 1.0
+    return 2.0 ** math.floor(math.log2(budget / values_total))
+
+
+def build_route_model(
+    arrays: EdgeArrays, query: RouteQuery, arcs: PrunedArcs, *, hint_edges: tuple[int, ...] = ()
+) -> RouteModel:
+    """Latency-bounded minimum-cost route as a 0/1 flow on the pruned arcs.
+
+        min   sum_a cost_a x_a + sum_j permit_cost_j y_j
+        s.t.  out(n) - in(n) = [n = s] - [n = t]       for every node n     (1)
+              in(n) <= 1                                for every node n     (2)
+              sum_a latency_a x_a <= max_latency_ms                          (3)
+              y_j >= x_a       for every arc a with an edge in jurisdiction j (4)
+              sum_{j counted} y_j <= max_jurisdictions                       (5)
+              objective <= max_cost                                          (6)
+    """
+    model = cp_model.CpModel()
+    n_arcs = len(arcs.edge)
+    x = [model.new_bool_var("") for _ in range(n_arcs)]
+    cost = arrays.cost[arcs.edge]
+    juris_ids = _relevant_jurisdictions(arrays, query, arcs)
+    permit = arrays.permit_cost[juris_ids]
+    cost_total = float(cost.sum()) + float(permit.sum())
+    integral = bool(np.all(cost == np.round(cost)) and np.all(permit == np.round(permit)))
+    cost_scale = _scale(cost_total, _COST_SCALE_BUDGET, integral)
+    lat = arrays.latency_ms[arcs.edge]
+    lat_integral = bool(np.all(lat == np.round(lat))) and float(query.max_latency_ms).is_integer()
+    latency_scale = _scale(query.max_latency_ms, _LATENCY_SCALE_BUDGET, lat_integral)
+    cost_int = np.round(cost * cost_scale).astype(np.int64)
+    lat_int = np.round(lat * latency_scale).astype(np.int64)
+
+    _add_flow_balance(model, x, arcs, arrays.n_nodes, query)  # (1), (2)
+    latency = cp_model.LinearExpr.weighted_sum(x, lat_int.tolist())
+    bound_int = math.floor((query.max_latency_ms + LATENCY_TOLERANCE_MS) * latency_scale)
+    model.add(latency <= bound_int)  # (3)
+    y = _add_jurisdictions(model, x, arrays, query, arcs, juris_ids)  # (4), (5)
+    permit_int = np.round(permit * cost_scale).astype(np.int64)
+    objective = cp_model.LinearExpr.weighted_sum(
+        x + y, cost_int.tolist() + permit_int.tolist()
+    )
+    if query.max_cost is not None:  # (6)
+        model.add(objective <= math.floor(query.max_cost * cost_scale * (1 + 1e-9) + 1))
+    model.minimize(objective)
+    _add_hint(model, x, arcs, query, hint_edges, arrays)
+    return RouteModel(model, arcs, x, objective, latency, cost_scale, latency_scale)
+
+
+def _relevant_jurisdictions(
+    arrays: EdgeArrays, query: RouteQuery, arcs: PrunedArcs
+) -> np.ndarray:
+    """Jurisdictions on the pruned arcs that carry a permit cost or count toward a limit."""
+    ids = np.unique(arrays.jurisdiction[arcs.edge].ravel())
+    ids = ids[ids >= 0]
+    relevant = arrays.permit_cost[ids] > 0
+    if query.max_jurisdictions is not None:
+        relevant |= arrays.counted[ids]
+    return ids[relevant]
+
+
+def _add_flow_balance(
+    model: cp_model.CpModel,
+    x: list[cp_model.IntVar],
+    arcs: PrunedArcs,
+    n_nodes: int,
+    query: RouteQuery,
+) -> None:
+    """Unit flow from source to target, at most one arc into any node."""
+    out_of = _group(arcs.tail, n_nodes)
+    into = _group(arcs.head, n_nodes)
+    nodes = np.union1d(arcs.tail, arcs.head)
+    for n in nodes.tolist():
+        outs = [x[a] for a in out_of(n)]
+        ins = [x[a] for a in into(n)]
+        supply = (n == query.source) - (n == query.target)
+        model.add(sum(outs) - sum(ins) == supply)
+        if len(ins) > 1:
+            model.add_at_most_one(ins)
+    for endpoint in (query.source, query.target):
+        if endpoint not in set(nodes.tolist()):
+            model.add_bool_or([])  # endpoint unreachable within the bounds: infeasible
+
+
+def _group(keys: np.ndarray, n_nodes: int) -> Callable[[int], np.ndarray]:
+    """Index lists of arcs per node key, as a lookup function."""
+    order = np.argsort(keys, kind="stable")
+    starts = np.searchsorted(keys[order], np.arange(n_nodes + 1))
+    return lambda n: order[starts[n] : starts[n + 1]]
+
+
+def _add_jurisdictions(
+    model: cp_model.CpModel,
+    x: list[cp_model.IntVar],
+    arrays: EdgeArrays,
+    query: RouteQuery,
+    arcs: PrunedArcs,
+    juris_ids: np.ndarray,
+) -> list[cp_model.IntVar]:
+    """One indicator per relevant jurisdiction, on whenever an arc inside it is used."""
+    y = [model.new_bool_var("") for _ in range(len(juris_ids))]
+    if not len(juris_ids):
+        return y
+    position = {int(j): k for k, j in enumerate(juris_ids)}
+    levels = arrays.jurisdiction[arcs.edge]
+    for level in range(levels.shape[1]):
+        column = levels[:, level]
+        for a in np.flatnonzero(np.isin(column, juris_ids)).tolist():
+            model.add_implication(x[a], y[position[int(column[a])]])
+    if query.max_jurisdictions is not None:
+        counted = [y[k] for k, j in enumerate(juris_ids) if arrays.counted[j]]
+        if counted:
+            model.add(sum(counted) <= query.max_jurisdictions)
+    return y
+
+
+def _add_hint(
+    model: cp_model.CpModel,
+    x: list[cp_model.IntVar],
+    arcs: PrunedArcs,
+    query: RouteQuery,
+    hint_edges: tuple[int, ...],
+    arrays: EdgeArrays,
+) -> None:
+    """Warm start from a known feasible route, arc by arc in travel direction."""
+    if not hint_edges:
+        return
+    arc_of = {
+        (int(e), int(u)): a
+        for a, (e, u) in enumerate(zip(arcs.edge.tolist(), arcs.tail.tolist(), strict=True))
+    }
+    node = query.source
+    chosen = set()
+    for e in hint_edges:
+        a = arc_of.get((e, node))
+        if a is None:
+            return
+        chosen.add(a)
+        node = int(arrays.head[e]) if node == int(arrays.tail[e]) else int(arrays.tail[e])
+    for a, var in enumerate(x):
+        model.add_hint(var, a in chosen)
+
+
+def solve_route_model(
+    route_model: RouteModel, *, options: SolverOptions, time_limit_s: float
+) -> ModelOutcome:
+    """Solve to proven optimality or the time limit; map the termination to a status."""
+    solver = cp_model.CpSolver()
+    solver.parameters.max_time_in_seconds = max(time_limit_s, 0.01)
+    solver.parameters.num_workers = max(1, options.num_workers)
+    solver.parameters.log_search_progress = options.log_search
+    solver.parameters.relative_gap_limit = 0.0
+    solver.parameters.absolute_gap_limit = 0.0
+    code = solver.solve(route_model.model)
+    if code == cp_model.MODEL_INVALID:
+        raise RuntimeError(f"CP-SAT rejected the route model: {route_model.model.validate()}")
+    status = _STATUS[code]
+    values = None
+    objective = bound = float("nan")
+    if status in (RouteStatus.OPTIMAL, RouteStatus.FEASIBLE):
+        values = np.array([solver.boolean_value(v) for v in route_model.x], dtype=bool)
+        objective = solver.objective_value / route_model.cost_scale
+    if status is not RouteStatus.INFEASIBLE:
+        bound = solver.best_objective_bound / route_model.cost_scale
+    return ModelOutcome(status, values, objective, bound, solver.wall_time)
+
+
+def restrict_to_cost(route_model: RouteModel, outcome: ModelOutcome) -> RouteModel:
+    """The same model held at the proven optimal cost, now minimizing latency (tie-break)."""
+    model = route_model.model
+    model.add(route_model.objective <= round(outcome.objective * route_model.cost_scale))
+    model.minimize(route_model.latency)
+    model.clear_hints()
+    assert outcome.arc_values is not None
+    for var, value in zip(route_model.x, outcome.arc_values.tolist(), strict=True):
+        model.add_hint(var, value)
+    return route_model

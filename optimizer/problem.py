@@ -1,0 +1,130 @@
+"""Plain-array routing problems and results: what the solver core reads and returns."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+import numpy as np
+
+__all__ = [
+    "COST_RELATIVE_TOLERANCE",
+    "LATENCY_TOLERANCE_MS",
+    "EdgeArrays",
+    "RouteQuery",
+    "RouteResult",
+    "RouteStatus",
+    "SolverOptions",
+]
+
+LATENCY_TOLERANCE_MS = 1e-6
+"""A route meets a latency bound when it is at most this much over it (1 ns, ~20 cm of fiber)."""
+
+COST_RELATIVE_TOLERANCE = 1e-9
+"""Costs closer than this (relative) are ties; ties go to lower latency."""
+
+
+@dataclass(frozen=True, eq=False)
+class EdgeArrays:
+    """An undirected multigraph with per-edge cost, latency and jurisdiction per level."""
+
+    n_nodes: int
+    tail: np.ndarray
+    head: np.ndarray
+    cost: np.ndarray
+    latency_ms: np.ndarray
+    jurisdiction: np.ndarray
+    permit_cost: np.ndarray
+    counted: np.ndarray
+
+    def __post_init__(self) -> None:
+        """Check shapes and ranges once, so the solver can trust the arrays."""
+        n_edges = len(self.tail)
+        problems = []
+        for name in ("head", "cost", "latency_ms"):
+            if len(getattr(self, name)) != n_edges:
+                problems.append(f"{name} has {len(getattr(self, name))} rows, tail has {n_edges}")
+        if self.jurisdiction.ndim != 2 or self.jurisdiction.shape[0] != n_edges:
+            problems.append(f"jurisdiction must be (n_edges, n_levels), got {self.jurisdiction.shape}")
+        if len(self.counted) != len(self.permit_cost):
+            problems.append("counted and permit_cost must have one entry per jurisdiction")
+        if n_edges and (min(self.tail.min(), self.head.min()) < 0 or
+                        max(self.tail.max(), self.head.max()) >= self.n_nodes):
+            problems.append(f"tail/head must lie in [0, {self.n_nodes})")
+        for name in ("cost", "latency_ms", "permit_cost"):
+            values = getattr(self, name)
+            if len(values) and not (np.isfinite(values).all() and values.min() >= 0):
+                problems.append(f"{name} must be finite and >= 0")
+        if self.jurisdiction.size and self.jurisdiction.max() >= len(self.permit_cost):
+            problems.append("jurisdiction index beyond permit_cost")
+        if problems:
+            raise ValueError("EdgeArrays: " + "; ".join(problems))
+
+    @property
+    def n_edges(self) -> int:
+        """Number of edges."""
+        return len(self.tail)
+
+
+@dataclass(frozen=True, eq=False)
+class RouteQuery:
+    """One route request on an EdgeArrays graph."""
+
+    source: int
+    target: int
+    max_latency_ms: float
+    max_jurisdictions: int | None = None
+    max_cost: float | None = None
+    edge_allowed: np.ndarray | None = None
+    source_name: str = ""
+    target_name: str = ""
+
+    def label(self, node: int) -> str:
+        """Human name of the query's source or target node, for reasons."""
+        if node == self.source and self.source_name:
+            return self.source_name
+        if node == self.target and self.target_name:
+            return self.target_name
+        return f"node {node}"
+
+
+@dataclass(frozen=True)
+class SolverOptions:
+    """Solver limits; sized for a 2-core machine by default."""
+
+    time_limit_s: float = 60.0
+    num_workers: int = 2
+    tie_break_latency: bool = True
+    log_search: bool = False
+
+
+class RouteStatus(enum.Enum):
+    """How a demand ended."""
+
+    OPTIMAL = "OPTIMAL"
+    FEASIBLE = "FEASIBLE"
+    INFEASIBLE = "INFEASIBLE"
+    UNSOLVED = "UNSOLVED"
+
+
+@dataclass(frozen=True)
+class RouteResult:
+    """A solved route (or why there is none), with its proven bound."""
+
+    status: RouteStatus
+    edges: tuple[int, ...] = ()
+    nodes: tuple[int, ...] = ()
+    cost: float = float("nan")
+    edge_cost: float = float("nan")
+    permit_cost: float = float("nan")
+    latency_ms: float = float("nan")
+    jurisdictions: tuple[int, ...] = ()
+    bound: float = float("nan")
+    gap: float = float("nan")
+    reason: str = ""
+    stats: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def has_route(self) -> bool:
+        """Whether the result carries a route."""
+        return self.status in (RouteStatus.OPTIMAL, RouteStatus.FEASIBLE)

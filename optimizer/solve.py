@@ -1,0 +1,276 @@
+"""Exact latency-bounded minimum-cost routes: bounds, pruning, then OR-Tools to optimality."""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+
+import numpy as np
+
+from optimizer.model import build_route_model, restrict_to_cost, solve_route_model
+from optimizer.problem import (
+    COST_RELATIVE_TOLERANCE,
+    LATENCY_TOLERANCE_MS,
+    EdgeArrays,
+    RouteQuery,
+    RouteResult,
+    RouteStatus,
+    SolverOptions,
+)
+from optimizer.prune import (
+    PathEval,
+    ShortestPaths,
+    cost_ceiling,
+    evaluate_path,
+    is_feasible,
+    lagrangian_paths,
+    prune_arcs,
+)
+
+__all__ = [
+    "LATENCY_TOLERANCE_MS",
+    "EdgeArrays",
+    "RouteQuery",
+    "RouteResult",
+    "RouteStatus",
+    "SolverOptions",
+    "solve_route",
+]
+
+logger = logging.getLogger(__name__)
+
+
+def solve_route(
+    arrays: EdgeArrays, query: RouteQuery, *, options: SolverOptions | None = None
+) -> RouteResult:
+    """The cheapest route meeting the query's bounds, proven optimal or with its gap."""
+    options = options or SolverOptions()
+    started = time.perf_counter()
+    _check_query(arrays, query)
+    usable = arrays.tail != arrays.head
+    if query.edge_allowed is not None:
+        usable &= query.edge_allowed
+    graph = ShortestPaths(arrays.n_nodes, np.flatnonzero(usable))
+    lat_s = graph.distances(arrays, arrays.latency_ms, query.source)[0]
+    if not math.isfinite(lat_s[query.target]):
+        return _infeasible(_disconnected_reason(arrays, query))
+    fastest_ms = float(lat_s[query.target])
+    if fastest_ms > query.max_latency_ms + LATENCY_TOLERANCE_MS:
+        return _infeasible(
+            f"fastest possible route is {fastest_ms:.2f} ms, bound is {query.max_latency_ms:.2f} ms",
+            bound=math.inf,
+        )
+    lat_t = graph.distances(arrays, arrays.latency_ms, query.target)[0]
+    lat_ok = usable & (
+        np.minimum(
+            lat_s[arrays.tail] + lat_t[arrays.head], lat_s[arrays.head] + lat_t[arrays.tail]
+        ) + arrays.latency_ms
+        <= query.max_latency_ms + LATENCY_TOLERANCE_MS
+    )
+    bounded = ShortestPaths(arrays.n_nodes, np.flatnonzero(lat_ok))
+    larac = lagrangian_paths(arrays, bounded, query)
+    best = _best_feasible(arrays, query, larac.paths)
+    upper = best.cost if best else math.inf
+    if query.max_cost is not None:
+        upper = min(upper, query.max_cost)
+    cost_bounds = [
+        (lam, bounded.distances(arrays, w, query.source)[0],
+         bounded.distances(arrays, w, query.target)[0])
+        for lam in sorted({0.0, larac.multiplier})
+        for w in [arrays.cost + lam * arrays.latency_ms]
+    ]
+    arcs = prune_arcs(
+        arrays, query, usable=lat_ok, latency_from=(lat_s, lat_t),
+        cost_bounds=cost_bounds, upper_bound=upper,
+    )
+    prune_s = time.perf_counter() - started
+    stats = {
+        "edges_input": float(arrays.n_edges),
+        "arcs_latency_feasible": float(arcs.n_latency_feasible),
+        "arcs_model": float(len(arcs.edge)),
+        "fastest_ms": fastest_ms,
+        "lagrangian_bound": larac.lower_bound,
+        "prune_s": prune_s,
+    }
+    route_model = build_route_model(arrays, query, arcs, hint_edges=best.edges if best else ())
+    remaining = options.time_limit_s - (time.perf_counter() - started)
+    outcome = solve_route_model(route_model, options=options, time_limit_s=remaining)
+    stats["model_s"] = outcome.wall_s
+    if outcome.status is RouteStatus.INFEASIBLE:
+        if best is None:
+            return _infeasible(
+                _diagnose(arrays, query, options, fastest_ms), bound=math.inf, stats=stats
+            )
+        logger.warning("route model infeasible although route %s is feasible", best.edges)
+    found = _extract(arrays, query, arcs, outcome.arc_values) if outcome.arc_values is not None else None
+    if best is None or (found is not None and found.cost <= best.cost):
+        best = found or best
+    if best is None:
+        return RouteResult(
+            RouteStatus.UNSOLVED,
+            bound=max(outcome.bound, larac.lower_bound),
+            reason=f"time limit {options.time_limit_s:g} s reached before any feasible route "
+            f"was found",
+            stats=stats,
+        )
+    if outcome.status is RouteStatus.OPTIMAL and options.tie_break_latency:
+        best = _tie_break(arrays, query, route_model, outcome, best, options, started)
+    bound = outcome.bound if math.isfinite(outcome.bound) else larac.lower_bound
+    if outcome.status is RouteStatus.OPTIMAL:
+        bound = min(best.cost, max(bound, outcome.objective))
+    bound = min(max(bound, larac.lower_bound), best.cost)
+    status = RouteStatus.OPTIMAL if outcome.status is RouteStatus.OPTIMAL else RouteStatus.FEASIBLE
+    gap = 0.0 if status is RouteStatus.OPTIMAL else _gap(best.cost, bound)
+    if status is RouteStatus.FEASIBLE and gap <= COST_RELATIVE_TOLERANCE:
+        status, gap = RouteStatus.OPTIMAL, 0.0
+    stats["solve_s"] = time.perf_counter() - started
+    return _result(status, best, bound=bound, gap=gap, stats=stats)
+
+
+def _check_query(arrays: EdgeArrays, query: RouteQuery) -> None:
+    """Reject a query the arrays cannot answer (programming errors, not user data)."""
+    for name in ("source", "target"):
+        node = getattr(query, name)
+        if not 0 <= node < arrays.n_nodes:
+            raise ValueError(f"RouteQuery.{name} {node} is not a node of a {arrays.n_nodes}-node graph")
+    if query.source == query.target:
+        raise ValueError("RouteQuery.source and target must differ")
+    if not query.max_latency_ms > 0:
+        raise ValueError(f"RouteQuery.max_latency_ms must be > 0, got {query.max_latency_ms}")
+    if query.edge_allowed is not None and len(query.edge_allowed) != arrays.n_edges:
+        raise ValueError("RouteQuery.edge_allowed must have one entry per edge")
+
+
+def _best_feasible(
+    arrays: EdgeArrays, query: RouteQuery, candidates: tuple[tuple[int, ...], ...]
+) -> PathEval | None:
+    """The cheapest (then fastest) candidate route that meets every constraint."""
+    feasible = [
+        p for p in (evaluate_path(arrays, query.source, c) for c in candidates)
+        if is_feasible(p, query)
+    ]
+    return min(feasible, key=lambda p: (p.cost, p.latency_ms), default=None)
+
+
+def _extract(
+    arrays: EdgeArrays, query: RouteQuery, arcs, arc_values: np.ndarray
+) -> PathEval:
+    """The source-target path in a 0/1 arc solution (cycles of zero cost dropped)."""
+    chosen = np.flatnonzero(arc_values)
+    next_arc = {int(arcs.tail[a]): int(a) for a in chosen}
+    node, edges, seen = query.source, [], {query.source}
+    while node != query.target:
+        a = next_arc[node]
+        edges.append(int(arcs.edge[a]))
+        node = int(arcs.head[a])
+        if node in seen:
+            raise RuntimeError(f"route solution revisits node {node}")
+        seen.add(node)
+    return evaluate_path(arrays, query.source, tuple(edges))
+
+
+def _tie_break(arrays, query, route_model, outcome, best, options, started) -> PathEval:
+    """Among routes of the optimal cost, the one of lowest latency."""
+    remaining = options.time_limit_s - (time.perf_counter() - started)
+    if remaining <= 0.05:
+        return best
+    restrict_to_cost(route_model, outcome)
+    second = solve_route_model(route_model, options=options, time_limit_s=remaining)
+    if second.arc_values is None:
+        return best
+    faster = _extract(arrays, query, route_model.arcs, second.arc_values)
+    if faster.cost <= cost_ceiling(best.cost) and faster.latency_ms < best.latency_ms:
+        return faster
+    return best
+
+
+def _gap(cost: float, bound: float) -> float:
+    """Relative optimality gap."""
+    return max(0.0, (cost - bound) / max(abs(cost), 1e-12))
+
+
+def _result(status: RouteStatus, path: PathEval, **kwargs) -> RouteResult:
+    """A route result from an evaluated path."""
+    return RouteResult(
+        status,
+        edges=path.edges,
+        nodes=path.nodes,
+        cost=path.cost,
+        edge_cost=path.edge_cost,
+        permit_cost=path.permit_cost,
+        latency_ms=path.latency_ms,
+        jurisdictions=path.jurisdictions,
+        **kwargs,
+    )
+
+
+def _infeasible(reason: str, *, bound: float = math.inf, stats: dict | None = None) -> RouteResult:
+    """An INFEASIBLE result with its reason."""
+    return RouteResult(RouteStatus.INFEASIBLE, bound=bound, reason=reason, stats=stats or {})
+
+
+def _disconnected_reason(arrays: EdgeArrays, query: RouteQuery) -> str:
+    """Why no route connects the two ends: the graph itself, or the edges the query forbids."""
+    a, b = query.label(query.source), query.label(query.target)
+    if query.edge_allowed is not None:
+        graph = ShortestPaths(arrays.n_nodes, np.flatnonzero(arrays.tail != arrays.head))
+        if math.isfinite(graph.distances(arrays, arrays.latency_ms, query.source)[0][query.target]):
+            return f"every route from {a} to {b} uses a corridor or jurisdiction the demand excludes"
+    return f"no route connects {a} to {b}: they lie in different components of the network"
+
+
+def _diagnose(
+    arrays: EdgeArrays, query: RouteQuery, options: SolverOptions, fastest_ms: float
+) -> str:
+    """Which constraint, in numbers, leaves no route although one meets the latency bound."""
+    if query.max_jurisdictions is not None:
+        few = _fewest_jurisdictions(arrays, query, options)
+        if few is not None and few > query.max_jurisdictions:
+            return (
+                f"every route within {query.max_latency_ms:.2f} ms crosses at least {few} "
+                f"permit jurisdictions, limit is {query.max_jurisdictions}"
+            )
+    if query.max_cost is not None:
+        relaxed = solve_route(arrays, _replace(query, max_cost=None), options=options)
+        if relaxed.has_route:
+            return (
+                f"cheapest route within the bounds costs {relaxed.cost:,.0f}, "
+                f"max_cost is {query.max_cost:,.0f}"
+            )
+    return (
+        f"no route meets all constraints together (fastest route {fastest_ms:.2f} ms, "
+        f"bound {query.max_latency_ms:.2f} ms)"
+    )
+
+
+def _fewest_jurisdictions(
+    arrays: EdgeArrays, query: RouteQuery, options: SolverOptions
+) -> int | None:
+    """Fewest counted jurisdictions any latency-feasible route crosses (exact, by CP-SAT)."""
+    counted_only = EdgeArrays(
+        n_nodes=arrays.n_nodes,
+        tail=arrays.tail,
+        head=arrays.head,
+        cost=np.zeros(arrays.n_edges),
+        latency_ms=arrays.latency_ms,
+        jurisdiction=arrays.jurisdiction,
+        permit_cost=arrays.counted.astype(float),
+        counted=arrays.counted,
+    )
+    result = solve_route(
+        counted_only,
+        _replace(query, max_jurisdictions=None, max_cost=None),
+        options=SolverOptions(
+            time_limit_s=options.time_limit_s, num_workers=options.num_workers,
+            tie_break_latency=False,
+        ),
+    )
+    return round(result.cost) if result.status is RouteStatus.OPTIMAL else None
+
+
+def _replace(query: RouteQuery, **changes) -> RouteQuery:
+    """A copy of the query with some fields changed."""
+    from dataclasses import replace
+
+    return replace(query, **changes)

@@ -1,0 +1,755 @@
+"""Randomized differential test: ``optimizer.solve.solve_route`` vs brute force.
+
+The reference (tests/bruteforce.py) enumerates every simple path of tiny graphs
+and shares no code with the solver.  Random cases come from a hypothesis
+strategy with ``derandomize=True`` (same examples on every run, no example
+database), plus a handful of hand-written cases.
+
+On a failure hypothesis shrinks the case and prints it both as ``Case(...)``
+and as a standalone reproducer script (``Reproducer:`` note).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+from collections import Counter
+from dataclasses import dataclass
+from types import SimpleNamespace
+
+import numpy as np
+from hypothesis import HealthCheck, Phase, given, note, settings
+from hypothesis import strategies as st
+
+from optimizer.solve import (
+    LATENCY_TOLERANCE_MS,
+    EdgeArrays,
+    RouteQuery,
+    RouteResult,
+    RouteStatus,
+    SolverOptions,
+    solve_route,
+)
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bruteforce import (  # noqa: E402
+    BruteAnalysis,
+    all_allowed_routes,
+    analyze_route,
+    brute_force_route,
+    evaluate_route,
+    is_feasible,
+    iter_simple_paths,
+)
+
+OPTIONS = SolverOptions(time_limit_s=10, num_workers=1)
+N_RANDOM_CASES = 400
+
+REL_TOL = 1e-9
+ABS_TOL = 1e-9
+
+
+def _close(a: float, b: float) -> bool:
+    return math.isclose(float(a), float(b), rel_tol=REL_TOL, abs_tol=ABS_TOL)
+
+
+# --------------------------------------------------------------------------
+# Case representation
+# --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Case:
+    """A problem instance in plain Python values (readable when printed)."""
+
+    n_nodes: int
+    tail: tuple[int, ...]
+    head: tuple[int, ...]
+    cost: tuple[float, ...]
+    latency_ms: tuple[float, ...]
+    n_levels: int
+    jurisdiction: tuple[tuple[int, ...], ...]  # E rows of n_levels ids
+    permit_cost: tuple[float, ...]
+    counted: tuple[bool, ...]
+    source: int
+    target: int
+    max_latency_ms: float
+    max_jurisdictions: int | None = None
+    max_cost: float | None = None
+    edge_allowed: tuple[bool, ...] | None = None
+
+    def arrays(self) -> EdgeArrays:
+        n_edges = len(self.tail)
+        return EdgeArrays(
+            n_nodes=self.n_nodes,
+            tail=np.array(self.tail, dtype=np.int64).reshape(n_edges),
+            head=np.array(self.head, dtype=np.int64).reshape(n_edges),
+            cost=np.array(self.cost, dtype=np.float64).reshape(n_edges),
+            latency_ms=np.array(self.latency_ms, dtype=np.float64).reshape(n_edges),
+            jurisdiction=np.array(self.jurisdiction, dtype=np.int64).reshape(
+                n_edges, self.n_levels
+            ),
+            permit_cost=np.array(self.permit_cost, dtype=np.float64).reshape(
+                len(self.permit_cost)
+            ),
+            counted=np.array(self.counted, dtype=bool).reshape(len(self.counted)),
+        )
+
+    def query(self) -> RouteQuery:
+        return RouteQuery(
+            source=self.source,
+            target=self.target,
+            max_latency_ms=self.max_latency_ms,
+            max_jurisdictions=self.max_jurisdictions,
+            max_cost=self.max_cost,
+            edge_allowed=(
+                None
+                if self.edge_allowed is None
+                else np.array(self.edge_allowed, dtype=bool).reshape(len(self.tail))
+            ),
+        )
+
+    def to_code(self) -> str:
+        n_edges = len(self.tail)
+        allowed = (
+            "None"
+            if self.edge_allowed is None
+            else f"np.array({list(self.edge_allowed)!r}, dtype=bool)"
+        )
+        return "\n".join(
+            [
+                "import numpy as np",
+                "from optimizer.solve import EdgeArrays, RouteQuery, SolverOptions, solve_route",
+                "arrays = EdgeArrays(",
+                f"    n_nodes={self.n_nodes},",
+                f"    tail=np.array({list(self.tail)!r}, dtype=np.int64),",
+                f"    head=np.array({list(self.head)!r}, dtype=np.int64),",
+                f"    cost=np.array({list(self.cost)!r}, dtype=np.float64),",
+                f"    latency_ms=np.array({list(self.latency_ms)!r}, dtype=np.float64),",
+                f"    jurisdiction=np.array({[list(r) for r in self.jurisdiction]!r},"
+                f" dtype=np.int64).reshape({n_edges}, {self.n_levels}),",
+                f"    permit_cost=np.array({list(self.permit_cost)!r}, dtype=np.float64),",
+                f"    counted=np.array({list(self.counted)!r}, dtype=bool),",
+                ")",
+                f"query = RouteQuery(source={self.source}, target={self.target},"
+                f" max_latency_ms={self.max_latency_ms!r},"
+                f" max_jurisdictions={self.max_jurisdictions!r},"
+                f" max_cost={self.max_cost!r}, edge_allowed={allowed})",
+                "print(solve_route(arrays, query,"
+                " options=SolverOptions(time_limit_s=10, num_workers=1)))",
+            ]
+        )
+
+
+def make_case(
+    n_nodes: int,
+    edges: list[tuple[int, int, float, float, list[int]]],
+    *,
+    source: int,
+    target: int,
+    max_latency_ms: float,
+    n_levels: int = 1,
+    permit_cost: list[float] | None = None,
+    counted: list[bool] | None = None,
+    max_jurisdictions: int | None = None,
+    max_cost: float | None = None,
+    edge_allowed: list[bool] | None = None,
+) -> Case:
+    """Hand-written cases: edges are (u, v, cost, latency, [ids per level])."""
+    permit_cost = permit_cost or []
+    return Case(
+        n_nodes=n_nodes,
+        tail=tuple(e[0] for e in edges),
+        head=tuple(e[1] for e in edges),
+        cost=tuple(float(e[2]) for e in edges),
+        latency_ms=tuple(float(e[3]) for e in edges),
+        n_levels=n_levels,
+        jurisdiction=tuple(
+            tuple(list(e[4]) + [-1] * (n_levels - len(e[4]))) for e in edges
+        ),
+        permit_cost=tuple(float(p) for p in permit_cost),
+        counted=tuple(counted) if counted is not None else tuple(True for _ in permit_cost),
+        source=source,
+        target=target,
+        max_latency_ms=float(max_latency_ms),
+        max_jurisdictions=max_jurisdictions,
+        max_cost=max_cost,
+        edge_allowed=None if edge_allowed is None else tuple(edge_allowed),
+    )
+
+
+# --------------------------------------------------------------------------
+# The differential check
+# --------------------------------------------------------------------------
+
+
+def check_case(case: Case, log=None) -> tuple[BruteAnalysis, RouteResult]:
+    """Solve ``case`` and assert everything the brute force can verify.
+
+    ``log`` (hypothesis' ``note`` in the random test) receives a standalone
+    reproducer and both answers, printed when the case fails.
+    """
+    arrays = case.arrays()
+    query = case.query()
+    analysis = analyze_route(arrays, query)
+    result = solve_route(arrays, query, options=OPTIONS)
+    if log is not None:
+        log(f"Reproducer:\n{case.to_code()}")
+        log(f"brute force: {analysis}")
+        log(f"solver: {result}")
+    best = analysis.best
+
+    if best is None:
+        assert result.status is RouteStatus.INFEASIBLE, (
+            f"brute force finds no feasible route but solver says {result.status}"
+        )
+        assert tuple(result.edges) == ()
+        assert isinstance(result.reason, str) and result.reason.strip(), "empty reason"
+        fastest = analysis.min_allowed_latency_ms
+        if fastest is not None and fastest > query.max_latency_ms + LATENCY_TOLERANCE_MS:
+            reason = result.reason
+            assert "fastest" in reason.lower(), f"reason does not mention 'fastest': {reason!r}"
+            bound_text = f"{query.max_latency_ms:.2f}"
+            assert bound_text in reason, (
+                f"reason does not mention the bound {bound_text}: {reason!r}"
+            )
+        return analysis, result
+
+    assert result.status is RouteStatus.OPTIMAL, (
+        f"brute force optimum {best.cost} via edges {best.edges} but solver says "
+        f"{result.status}: {result.reason!r}"
+    )
+
+    # The route is a simple source->target path built from allowed edges.
+    edges = tuple(int(e) for e in result.edges)
+    nodes = tuple(int(v) for v in result.nodes)
+    n_edges = len(case.tail)
+    assert len(edges) >= 1
+    assert len(nodes) == len(edges) + 1, (edges, nodes)
+    assert nodes[0] == query.source and nodes[-1] == query.target, nodes
+    assert len(set(nodes)) == len(nodes), f"route repeats a node: {nodes}"
+    for i, e in enumerate(edges):
+        assert 0 <= e < n_edges, f"bad edge index {e}"
+        ends = (case.tail[e], case.head[e])
+        assert ends in ((nodes[i], nodes[i + 1]), (nodes[i + 1], nodes[i])), (
+            f"edge {e} {ends} does not join nodes {nodes[i]} and {nodes[i + 1]}"
+        )
+        if case.edge_allowed is not None:
+            assert case.edge_allowed[e], f"route uses forbidden edge {e}"
+
+    # Reported numbers match a recomputation from the arrays.
+    ev = evaluate_route(arrays, edges, nodes)
+    assert _close(result.cost, ev.cost), (result.cost, ev.cost)
+    assert _close(result.edge_cost, ev.edge_cost), (result.edge_cost, ev.edge_cost)
+    assert _close(result.permit_cost, ev.permit_cost), (result.permit_cost, ev.permit_cost)
+    assert _close(result.latency_ms, ev.latency_ms), (result.latency_ms, ev.latency_ms)
+    assert tuple(int(j) for j in result.jurisdictions) == ev.jurisdictions, (
+        result.jurisdictions,
+        ev.jurisdictions,
+    )
+    assert is_feasible(ev, query), f"solver route violates a limit: {ev}"
+
+    # Optimality (and the latency tie-break) against the brute force.
+    assert _close(result.cost, best.cost), (
+        f"solver cost {result.cost} != brute-force optimum {best.cost} "
+        f"(solver edges {edges}, brute-force edges {best.edges})"
+    )
+    assert result.latency_ms <= best.latency_ms + 1e-6, (
+        f"cost tie not broken by latency: solver {result.latency_ms} ms "
+        f"(edges {edges}) vs {best.latency_ms} ms (edges {best.edges})"
+    )
+    assert result.bound <= result.cost + 1e-6, (result.bound, result.cost)
+    assert abs(result.gap) < 1e-9, result.gap
+    return analysis, result
+
+
+# --------------------------------------------------------------------------
+# Random instances
+# --------------------------------------------------------------------------
+
+
+def _value(draw, mode: str, max_int: int, max_hundredths: int) -> float:
+    if mode == "mixed":
+        mode = draw(st.sampled_from(["int", "float"]))
+    if mode == "int":  # small integers: many ties
+        return float(draw(st.integers(0, max_int)))
+    return draw(st.integers(0, max_hundredths)) / 100.0  # floats with 2 decimals
+
+
+@st.composite
+def cases(draw) -> Case:
+    n = draw(st.integers(2, 9))
+    n_edges = draw(st.integers(n - 1, 16)) if draw(st.integers(0, 4)) > 0 else draw(st.integers(0, 16))
+    # Sometimes split the nodes in two groups with no edge between them.
+    split = draw(st.integers(0, 4)) == 0
+    group = [0] * n
+    if split:
+        group = [draw(st.integers(0, 1)) for _ in range(n)]
+
+    tail: list[int] = []
+    head: list[int] = []
+    # Usually start with a random spanning forest (one tree per group) so that
+    # most instances have several source-target paths.
+    if draw(st.integers(0, 4)) > 0:
+        for v in range(1, n):
+            earlier = [u for u in range(v) if group[u] == group[v]]
+            if earlier and len(tail) < n_edges:
+                tail.append(draw(st.sampled_from(earlier)))
+                head.append(v)
+    while len(tail) < n_edges:
+        kind = draw(st.integers(0, 19))
+        if kind == 0:  # self-loop
+            u = draw(st.integers(0, n - 1))
+            v = u
+        elif kind <= 4 and tail:  # parallel to an existing edge, maybe reversed
+            i = draw(st.integers(0, len(tail) - 1))
+            u, v = (tail[i], head[i]) if draw(st.booleans()) else (head[i], tail[i])
+        else:
+            u = draw(st.integers(0, n - 1))
+            same = [w for w in range(n) if w != u and group[w] == group[u]]
+            if not same:
+                v = u  # isolated group of one node: becomes a self-loop
+            else:
+                v = draw(st.sampled_from(same))
+        tail.append(u)
+        head.append(v)
+
+    cost_mode = draw(st.sampled_from(["int", "float", "mixed"]))
+    lat_mode = draw(st.sampled_from(["int", "int", "float", "mixed"]))
+    cost = [_value(draw, cost_mode, 5, 1000) for _ in range(n_edges)]
+    latency = [_value(draw, lat_mode, 5, 1000) for _ in range(n_edges)]
+
+    n_levels = draw(st.sampled_from([0, 1, 1, 2, 2]))
+    n_juris = draw(st.integers(1, 6)) if n_levels else draw(st.integers(0, 2))
+    shared_pool = draw(st.booleans())  # same id may appear at both levels
+    none_in_10 = draw(st.sampled_from([0, 3, 6]))  # density of -1 entries
+    jurisdiction = []
+    for _ in range(n_edges):
+        row = []
+        for level in range(n_levels):
+            pool = [
+                j for j in range(n_juris) if shared_pool or j % n_levels == level
+            ]
+            if not pool or draw(st.integers(0, 9)) < none_in_10:
+                row.append(-1)
+            else:
+                row.append(draw(st.sampled_from(pool)))
+        jurisdiction.append(tuple(row))
+    permit_mode = draw(st.sampled_from(["zero", "int", "big", "float", "mixed"]))
+    permit_cost = [
+        0.0
+        if permit_mode == "zero"
+        else float(draw(st.integers(0, 20)))
+        if permit_mode == "big"
+        else _value(draw, permit_mode, 8, 800)
+        for _ in range(n_juris)
+    ]
+    counted = [draw(st.integers(0, 3)) > 0 for _ in range(n_juris)]
+
+    source = draw(st.integers(0, n - 1))
+    target = draw(st.sampled_from([v for v in range(n) if v != source]))
+
+    edge_allowed = None
+    if draw(st.integers(0, 4)) < 2:
+        edge_allowed = tuple(draw(st.integers(0, 6)) > 0 for _ in range(n_edges))
+
+    # Limits are chosen relative to the allowed paths, from "too tight" to "loose".
+    partial = Case(
+        n_nodes=n,
+        tail=tuple(tail),
+        head=tuple(head),
+        cost=tuple(cost),
+        latency_ms=tuple(latency),
+        n_levels=n_levels,
+        jurisdiction=tuple(jurisdiction),
+        permit_cost=tuple(permit_cost),
+        counted=tuple(counted),
+        source=source,
+        target=target,
+        max_latency_ms=0.0,
+        edge_allowed=edge_allowed,
+    )
+    routes = all_allowed_routes(
+        partial.arrays(), SimpleNamespace(source=source, target=target, edge_allowed=edge_allowed)
+    )
+    lats = sorted({round(r.latency_ms, 2) for r in routes})
+    costs = sorted({round(r.cost, 2) for r in routes})
+
+    lat_rule = draw(
+        st.sampled_from(["tight", "exact", "exact", "between", "between", "loose", "loose", "any"])
+    )
+    if lat_rule == "tight" and lats and lats[0] > 0:
+        max_latency = max(0.0, round(lats[0] - draw(st.integers(1, 300)) / 100.0, 2))
+    elif lat_rule == "exact" and lats:
+        max_latency = draw(st.sampled_from(lats))
+    elif lat_rule == "between" and lats:
+        lo, hi = round(lats[0] * 100), round(lats[-1] * 100)
+        max_latency = draw(st.integers(lo, hi)) / 100.0
+    elif lat_rule == "loose":
+        max_latency = round(sum(latency) + 10.0, 2)
+    else:
+        max_latency = draw(st.integers(0, 3000)) / 100.0
+
+    max_jurisdictions = None
+    if draw(st.booleans()):
+        max_jurisdictions = draw(st.integers(0, 4))
+
+    max_cost = None
+    cost_rule = draw(st.sampled_from(["none", "none", "none", "below", "exact", "between", "any"]))
+    if cost_rule == "below" and costs and costs[0] > 0:
+        max_cost = max(0.0, round(costs[0] - draw(st.integers(1, 300)) / 100.0, 2))
+    elif cost_rule == "exact" and costs:
+        max_cost = draw(st.sampled_from(costs))
+    elif cost_rule == "between" and costs:
+        lo, hi = round(costs[0] * 100), round(costs[-1] * 100)
+        max_cost = draw(st.integers(lo, hi)) / 100.0
+    elif cost_rule == "any":
+        max_cost = draw(st.integers(0, 5000)) / 100.0
+
+    return Case(
+        n_nodes=n,
+        tail=tuple(tail),
+        head=tuple(head),
+        cost=tuple(cost),
+        latency_ms=tuple(latency),
+        n_levels=n_levels,
+        jurisdiction=tuple(jurisdiction),
+        permit_cost=tuple(permit_cost),
+        counted=tuple(counted),
+        source=source,
+        target=target,
+        max_latency_ms=float(max_latency),
+        max_jurisdictions=max_jurisdictions,
+        max_cost=max_cost,
+        edge_allowed=edge_allowed,
+    )
+
+
+def _classify(analysis: BruteAnalysis, case: Case) -> list[str]:
+    tags = []
+    if analysis.best is None:
+        tags.append("infeasible")
+        if analysis.n_allowed_paths == 0:
+            tags.append("infeasible:no-allowed-path")
+        else:
+            if analysis.latency_alone_infeasible:
+                tags.append("infeasible:latency")
+            if analysis.jurisdictions_alone_infeasible:
+                tags.append("infeasible:jurisdictions")
+            if analysis.cost_alone_infeasible:
+                tags.append("infeasible:cost")
+            if not (
+                analysis.latency_alone_infeasible
+                or analysis.jurisdictions_alone_infeasible
+                or analysis.cost_alone_infeasible
+            ):
+                tags.append("infeasible:combined-limits")
+    else:
+        tags.append("feasible")
+        if analysis.permit_changes_optimum:
+            tags.append("permit-changes-optimum")
+        if analysis.n_feasible_paths < analysis.n_allowed_paths:
+            tags.append("limits-cut-some-paths")
+    if case.n_levels:
+        tags.append(f"levels={case.n_levels}")
+    if case.edge_allowed is not None:
+        tags.append("edge_allowed")
+    if any(t == h for t, h in zip(case.tail, case.head, strict=True)):
+        tags.append("self-loop")
+    if len(set(map(frozenset, zip(case.tail, case.head, strict=True)))) < len(case.tail):
+        tags.append("parallel-edges")
+    return tags
+
+
+def test_random_cases_match_bruteforce() -> None:
+    stats: Counter[str] = Counter()
+
+    @settings(
+        max_examples=N_RANDOM_CASES,
+        deadline=None,
+        derandomize=True,
+        database=None,
+        phases=[Phase.explicit, Phase.generate, Phase.shrink],
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+        print_blob=False,
+    )
+    @given(case=cases())
+    def run(case: Case) -> None:
+        analysis, _ = check_case(case, log=note)
+        stats["cases"] += 1
+        stats.update(_classify(analysis, case))
+
+    run()
+    total = stats["cases"]
+    print(f"\n{total} random cases: " + ", ".join(f"{k}={v}" for k, v in sorted(stats.items())))
+    # Guard the generator's coverage, not the solver.
+    assert total >= 300
+    assert stats["infeasible"] >= 0.2 * total, stats
+    assert stats["feasible"] >= 0.4 * total, stats
+    assert stats["permit-changes-optimum"] >= 0.1 * total, stats
+    assert stats["infeasible:latency"] >= 0.05 * total, stats
+    assert stats["infeasible:no-allowed-path"] >= 0.03 * total, stats
+
+
+# --------------------------------------------------------------------------
+# Hand-written cases
+# --------------------------------------------------------------------------
+
+
+def test_tolerance_constant() -> None:
+    assert LATENCY_TOLERANCE_MS == 1e-6
+
+
+def _diamond(max_latency_ms: float) -> Case:
+    # 0 -> 1 -> 3 is cheap (2) but slow (10 ms); 0 -> 2 -> 3 costs 6 and takes 2 ms.
+    return make_case(
+        4,
+        [
+            (0, 1, 1, 5, []),
+            (1, 3, 1, 5, []),
+            (0, 2, 3, 1, []),
+            (2, 3, 3, 1, []),
+        ],
+        n_levels=0,
+        source=0,
+        target=3,
+        max_latency_ms=max_latency_ms,
+    )
+
+
+def test_diamond_cheap_path_too_slow() -> None:
+    analysis, result = check_case(_diamond(7.5))
+    assert result.status is RouteStatus.OPTIMAL
+    assert tuple(result.edges) == (2, 3)
+    assert tuple(result.nodes) == (0, 2, 3)
+    assert result.cost == 6.0 and result.latency_ms == 2.0
+
+
+def test_diamond_loose_takes_cheap_path() -> None:
+    _, result = check_case(_diamond(10.0))  # exactly on the bound
+    assert tuple(result.edges) == (0, 1)
+    assert result.cost == 2.0
+
+
+def test_diamond_too_tight_reports_fastest() -> None:
+    analysis, result = check_case(_diamond(1.5))
+    assert analysis.best is None and analysis.min_allowed_latency_ms == 2.0
+    assert result.status is RouteStatus.INFEASIBLE
+    assert "fastest" in result.reason.lower() and "1.50" in result.reason
+
+
+def test_reversed_edges_and_latency_tolerance() -> None:
+    # Edges stored head->tail relative to travel direction; the bound is met
+    # only within LATENCY_TOLERANCE_MS (0.1 + 0.2 > 0.3 in floating point).
+    case = make_case(
+        3,
+        [(1, 0, 1, 0.1, []), (2, 1, 1, 0.2, []), (2, 0, 5, 0.0, [])],
+        n_levels=0,
+        source=0,
+        target=2,
+        max_latency_ms=0.3,
+    )
+    _, result = check_case(case)
+    assert tuple(result.nodes) == (0, 1, 2) and result.cost == 2.0
+
+
+def test_permit_cost_makes_longer_path_cheaper() -> None:
+    # Direct edge costs 1 but crosses jurisdiction 0 (permit 10); the 2-hop
+    # detour costs 4 with no permits.
+    case = make_case(
+        3,
+        [(0, 1, 1, 1, [0]), (0, 2, 2, 1, [-1]), (2, 1, 2, 1, [-1])],
+        permit_cost=[10.0],
+        source=0,
+        target=1,
+        max_latency_ms=100,
+    )
+    analysis, result = check_case(case)
+    assert analysis.permit_changes_optimum
+    assert tuple(result.edges) == (1, 2)
+    assert result.cost == 4.0 and result.permit_cost == 0.0
+    assert tuple(result.jurisdictions) == ()
+
+
+def test_reentered_jurisdiction_paid_once() -> None:
+    # 0-1-2-3 enters jurisdiction 0, leaves for 1, re-enters 0:
+    # 3 + permit(0)=5 + permit(1)=1 = 9 (14 if paying 0 twice) < direct 10.
+    case = make_case(
+        4,
+        [
+            (0, 1, 1, 1, [0, -1]),
+            (1, 2, 1, 1, [-1, 1]),
+            (2, 3, 1, 1, [0, -1]),
+            (0, 3, 10, 1, [-1, -1]),
+        ],
+        n_levels=2,
+        permit_cost=[5.0, 1.0],
+        source=0,
+        target=3,
+        max_latency_ms=100,
+    )
+    _, result = check_case(case)
+    assert tuple(result.edges) == (0, 1, 2)
+    assert result.cost == 9.0 and result.permit_cost == 6.0
+    assert tuple(result.jurisdictions) == (0, 1)
+
+
+def test_same_jurisdiction_on_two_levels_paid_once() -> None:
+    case = make_case(
+        2,
+        [(0, 1, 1, 1, [3, 3]), (0, 1, 5.5, 1, [-1, -1])],
+        n_levels=2,
+        permit_cost=[0, 0, 0, 4],
+        source=1,
+        target=0,
+        max_latency_ms=1,
+    )
+    _, result = check_case(case)
+    assert tuple(result.edges) == (0,) and result.cost == 5.0
+
+
+def _jurisdiction_limit_case(max_jurisdictions: int | None) -> Case:
+    # cheap: 0-1-3 through counted jurisdictions 0 and 1 (cost 2, no permits)
+    # middle: 0-2-3 through counted 0 and uncounted 2 (cost 4)
+    # dear: 0-3 direct, no jurisdiction (cost 9)
+    return make_case(
+        4,
+        [
+            (0, 1, 1, 1, [0]),
+            (1, 3, 1, 1, [1]),
+            (0, 2, 2, 1, [0]),
+            (2, 3, 2, 1, [2]),
+            (0, 3, 9, 1, [-1]),
+        ],
+        permit_cost=[0.0, 0.0, 0.0],
+        counted=[True, True, False],
+        source=0,
+        target=3,
+        max_latency_ms=5,
+        max_jurisdictions=max_jurisdictions,
+    )
+
+
+def test_max_jurisdictions_forces_costlier_path() -> None:
+    expected = {None: (2.0, (0, 1)), 2: (2.0, (0, 1)), 1: (4.0, (2, 3)), 0: (9.0, (4,))}
+    for limit, (cost, edges) in expected.items():
+        _, result = check_case(_jurisdiction_limit_case(limit))
+        assert result.cost == cost and tuple(result.edges) == edges, (limit, result)
+
+
+def test_max_jurisdictions_zero_infeasible() -> None:
+    case = make_case(
+        2, [(0, 1, 1, 1, [0])], permit_cost=[0.0], source=0, target=1,
+        max_latency_ms=5, max_jurisdictions=0,
+    )
+    analysis, result = check_case(case)
+    assert analysis.best is None and result.status is RouteStatus.INFEASIBLE
+
+
+def test_max_cost_cuts_everything() -> None:
+    case = _diamond(100.0)
+    case = Case(**{**case.__dict__, "max_cost": 1.99})
+    analysis, result = check_case(case)
+    assert analysis.best is None and result.status is RouteStatus.INFEASIBLE
+
+
+def test_edge_allowed_and_parallel_edges() -> None:
+    # Three parallel 0-1 edges: cheapest is forbidden, next is slow, third is fine.
+    case = make_case(
+        3,
+        [(0, 1, 1, 1, []), (1, 0, 2, 9, []), (0, 1, 3, 1, []), (1, 2, 1, 1, []), (2, 2, 0, 0, [])],
+        n_levels=0,
+        source=0,
+        target=2,
+        max_latency_ms=5,
+        edge_allowed=[False, True, True, True, True],
+    )
+    _, result = check_case(case)
+    assert tuple(result.edges) == (2, 3) and result.cost == 4.0
+
+
+def test_cost_tie_broken_by_latency() -> None:
+    case = make_case(
+        4,
+        [(0, 1, 2, 3, []), (1, 3, 2, 3, []), (0, 2, 1, 1, []), (2, 3, 3, 1, [])],
+        n_levels=0,
+        source=0,
+        target=3,
+        max_latency_ms=10,
+    )
+    _, result = check_case(case)
+    assert tuple(result.edges) == (2, 3) and result.latency_ms == 2.0
+
+
+def test_source_and_target_in_different_components() -> None:
+    case = make_case(
+        5,
+        [(0, 1, 1, 1, [0]), (1, 2, 1, 1, [0]), (3, 4, 1, 1, [0]), (4, 4, 0, 0, [0])],
+        permit_cost=[1.0],
+        source=0,
+        target=4,
+        max_latency_ms=100,
+    )
+    analysis, result = check_case(case)
+    assert analysis.n_allowed_paths == 0 and analysis.min_allowed_latency_ms is None
+    assert result.status is RouteStatus.INFEASIBLE
+    assert tuple(result.edges) == () and result.reason.strip()
+
+
+def test_no_edges_at_all() -> None:
+    case = make_case(2, [], n_levels=2, source=0, target=1, max_latency_ms=1)
+    analysis, result = check_case(case)
+    assert result.status is RouteStatus.INFEASIBLE
+
+
+# --------------------------------------------------------------------------
+# Sanity checks of the brute force itself (no solver involved)
+# --------------------------------------------------------------------------
+
+
+def test_bruteforce_path_enumeration() -> None:
+    # K4: simple paths between two nodes = 1 direct + 2 via one + 2 via two.
+    k4 = [(u, v) for u in range(4) for v in range(u + 1, 4)]
+    paths = list(iter_simple_paths(4, [u for u, _ in k4], [v for _, v in k4], 0, 3))
+    assert len(paths) == 5
+    assert len({p[0] for p in paths}) == 5
+    # Parallel edges multiply; self-loops and forbidden edges never appear.
+    tail, head = [0, 1, 0, 1, 1], [1, 0, 0, 2, 1]
+    paths = list(iter_simple_paths(3, tail, head, 0, 2))
+    assert sorted(p[0] for p in paths) == [(0, 3), (1, 3)]
+    paths = list(iter_simple_paths(3, tail, head, 0, 2, [False, True, True, True, True]))
+    assert [p for p in paths] == [((1, 3), (0, 1, 2))]
+    assert list(iter_simple_paths(3, tail, head, 2, 0)) != []
+    assert list(iter_simple_paths(3, tail, head, 0, 0)) == []
+
+
+def test_bruteforce_semantics() -> None:
+    case = make_case(
+        4,
+        [
+            (0, 1, 1, 1, [0, -1]),
+            (1, 2, 1, 1, [-1, 1]),
+            (2, 3, 1, 1, [0, 2]),
+            (0, 3, 10, 1, [-1, -1]),
+        ],
+        n_levels=2,
+        permit_cost=[5.0, 1.0, 0.5],
+        counted=[True, False, True],
+        source=0,
+        target=3,
+        max_latency_ms=100,
+    )
+    best = brute_force_route(case.arrays(), case.query())
+    assert best is not None
+    assert best.edges == (0, 1, 2) and best.nodes == (0, 1, 2, 3)
+    assert best.cost == 9.5 and best.edge_cost == 3.0 and best.permit_cost == 6.5
+    assert best.jurisdictions == (0, 1, 2) and best.count == 2
+    assert best.min_allowed_latency_ms == 1.0
+    limited = Case(**{**case.__dict__, "max_jurisdictions": 1})
+    best = brute_force_route(limited.arrays(), limited.query())
+    assert best is not None and best.edges == (3,) and best.count == 0
+    slow = Case(**{**case.__dict__, "max_latency_ms": 0.5})
+    analysis = analyze_route(slow.arrays(), slow.query())
+    assert analysis.best is None and analysis.latency_alone_infeasible
+    assert analysis.min_allowed_latency_ms == 1.0
