@@ -79,13 +79,13 @@ def build_route_model(
 ) -> RouteModel:
     """Latency-bounded minimum-cost route as a 0/1 flow on the pruned arcs.
 
-        min   sum_a cost_a x_a + sum_j permit_cost_j y_j
-        s.t.  out(n) - in(n) = [n = s] - [n = t]       for every node n     (1)
-              in(n) <= 1                                for every node n     (2)
-              sum_a latency_a x_a <= max_latency_ms                          (3)
-              y_j >= x_a       for every arc a with an edge in jurisdiction j (4)
-              sum_{j counted} y_j <= max_jurisdictions                       (5)
-              objective <= max_cost                                          (6)
+    min   sum_a cost_a x_a + sum_j permit_cost_j y_j
+    s.t.  out(n) - in(n) = [n = s] - [n = t]       for every node n     (1)
+          in(n) <= 1                                for every node n     (2)
+          sum_a latency_a x_a <= max_latency_ms                          (3)
+          y_j >= x_a       for every arc a with an edge in jurisdiction j (4)
+          sum_{j counted} y_j <= max_jurisdictions                       (5)
+          objective <= max_cost                                          (6)
     """
     model = cp_model.CpModel()
     n_arcs = len(arcs.edge)
@@ -108,9 +108,7 @@ def build_route_model(
     model.add(latency <= bound_int)  # (3)
     y = _add_jurisdictions(model, x, arrays, query, arcs, juris_ids)  # (4), (5)
     permit_int = np.round(permit * cost_scale).astype(np.int64)
-    objective = cp_model.LinearExpr.weighted_sum(
-        x + y, cost_int.tolist() + permit_int.tolist()
-    )
+    objective = cp_model.LinearExpr.weighted_sum(x + y, cost_int.tolist() + permit_int.tolist())
     if query.max_cost is not None:  # (6)
         model.add(objective <= math.floor(query.max_cost * cost_scale * (1 + 1e-9) + 1))
     model.minimize(objective)
@@ -118,9 +116,7 @@ def build_route_model(
     return RouteModel(model, arcs, x, objective, latency, cost_scale, latency_scale)
 
 
-def _relevant_jurisdictions(
-    arrays: EdgeArrays, query: RouteQuery, arcs: PrunedArcs
-) -> np.ndarray:
+def _relevant_jurisdictions(arrays: EdgeArrays, query: RouteQuery, arcs: PrunedArcs) -> np.ndarray:
     """Jurisdictions on the pruned arcs that carry a permit cost or count toward a limit."""
     ids = np.unique(arrays.jurisdiction[arcs.edge].ravel())
     ids = ids[ids >= 0]

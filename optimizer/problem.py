@@ -48,8 +48,9 @@ class EdgeArrays:
             problems.append(f"jurisdiction must be (n_edges, n_levels), got {self.jurisdiction.shape}")
         if len(self.counted) != len(self.permit_cost):
             problems.append("counted and permit_cost must have one entry per jurisdiction")
-        if n_edges and (min(self.tail.min(), self.head.min()) < 0 or
-                        max(self.tail.max(), self.head.max()) >= self.n_nodes):
+        if n_edges and (
+            min(self.tail.min(), self.head.min()) < 0 or max(self.tail.max(), self.head.max()) >= self.n_nodes
+        ):
             problems.append(f"tail/head must lie in [0, {self.n_nodes})")
         for name in ("cost", "latency_ms", "permit_cost"):
             values = getattr(self, name)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 
@@ -68,7 +69,7 @@ class ShortestPaths:
             nodes.append(int(pred[nodes[-1]]))
         nodes.reverse()
         edges = []
-        for u, v in zip(nodes[:-1], nodes[1:], strict=True):
+        for u, v in itertools.pairwise(nodes):
             lo, hi = matrix.indptr[u], matrix.indptr[u + 1]
             pos = lo + int(np.searchsorted(matrix.indices[lo:hi], v))
             edges.append(int(entry_edge[pos]))
@@ -136,16 +137,12 @@ class LagrangianResult:
     paths: tuple[tuple[int, ...], ...]
 
 
-def lagrangian_paths(
-    arrays: EdgeArrays, sp_graph: ShortestPaths, query: RouteQuery
-) -> LagrangianResult:
+def lagrangian_paths(arrays: EdgeArrays, sp_graph: ShortestPaths, query: RouteQuery) -> LagrangianResult:
     """LARAC: min cost + lambda * latency paths that bracket the latency bound."""
     s, t, bound = query.source, query.target, query.max_latency_ms
 
     def shortest(lam: float) -> tuple[int, ...]:
-        dist, pred, matrix, entry = sp_graph.distances(
-            arrays, arrays.cost + lam * arrays.latency_ms, s
-        )
+        _dist, pred, matrix, entry = sp_graph.distances(arrays, arrays.cost + lam * arrays.latency_ms, s)
         return sp_graph.path_edges(pred, matrix, entry, s, t)
 
     def totals(edges: tuple[int, ...]) -> tuple[float, float]:
@@ -156,7 +153,7 @@ def lagrangian_paths(
     c_cheap, d_cheap = totals(cheap)
     if d_cheap <= bound + LATENCY_TOLERANCE_MS:
         return LagrangianResult(0.0, c_cheap, (cheap,))
-    dist_fast, pred_fast, m_fast, e_fast = sp_graph.distances(arrays, arrays.latency_ms, s)
+    _dist_fast, pred_fast, m_fast, e_fast = sp_graph.distances(arrays, arrays.latency_ms, s)
     fast = sp_graph.path_edges(pred_fast, m_fast, e_fast, s, t)
     c_fast, d_fast = totals(fast)
     paths = [cheap, fast]

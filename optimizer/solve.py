@@ -63,9 +63,8 @@ def solve_route(
         )
     lat_t = graph.distances(arrays, arrays.latency_ms, query.target)[0]
     lat_ok = usable & (
-        np.minimum(
-            lat_s[arrays.tail] + lat_t[arrays.head], lat_s[arrays.head] + lat_t[arrays.tail]
-        ) + arrays.latency_ms
+        np.minimum(lat_s[arrays.tail] + lat_t[arrays.head], lat_s[arrays.head] + lat_t[arrays.tail])
+        + arrays.latency_ms
         <= query.max_latency_ms + LATENCY_TOLERANCE_MS
     )
     bounded = ShortestPaths(arrays.n_nodes, np.flatnonzero(lat_ok))
@@ -75,14 +74,21 @@ def solve_route(
     if query.max_cost is not None:
         upper = min(upper, query.max_cost)
     cost_bounds = [
-        (lam, bounded.distances(arrays, w, query.source)[0],
-         bounded.distances(arrays, w, query.target)[0])
+        (
+            lam,
+            bounded.distances(arrays, w, query.source)[0],
+            bounded.distances(arrays, w, query.target)[0],
+        )
         for lam in sorted({0.0, larac.multiplier})
         for w in [arrays.cost + lam * arrays.latency_ms]
     ]
     arcs = prune_arcs(
-        arrays, query, usable=lat_ok, latency_from=(lat_s, lat_t),
-        cost_bounds=cost_bounds, upper_bound=upper,
+        arrays,
+        query,
+        usable=lat_ok,
+        latency_from=(lat_s, lat_t),
+        cost_bounds=cost_bounds,
+        upper_bound=upper,
     )
     prune_s = time.perf_counter() - started
     stats = {
@@ -99,9 +105,7 @@ def solve_route(
     stats["model_s"] = outcome.wall_s
     if outcome.status is RouteStatus.INFEASIBLE:
         if best is None:
-            return _infeasible(
-                _diagnose(arrays, query, options, fastest_ms), bound=math.inf, stats=stats
-            )
+            return _infeasible(_diagnose(arrays, query, options, fastest_ms), bound=math.inf, stats=stats)
         logger.warning("route model infeasible although route %s is feasible", best.edges)
     found = _extract(arrays, query, arcs, outcome.arc_values) if outcome.arc_values is not None else None
     if best is None or (found is not None and found.cost <= best.cost):
@@ -110,8 +114,7 @@ def solve_route(
         return RouteResult(
             RouteStatus.UNSOLVED,
             bound=max(outcome.bound, larac.lower_bound),
-            reason=f"time limit {options.time_limit_s:g} s reached before any feasible route "
-            f"was found",
+            reason=f"time limit {options.time_limit_s:g} s reached before any feasible route was found",
             stats=stats,
         )
     if outcome.status is RouteStatus.OPTIMAL and options.tie_break_latency:
@@ -147,15 +150,12 @@ def _best_feasible(
 ) -> PathEval | None:
     """The cheapest (then fastest) candidate route that meets every constraint."""
     feasible = [
-        p for p in (evaluate_path(arrays, query.source, c) for c in candidates)
-        if is_feasible(p, query)
+        p for p in (evaluate_path(arrays, query.source, c) for c in candidates) if is_feasible(p, query)
     ]
     return min(feasible, key=lambda p: (p.cost, p.latency_ms), default=None)
 
 
-def _extract(
-    arrays: EdgeArrays, query: RouteQuery, arcs, arc_values: np.ndarray
-) -> PathEval:
+def _extract(arrays: EdgeArrays, query: RouteQuery, arcs, arc_values: np.ndarray) -> PathEval:
     """The source-target path in a 0/1 arc solution (cycles of zero cost dropped)."""
     chosen = np.flatnonzero(arc_values)
     next_arc = {int(arcs.tail[a]): int(a) for a in chosen}
@@ -220,9 +220,7 @@ def _disconnected_reason(arrays: EdgeArrays, query: RouteQuery) -> str:
     return f"no route connects {a} to {b}: they lie in different components of the network"
 
 
-def _diagnose(
-    arrays: EdgeArrays, query: RouteQuery, options: SolverOptions, fastest_ms: float
-) -> str:
+def _diagnose(arrays: EdgeArrays, query: RouteQuery, options: SolverOptions, fastest_ms: float) -> str:
     """Which constraint, in numbers, leaves no route although one meets the latency bound."""
     if query.max_jurisdictions is not None:
         few = _fewest_jurisdictions(arrays, query, options)
@@ -244,9 +242,7 @@ def _diagnose(
     )
 
 
-def _fewest_jurisdictions(
-    arrays: EdgeArrays, query: RouteQuery, options: SolverOptions
-) -> int | None:
+def _fewest_jurisdictions(arrays: EdgeArrays, query: RouteQuery, options: SolverOptions) -> int | None:
     """Fewest counted jurisdictions any latency-feasible route crosses (exact, by CP-SAT)."""
     counted_only = EdgeArrays(
         n_nodes=arrays.n_nodes,
@@ -262,7 +258,8 @@ def _fewest_jurisdictions(
         counted_only,
         _replace(query, max_jurisdictions=None, max_cost=None),
         options=SolverOptions(
-            time_limit_s=options.time_limit_s, num_workers=options.num_workers,
+            time_limit_s=options.time_limit_s,
+            num_workers=options.num_workers,
             tie_break_latency=False,
         ),
     )

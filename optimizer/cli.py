@@ -1,0 +1,176 @@
+"""Command line: `fiberopt solve` for batches of scenarios, `fiberopt inspect` for geodata."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from tqdm import tqdm
+
+from optimizer import __version__
+from optimizer.config import GraphSettings
+from optimizer.errors import OptimizerError
+from optimizer.export import is_complete, write_solution
+from optimizer.geodata import Layers, load_geodata, spec_from_path
+from optimizer.geometry import geodesic_length_km
+from optimizer.graph import Network, build_graph
+from optimizer.pipeline import run_digest, solve_scenario
+from optimizer.routes import Route, Solution
+from optimizer.scenario import load_scenario
+
+__all__ = ["main"]
+
+logger = logging.getLogger("fiberopt")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the fiberopt command line; returns the exit code."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        return args.func(args)
+    except OptimizerError as exc:
+        print(f"fiberopt: error: {exc}", file=sys.stderr)
+        return 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    """Argument parser with one subcommand per job."""
+    parser = argparse.ArgumentParser(prog="fiberopt", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"fiberopt {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
+    sub = parser.add_subparsers(required=True, metavar="COMMAND")
+    solve = sub.add_parser("solve", help="solve scenario files into an output folder")
+    solve.add_argument("scenarios", nargs="+", type=Path, metavar="SCENARIO")
+    solve.add_argument("--out", type=Path, default=Path("out"), help="output folder (default out/)")
+    solve.add_argument("--force", action="store_true", help="redo scenarios already finished")
+    solve.add_argument("--quiet", action="store_true", help="no progress bar or route table")
+    solve.set_defaults(func=_cmd_solve)
+    inspect = sub.add_parser("inspect", help="validate geodata and print its statistics")
+    inspect.add_argument(
+        "geodata", type=Path, metavar="GEODATA", help="GeoPackage, folder of layer files, or a scenario .yaml"
+    )
+    inspect.set_defaults(func=_cmd_inspect)
+    return parser
+
+
+def _cmd_solve(args: argparse.Namespace) -> int:
+    """Solve each scenario; skip finished ones unless --force; one folder each."""
+    scenarios = [load_scenario(p) for p in args.scenarios]
+    names = [s.name for s in scenarios]
+    if dupes := sorted({n for n in names if names.count(n) > 1}):
+        print(f"fiberopt: error: several scenarios share the name {dupes}", file=sys.stderr)
+        return 2
+    total = sum(len(s.demands) for s in scenarios)
+    bar = tqdm(total=total, unit="demand", disable=args.quiet, file=sys.stderr, leave=False)
+    failed = 0
+    for scenario in scenarios:
+        digest = run_digest(scenario)
+        folder = args.out / scenario.name
+        if not args.force and is_complete(folder, digest):
+            bar.update(len(scenario.demands))
+            print(f"{scenario.name}: outputs complete in {folder}, skipped (use --force to redo)")
+            continue
+
+        def progress(route: Route, name: str = scenario.name) -> None:
+            bar.set_postfix_str(f"{name}/{route.demand_id} {route.status.value}")
+            bar.update(1)
+
+        solution, network = solve_scenario(scenario, on_route=progress)
+        written = write_solution(solution, network, args.out, scenario_digest=digest)
+        if not args.quiet:
+            bar.clear()
+            print(format_solution(solution))
+        print(f"{scenario.name}: wrote {written}")
+        failed += solution.status == "UNSOLVED"
+    bar.close()
+    return 1 if failed else 0
+
+
+def format_solution(solution: Solution) -> str:
+    """The route table: demand, status, km, ms, cost, permits; reasons below."""
+    header = f"{'demand':<14} {'status':<10} {'km':>9} {'ms':>7} {'bound_ms':>8} {'cost':>14} {'permits':>7}"
+    lines = [f"== {solution.name} ==", header, "-" * len(header)]
+    notes = []
+    for r in solution.routes:
+        if r.geometry is None:
+            lines.append(
+                f"{r.demand_id:<14} {r.status.value:<10} {'-':>9} {'-':>7} "
+                f"{r.max_latency_ms:>8.2f} {'-':>14} {'-':>7}"
+            )
+            notes.append(f"  {r.demand_id}: {r.reason}")
+        else:
+            lines.append(
+                f"{r.demand_id:<14} {r.status.value:<10} {r.length_km:>9.1f} "
+                f"{r.latency_ms:>7.3f} {r.max_latency_ms:>8.2f} {r.cost:>14,.0f} "
+                f"{r.permit_count:>7d}"
+            )
+            if r.gap > 0:
+                notes.append(f"  {r.demand_id}: gap {r.gap:.2%} (bound {r.bound:,.0f})")
+    lines.append("-" * len(header))
+    lines.append(
+        f"total cost {solution.total_cost:,.0f}; status {solution.status}; timings "
+        + ", ".join(f"{k} {v:.2f} s" for k, v in solution.timings_s.items())
+    )
+    return "\n".join(lines + notes)
+
+
+def _cmd_inspect(args: argparse.Namespace) -> int:
+    """Validate a geodata set and print its statistics and graph figures."""
+    if args.geodata.suffix in (".yaml", ".yml"):
+        scenario = load_scenario(args.geodata)
+        spec, settings = scenario.geodata, scenario.settings
+    else:
+        spec, settings = spec_from_path(args.geodata), GraphSettings()
+    layers = load_geodata(spec)
+    print(format_layers(layers))
+    network = build_graph(layers, settings=settings)
+    print(format_graph(network))
+    return 0
+
+
+def format_layers(layers: Layers) -> str:
+    """Layer counts, corridor km by kind and jurisdictions by level."""
+    km = geodesic_length_km(layers.corridors.geometry.values)
+    by_kind = layers.corridors.assign(km=km).groupby("kind")["km"].agg(["count", "sum"])
+    lines = [
+        f"geodata {layers.name}: valid",
+        f"  sites: {len(layers.sites)}",
+        f"  corridors: {len(layers.corridors)} ({km.sum():,.1f} km)",
+    ]
+    lines += [
+        f"    {kind:<16} {int(row['count']):>6} rows {row['sum']:>12,.1f} km"
+        for kind, row in by_kind.iterrows()
+    ]
+    lines.append(f"  jurisdictions: {len(layers.jurisdictions)}")
+    lines += [
+        f"    {level:<16} {n:>6}"
+        for level, n in layers.jurisdictions["level"].value_counts().sort_index().items()
+    ]
+    lines.append(f"  exclusions: {len(layers.exclusions)}")
+    lines += [f"  repaired: {note}" for note in layers.repairs]
+    return "\n".join(lines)
+
+
+def format_graph(network: Network) -> str:
+    """Graph size, components, new-build km and unreachable sites."""
+    s = network.stats
+    lines = [
+        f"graph: {s.nodes:,} nodes, {s.edges:,} edges, {s.components} components, "
+        f"{s.km_total:,.1f} km, built in {s.build_s:.2f} s",
+        f"  laterals: {s.laterals} edges, {s.lateral_km:,.1f} km; connectors: {s.connectors}, "
+        f"{s.connector_km:,.1f} km; edges removed by exclusions/forbidden jurisdictions: "
+        f"{s.edges_excluded}",
+    ]
+    lines += [f"  unreachable: {reason}" for reason in network.unreachable.values()]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

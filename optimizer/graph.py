@@ -1,0 +1,563 @@
+"""Build the routing graph from validated corridor, site and jurisdiction layers."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from scipy.sparse import coo_array
+from scipy.sparse.csgraph import connected_components
+
+from optimizer.config import GraphSettings
+from optimizer.geodata import Layers
+from optimizer.geometry import (
+    FIXED,
+    PRIVATE,
+    PUBLIC,
+    Events,
+    WorkingProjection,
+    cluster_points,
+    crossing_points,
+    geodesic_length_km,
+    line_end_events,
+    split_lines,
+)
+from optimizer.problem import EdgeArrays
+
+__all__ = ["GraphStats", "Network", "build_graph"]
+
+logger = logging.getLogger(__name__)
+
+LATERAL, CONNECTOR = "lateral", "connector"
+
+
+@dataclass(frozen=True)
+class GraphStats:
+    """Size and make-up of a routing graph, and how long it took to build."""
+
+    nodes: int
+    edges: int
+    components: int
+    km_total: float
+    km_by_kind: dict[str, float]
+    laterals: int
+    lateral_km: float
+    connectors: int
+    connector_km: float
+    edges_excluded: int
+    unreachable_sites: int
+    build_s: float
+
+    def as_dict(self) -> dict:
+        """Plain dict for JSON."""
+        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+
+
+@dataclass(frozen=True, eq=False)
+class Network:
+    """The routing graph: solver arrays plus the geometry and attributes behind each edge."""
+
+    arrays: EdgeArrays
+    edges: gpd.GeoDataFrame
+    node_lonlat: np.ndarray
+    site_node: dict[str, int]
+    sites: gpd.GeoDataFrame
+    jurisdictions: gpd.GeoDataFrame
+    levels: tuple[str, ...]
+    unreachable: dict[str, str]
+    stats: GraphStats
+    settings: GraphSettings
+    name: str = ""
+    site_edges: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, eq=False)
+class _Lines:
+    """Line parts in the working projection with the attributes they carry into edges."""
+
+    geometry: np.ndarray
+    corridor_row: np.ndarray  # row in corridors, -1 for laterals and connectors
+    kind: np.ndarray
+    cost_per_km: np.ndarray
+    crossings: np.ndarray  # bool: may be joined where it meets other lines
+    length_factor: np.ndarray
+    site: np.ndarray  # site row for laterals, -1 otherwise
+
+
+def build_graph(layers: Layers, *, settings: GraphSettings | None = None) -> Network:
+    """Node corridors, attach sites, split at jurisdictions and price every edge."""
+    settings = settings or GraphSettings()
+    started = time.perf_counter()
+    corridors = layers.corridors[layers.corridors["usable"]].reset_index(drop=True)
+    proj = WorkingProjection.fitted(_extent(layers.sites, corridors))
+    work = _project(proj, corridors, layers.sites, layers.jurisdictions, layers.exclusions)
+    lines = _corridor_lines(corridors, work["corridors"])
+    site_xy = shapely.get_coordinates(work["sites"])
+    laterals, unreachable = _laterals(lines, site_xy, layers.sites, settings)
+    connectors = _connectors(lines, settings)
+    all_lines = _concat_lines([lines, laterals, connectors])
+    n_sites = len(layers.sites)
+    levels, juris = _jurisdiction_table(layers.jurisdictions, settings)
+    events = _cut_events(all_lines, work, juris, levels, settings, n_sites)
+    pieces = split_lines(all_lines.geometry, events)
+    node_of_event, node_xy = _assign_nodes(events, settings.snap_tolerance_m, site_xy)
+    tail = node_of_event[pieces.start_event]
+    head = node_of_event[pieces.end_event]
+    geometry = _pin_ends(pieces.geometry, node_xy[tail], node_xy[head])
+    piece_juris = _piece_jurisdictions(geometry, work["jurisdictions"], juris, levels, settings)
+    excluded = _in_exclusions(geometry, work["exclusions"]) | _disallowed(piece_juris, juris)
+    excluded |= _lateral_to_excluded(pieces.line, all_lines, excluded)
+    keep = (tail != head) & ~excluded
+    edges = _edge_frame(
+        proj,
+        geometry[keep],
+        pieces.line[keep],
+        tail[keep],
+        head[keep],
+        piece_juris[keep],
+        all_lines,
+        corridors,
+        levels,
+        settings,
+    )
+    edges, node_lonlat, site_node = _compact_nodes(
+        edges, proj.points_to_lonlat(node_xy), n_sites, layers.sites
+    )
+    unreachable |= _sites_cut_off(edges, site_node, unreachable, settings)
+    arrays = _edge_arrays(edges, len(node_lonlat), juris, levels)
+    stats = _stats(edges, arrays, unreachable, int(excluded.sum()), time.perf_counter() - started)
+    logger.info("graph built: %s", stats)
+    return Network(
+        arrays=arrays,
+        edges=edges,
+        node_lonlat=node_lonlat,
+        site_node=site_node,
+        sites=layers.sites,
+        jurisdictions=juris,
+        levels=levels,
+        unreachable=unreachable,
+        stats=stats,
+        settings=settings,
+        name=layers.name,
+    )
+
+
+def _extent(sites: gpd.GeoDataFrame, corridors: gpd.GeoDataFrame) -> tuple[float, ...]:
+    """Lon/lat bounds of sites and corridors together."""
+    bounds = np.vstack([sites.total_bounds, corridors.total_bounds])
+    bounds = bounds[np.isfinite(bounds).all(axis=1)]
+    return (bounds[:, 0].min(), bounds[:, 1].min(), bounds[:, 2].max(), bounds[:, 3].max())
+
+
+def _project(proj: WorkingProjection, corridors, sites, jurisdictions, exclusions) -> dict:
+    """Geometry arrays of every layer in the working projection."""
+    return {
+        name: frame.geometry.to_crs(proj.crs).values
+        for name, frame in (
+            ("corridors", corridors),
+            ("sites", sites),
+            ("jurisdictions", jurisdictions),
+            ("exclusions", exclusions),
+        )
+    }
+
+
+def _corridor_lines(corridors: gpd.GeoDataFrame, geoms: np.ndarray) -> _Lines:
+    """Single-part corridor lines (multi-lines exploded), zero-length parts dropped."""
+    parts, row = shapely.get_parts(geoms, return_index=True)
+    ok = shapely.length(parts) > 0
+    parts, row = parts[ok], row[ok]
+    return _Lines(
+        geometry=parts,
+        corridor_row=row,
+        kind=corridors["kind"].to_numpy(dtype=object)[row],
+        cost_per_km=corridors["cost_per_km"].to_numpy(dtype=float)[row],
+        crossings=(corridors["access"].to_numpy() == "crossings")[row],
+        length_factor=np.ones(len(parts)),
+        site=np.full(len(parts), -1),
+    )
+
+
+def _new_build(geoms: np.ndarray, kind: str, site: np.ndarray, settings: GraphSettings) -> _Lines:
+    """Laterals or gap connectors: straight new-build lines priced per km with a route factor."""
+    n = len(geoms)
+    return _Lines(
+        geometry=geoms,
+        corridor_row=np.full(n, -1),
+        kind=np.full(n, kind, dtype=object),
+        cost_per_km=np.full(n, settings.lateral_cost_per_km),
+        crossings=np.zeros(n, dtype=bool),
+        length_factor=np.full(n, settings.lateral_route_factor),
+        site=site,
+    )
+
+
+def _concat_lines(parts: list[_Lines]) -> _Lines:
+    """All lines of several batches."""
+    return _Lines(*(np.concatenate([getattr(p, f) for p in parts]) for f in _Lines.__dataclass_fields__))
+
+
+def _attach_points(lines: _Lines, cand_line: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """Nearest point of each candidate line to a point: anywhere on crossing-access lines, an
+    end on endpoint-access lines."""
+    geoms = lines.geometry[cand_line]
+    on_line = shapely.line_interpolate_point(geoms, shapely.line_locate_point(geoms, points))
+    start, end = shapely.get_point(geoms, 0), shapely.get_point(geoms, -1)
+    nearer_end = np.where(shapely.distance(points, start) <= shapely.distance(points, end), start, end)
+    return np.where(lines.crossings[cand_line], on_line, nearer_end)
+
+
+def _laterals(
+    lines: _Lines, site_xy: np.ndarray, sites: gpd.GeoDataFrame, settings: GraphSettings
+) -> tuple[_Lines, dict[str, str]]:
+    """New-build laterals from each site to its nearest corridors within max_lateral_km."""
+    points = shapely.points(site_xy)
+    reach_m = settings.max_lateral_km * 1000.0
+    tree = shapely.STRtree(lines.geometry)
+    site_idx, line_idx = tree.query(points, predicate="dwithin", distance=reach_m)
+    attach = _attach_points(lines, line_idx, points[site_idx])
+    dist = shapely.distance(points[site_idx], attach)
+    ok = dist <= reach_m
+    site_idx, line_idx, attach, dist = site_idx[ok], line_idx[ok], attach[ok], dist[ok]
+    frame = pd.DataFrame({"site": site_idx, "corridor": lines.corridor_row[line_idx], "dist": dist})
+    frame["pos"] = np.arange(len(frame))
+    nearest = (
+        frame.sort_values(["site", "dist", "pos"])
+        .drop_duplicates(["site", "corridor"])
+        .groupby("site")
+        .head(settings.laterals_per_site)
+    )
+    pick = nearest["pos"].to_numpy()
+    geoms = shapely.linestrings(
+        np.stack([site_xy[site_idx[pick]], shapely.get_coordinates(attach[pick])], axis=1)
+    )
+    ids = sites["site_id"].to_numpy()
+    reached = set(site_idx[pick].tolist())
+    unreachable = {
+        str(ids[i]): f"site {ids[i]} has no corridor within {settings.max_lateral_km:g} km"
+        for i in range(len(ids))
+        if i not in reached
+    }
+    return _new_build(geoms, LATERAL, site_idx[pick], settings), unreachable
+
+
+def _connectors(lines: _Lines, settings: GraphSettings) -> _Lines:
+    """New-build connectors from dead ends to another corridor within gap_km."""
+    empty = _new_build(np.array([], dtype=object), CONNECTOR, np.array([], int), settings)
+    if settings.gap_km <= 0 or not len(lines.geometry):
+        return empty
+    crossing = np.flatnonzero(lines.crossings)
+    ends = np.concatenate(
+        [shapely.get_point(lines.geometry[crossing], 0), shapely.get_point(lines.geometry[crossing], -1)]
+    )
+    owner = np.concatenate([crossing, crossing])
+    tree = shapely.STRtree(lines.geometry)
+    e_idx, l_idx = tree.query(ends, predicate="dwithin", distance=settings.snap_tolerance_m)
+    touching = np.zeros(len(ends), dtype=bool)
+    touching[e_idx[owner[e_idx] != l_idx]] = True
+    dead = np.flatnonzero(~touching)
+    e_idx, l_idx = tree.query(ends[dead], predicate="dwithin", distance=settings.gap_km * 1000.0)
+    other = lines.corridor_row[l_idx] != lines.corridor_row[owner[dead[e_idx]]]
+    e_idx, l_idx = e_idx[other], l_idx[other]
+    if not len(e_idx):
+        return empty
+    points = ends[dead[e_idx]]
+    attach = _attach_points(lines, l_idx, points)
+    dist = shapely.distance(points, attach)
+    frame = pd.DataFrame({"end": e_idx, "dist": dist, "pos": np.arange(len(e_idx))})
+    pick = frame.sort_values(["end", "dist", "pos"]).drop_duplicates("end")["pos"].to_numpy()
+    geoms = shapely.linestrings(
+        np.stack([shapely.get_coordinates(points[pick]), shapely.get_coordinates(attach[pick])], axis=1)
+    )
+    geoms = geoms[shapely.length(geoms) > 0]
+    return _new_build(geoms, CONNECTOR, np.full(len(geoms), -1), settings)
+
+
+def _jurisdiction_table(
+    jurisdictions: gpd.GeoDataFrame, settings: GraphSettings
+) -> tuple[tuple[str, ...], gpd.GeoDataFrame]:
+    """Levels in order of appearance, and the jurisdictions with a `counted` flag."""
+    levels = tuple(dict.fromkeys(jurisdictions["level"].astype(str)))
+    juris = jurisdictions.reset_index(drop=True).copy()
+    counted = settings.counted_levels
+    juris["counted"] = juris["level"].isin(levels if counted is None else counted)
+    return levels, juris
+
+
+def _cut_events(
+    lines: _Lines,
+    work: dict,
+    juris: gpd.GeoDataFrame,
+    levels: tuple[str, ...],
+    settings: GraphSettings,
+    n_sites: int,
+) -> Events:
+    """Every place a line is cut: ends, crossings, snapped ends, laterals, boundaries."""
+    n = len(lines.geometry)
+    end_kind = np.full(2 * n, PUBLIC, np.int8)
+    end_node = np.full(2 * n, -1, np.int64)
+    is_lateral = lines.site >= 0
+    end_kind[:n][is_lateral] = FIXED
+    end_node[:n][is_lateral] = lines.site[is_lateral]
+    parts = [line_end_events(lines.geometry, end_kind, end_node)]
+    crossing = np.flatnonzero(lines.crossings)
+    parts.append(_crossing_events(lines.geometry, crossing))
+    parts.append(_touching_end_events(lines, crossing, settings.snap_tolerance_m))
+    boundaries = shapely.boundary(work["jurisdictions"])
+    for level in levels:
+        on_level = (juris["level"] == level).to_numpy()
+        parts.append(_boundary_events(lines.geometry, boundaries[on_level]))
+    parts.append(_boundary_events(lines.geometry, shapely.boundary(work["exclusions"])))
+    return Events.concat(parts)
+
+
+def _crossing_events(geoms: np.ndarray, crossing: np.ndarray) -> Events:
+    """Public cuts where crossing-access lines cross, touch or overlap each other."""
+    sub = geoms[crossing]
+    tree = shapely.STRtree(sub)
+    a, b = tree.query(sub, predicate="intersects")
+    pair = a < b
+    a, b = crossing[a[pair]], crossing[b[pair]]
+    points, owner = crossing_points(geoms[a], geoms[b])
+    return Events.concat(
+        [
+            Events.on_lines(geoms, a[owner], points, PUBLIC),
+            Events.on_lines(geoms, b[owner], points, PUBLIC),
+        ]
+    )
+
+
+def _touching_end_events(lines: _Lines, crossing: np.ndarray, tolerance_m: float) -> Events:
+    """Public cuts on crossing-access lines where another line's end touches or nearly does."""
+    geoms = lines.geometry
+    not_lateral = np.flatnonzero(lines.site < 0)
+    everything = np.arange(len(geoms))
+    ends = np.concatenate([shapely.get_point(geoms[not_lateral], 0), shapely.get_point(geoms, -1)])
+    owner = np.concatenate([not_lateral, everything])
+    tree = shapely.STRtree(geoms[crossing])
+    e_idx, l_idx = tree.query(ends, predicate="dwithin", distance=max(tolerance_m, 1e-6))
+    target = crossing[l_idx]
+    other = target != owner[e_idx]
+    return Events.on_lines(geoms, target[other], ends[e_idx[other]], PUBLIC)
+
+
+def _boundary_events(geoms: np.ndarray, boundaries: np.ndarray) -> Events:
+    """Private cuts where lines cross polygon boundaries."""
+    if not len(boundaries):
+        return Events.concat([])
+    tree = shapely.STRtree(boundaries)
+    line_idx, b_idx = tree.query(geoms, predicate="intersects")
+    points, owner = crossing_points(geoms[line_idx], boundaries[b_idx])
+    return Events.on_lines(geoms, line_idx[owner], points, PRIVATE)
+
+
+def _assign_nodes(events: Events, tolerance_m: float, site_xy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Node id per event: sites first, then snapped public clusters, then private cuts."""
+    node = np.full(len(events.line), -1, np.int64)
+    fixed = events.kind == FIXED
+    node[fixed] = events.node[fixed]
+    public = np.flatnonzero(events.kind == PUBLIC)
+    labels = cluster_points(events.xy[public], tolerance_m)
+    n_sites = len(site_xy)
+    node[public] = n_sites + labels
+    n_public = int(labels.max()) + 1 if len(labels) else 0
+    private = np.flatnonzero(events.kind == PRIVATE)
+    node[private] = n_sites + n_public + np.arange(len(private))
+    xy = np.zeros((n_sites + n_public + len(private), 2))
+    xy[:n_sites] = site_xy
+    first = np.unique(labels, return_index=True)[1]  # representative: first member
+    xy[n_sites + labels[first]] = events.xy[public[first]]
+    xy[n_sites + n_public :] = events.xy[private]
+    return node, xy
+
+
+def _pin_ends(geoms: np.ndarray, start_xy: np.ndarray, end_xy: np.ndarray) -> np.ndarray:
+    """Pieces with first and last vertex moved onto their (snapped) node positions."""
+    coords, owner = shapely.get_coordinates(geoms, return_index=True)
+    starts = np.searchsorted(owner, np.arange(len(geoms)))
+    ends = np.searchsorted(owner, np.arange(len(geoms)), side="right") - 1
+    coords[starts] = start_xy
+    coords[ends] = end_xy
+    return shapely.linestrings(coords, indices=owner)
+
+
+def _piece_jurisdictions(
+    geoms: np.ndarray,
+    polygons: np.ndarray,
+    juris: gpd.GeoDataFrame,
+    levels: tuple[str, ...],
+    settings: GraphSettings,
+) -> np.ndarray:
+    """Jurisdiction row per piece and level; -1 where the piece is not min_entry_m inside one."""
+    out = np.full((len(geoms), len(levels)), -1, np.int64)
+    if not len(levels) or not len(geoms):
+        return out
+    mid = shapely.line_interpolate_point(geoms, 0.5, normalized=True)
+    tree = shapely.STRtree(polygons)
+    piece, poly = tree.query(mid, predicate="intersects")
+    order = np.lexsort((poly, piece))
+    piece, poly = piece[order], poly[order]
+    used = np.unique(poly)
+    inner = np.empty(len(polygons), dtype=object)
+    inner[used] = shapely.buffer(polygons[used], -settings.min_entry_m)
+    deep = shapely.intersects(geoms[piece], inner[poly])
+    level_of = pd.Index(levels).get_indexer(juris["level"].to_numpy())
+    for lvl in range(len(levels)):
+        hit = deep & (level_of[poly] == lvl)
+        first = np.unique(piece[hit], return_index=True)[1]
+        out[piece[hit][first], lvl] = poly[hit][first]
+    return out
+
+
+def _in_exclusions(geoms: np.ndarray, exclusions: np.ndarray) -> np.ndarray:
+    """Pieces lying inside an exclusion polygon."""
+    if not len(exclusions) or not len(geoms):
+        return np.zeros(len(geoms), dtype=bool)
+    mid = shapely.line_interpolate_point(geoms, 0.5, normalized=True)
+    piece, _ = shapely.STRtree(exclusions).query(mid, predicate="intersects")
+    out = np.zeros(len(geoms), dtype=bool)
+    out[piece] = True
+    return out
+
+
+def _disallowed(piece_juris: np.ndarray, juris: gpd.GeoDataFrame) -> np.ndarray:
+    """Pieces inside a jurisdiction marked allowed: false."""
+    if not piece_juris.size:
+        return np.zeros(len(piece_juris), dtype=bool)
+    allowed = np.append(juris["allowed"].to_numpy(dtype=bool), True)  # index -1: no jurisdiction
+    return ~allowed[piece_juris].all(axis=1)
+
+
+def _lateral_to_excluded(piece_line: np.ndarray, lines: _Lines, excluded: np.ndarray) -> np.ndarray:
+    """All pieces of a lateral or connector that is cut anywhere (it is one straight build)."""
+    new_build = lines.corridor_row[piece_line] < 0
+    broken_lines = np.unique(piece_line[excluded & new_build])
+    return new_build & np.isin(piece_line, broken_lines)
+
+
+def _edge_frame(
+    proj: WorkingProjection,
+    geoms: np.ndarray,
+    line: np.ndarray,
+    tail: np.ndarray,
+    head: np.ndarray,
+    piece_juris: np.ndarray,
+    lines: _Lines,
+    corridors: gpd.GeoDataFrame,
+    levels: tuple[str, ...],
+    settings: GraphSettings,
+) -> gpd.GeoDataFrame:
+    """One row per edge: geometry in lon/lat, km, ms, cost and where it came from."""
+    lonlat = proj.to_lonlat(geoms)
+    km = geodesic_length_km(lonlat) * lines.length_factor[line]
+    row = lines.corridor_row[line]
+    has_row = row >= 0
+    corridor_id = np.full(len(line), "", dtype=object)
+    corridor_id[has_row] = corridors["corridor_id"].to_numpy(dtype=object)[row[has_row]]
+    srlg = np.full(len(line), "", dtype=object)
+    srlg[has_row] = corridors["srlg"].to_numpy(dtype=object)[row[has_row]]
+    frame = gpd.GeoDataFrame(
+        {
+            "tail": tail,
+            "head": head,
+            "kind": lines.kind[line],
+            "corridor_id": corridor_id,
+            "srlg": srlg,
+            "length_km": km,
+            "latency_ms": km * settings.latency_ms_per_km,
+            "cost": km * lines.cost_per_km[line],
+            "cost_per_km": lines.cost_per_km[line],
+            "site": lines.site[line],
+        },
+        geometry=lonlat,
+        crs="EPSG:4326",
+    )
+    for k, level in enumerate(levels):
+        frame[f"jurisdiction_{level}"] = piece_juris[:, k]
+    return frame
+
+
+def _compact_nodes(
+    edges: gpd.GeoDataFrame, node_lonlat: np.ndarray, n_sites: int, sites: gpd.GeoDataFrame
+) -> tuple[gpd.GeoDataFrame, np.ndarray, dict[str, int]]:
+    """Renumber nodes 0..n-1 keeping only used ones; sites keep ids 0..n_sites-1."""
+    used = np.zeros(len(node_lonlat), dtype=bool)
+    used[:n_sites] = True
+    used[edges["tail"].to_numpy()] = True
+    used[edges["head"].to_numpy()] = True
+    new_id = np.cumsum(used) - 1
+    edges = edges.assign(tail=new_id[edges["tail"].to_numpy()], head=new_id[edges["head"].to_numpy()])
+    site_node = {str(s): i for i, s in enumerate(sites["site_id"])}
+    return edges.reset_index(drop=True), node_lonlat[used], site_node
+
+
+def _sites_cut_off(
+    edges: gpd.GeoDataFrame,
+    site_node: dict[str, int],
+    known: dict[str, str],
+    settings: GraphSettings,
+) -> dict[str, str]:
+    """Sites whose every lateral was removed by exclusions or forbidden jurisdictions."""
+    ends = np.concatenate([edges["tail"].to_numpy(), edges["head"].to_numpy()])
+    attached = set(np.unique(ends).tolist())
+    return {
+        s: f"site {s} has no usable corridor within {settings.max_lateral_km:g} km "
+        f"(every lateral crosses an exclusion or a forbidden jurisdiction)"
+        for s, n in site_node.items()
+        if n not in attached and s not in known
+    }
+
+
+def _edge_arrays(
+    edges: gpd.GeoDataFrame, n_nodes: int, juris: gpd.GeoDataFrame, levels: tuple[str, ...]
+) -> EdgeArrays:
+    """Solver arrays for the edges."""
+    jcols = [f"jurisdiction_{level}" for level in levels]
+    jmatrix = edges[jcols].to_numpy(dtype=np.int64) if jcols else np.zeros((len(edges), 0), np.int64)
+    return EdgeArrays(
+        n_nodes=n_nodes,
+        tail=edges["tail"].to_numpy(dtype=np.int64),
+        head=edges["head"].to_numpy(dtype=np.int64),
+        cost=edges["cost"].to_numpy(dtype=float),
+        latency_ms=edges["latency_ms"].to_numpy(dtype=float),
+        jurisdiction=jmatrix,
+        permit_cost=juris["permit_cost"].to_numpy(dtype=float),
+        counted=juris["counted"].to_numpy(dtype=bool),
+    )
+
+
+def _stats(
+    edges: gpd.GeoDataFrame,
+    arrays: EdgeArrays,
+    unreachable: dict[str, str],
+    excluded: int,
+    build_s: float,
+) -> GraphStats:
+    """Counts and km of the built graph."""
+    n = arrays.n_nodes
+    adjacency = coo_array((np.ones(arrays.n_edges), (arrays.tail, arrays.head)), shape=(n, n))
+    used = np.zeros(n, dtype=bool)
+    used[arrays.tail] = used[arrays.head] = True
+    labels = connected_components(adjacency, directed=False)[1]
+    km_by_kind = edges.groupby("kind")["length_km"].sum().round(3).to_dict()
+    lateral = edges["kind"] == LATERAL
+    connector = edges["kind"] == CONNECTOR
+    return GraphStats(
+        nodes=int(used.sum()),
+        edges=arrays.n_edges,
+        components=len(np.unique(labels[used])),
+        km_total=round(float(edges["length_km"].sum()), 3),
+        km_by_kind=km_by_kind,
+        laterals=int(edges.loc[lateral, "site"].size),
+        lateral_km=round(float(edges.loc[lateral, "length_km"].sum()), 3),
+        connectors=int(connector.sum()),
+        connector_km=round(float(edges.loc[connector, "length_km"].sum()), 3),
+        edges_excluded=excluded,
+        unreachable_sites=len(unreachable),
+        build_s=round(build_s, 3),
+    )

@@ -1,0 +1,40 @@
+"""One scenario end to end: geodata -> graph -> routes, timed; shared by the CLI and service."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable
+
+from optimizer import __version__
+from optimizer.geodata import load_geodata
+from optimizer.graph import Network, build_graph
+from optimizer.routes import Route, Solution, solve_demands
+from optimizer.scenario import Scenario
+
+__all__ = ["run_digest", "solve_scenario"]
+
+
+def solve_scenario(
+    scenario: Scenario, *, on_route: Callable[[Route], None] | None = None
+) -> tuple[Solution, Network]:
+    """Load, build and solve one scenario in process."""
+    t0 = time.perf_counter()
+    layers = load_geodata(scenario.geodata)
+    t1 = time.perf_counter()
+    network = build_graph(layers, settings=scenario.settings)
+    t2 = time.perf_counter()
+    routes = solve_demands(network, scenario.demands, options=scenario.solver, on_route=on_route)
+    t3 = time.perf_counter()
+    timings = {"load": round(t1 - t0, 3), "graph": round(t2 - t1, 3), "solve": round(t3 - t2, 3)}
+    return Solution(scenario.name, routes, network.stats.as_dict(), timings), network
+
+
+def run_digest(scenario: Scenario) -> str:
+    """Identity of a run: scenario text, software version and the geodata files' stamps."""
+    h = hashlib.sha256(f"{scenario.digest}|{__version__}".encode())
+    for layer in sorted(scenario.geodata.sources):
+        for src in scenario.geodata.sources[layer]:
+            stat = src.path.stat() if src.path.exists() else None
+            h.update(f"{src.path}|{stat and stat.st_size}|{stat and stat.st_mtime_ns}".encode())
+    return h.hexdigest()
