@@ -133,6 +133,8 @@ def load_geodata(spec: GeodataSpec) -> Layers:
         frames[name] = (
             gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), crs="EPSG:4326") if parts else _empty(name)
         )
+    for name in LAYERS:
+        _check_columns(name, frames[name], spec, problems)
     if not problems:
         frames["corridors"] = _apply_kind_defaults(frames["corridors"], spec.cost_per_km_by_kind)
         frames["jurisdictions"] = _apply_level_defaults(frames["jurisdictions"], spec.permit_cost_by_level)
@@ -146,6 +148,14 @@ def load_geodata(spec: GeodataSpec) -> Layers:
     for note in repairs:
         logger.warning("geodata repaired: %s", note)
     return Layers(**frames, repairs=tuple(repairs), name=spec.name)
+
+
+def _check_columns(name: str, frame: gpd.GeoDataFrame, spec: GeodataSpec, problems: list[str]) -> None:
+    """Required columns present (cost_per_km may come from the per-kind table instead)."""
+    fillable = {"cost_per_km"} if spec.cost_per_km_by_kind else set()
+    if missing := [c for c in REQUIRED_FIELDS[name] if c not in frame.columns and c not in fillable]:
+        found = sorted(str(c) for c in frame.columns if c not in ("source", "geometry"))
+        problems.append(f"{name}: missing columns {missing}; found {found}")
 
 
 def _empty(name: str) -> gpd.GeoDataFrame:
@@ -265,6 +275,11 @@ def _validate_layer(
     return frame
 
 
+def _show(value: Any) -> str:
+    """A cell value as the user wrote it (numpy scalars shown as plain numbers)."""
+    return repr(value.item() if isinstance(value, np.generic) else value)
+
+
 def _row_label(layer: str, row: int, row_id: Any) -> str:
     """`corridors row 17 (corridor_id=R-9)` for messages."""
     return f"{layer} row {row} ({ID_FIELD[layer]}={row_id})"
@@ -337,7 +352,7 @@ def _check_number(name: str, column: str, values: pd.Series, labels: list[str], 
     """Numeric, finite and >= 0, row by row."""
     numbers = pd.to_numeric(values, errors="coerce")
     for i in np.flatnonzero(~(numbers >= 0) | ~np.isfinite(numbers.fillna(-1.0))):
-        problems.append(f"{labels[i]}: {column} must be a number >= 0, got {values.iloc[i]!r}")
+        problems.append(f"{labels[i]}: {column} must be a number >= 0, got {_show(values.iloc[i])}")
 
 
 def _check_corridor_values(frame: gpd.GeoDataFrame, labels: list[str], problems: list[str]) -> None:
@@ -347,11 +362,11 @@ def _check_corridor_values(frame: gpd.GeoDataFrame, labels: list[str], problems:
     for i in np.flatnonzero(numbers.isna().to_numpy()):
         kind = frame["kind"].iloc[i]
         problems.append(
-            f"{labels[i]}: cost_per_km is missing or not a number ({cost.iloc[i]!r}) and no "
+            f"{labels[i]}: cost_per_km is missing or not a number ({_show(cost.iloc[i])}) and no "
             f"default is given for kind {kind!r}"
         )
     for i in np.flatnonzero((numbers < 0).to_numpy() | np.isinf(numbers.to_numpy(dtype=float))):
-        problems.append(f"{labels[i]}: cost_per_km must be >= 0, got {cost.iloc[i]!r}")
+        problems.append(f"{labels[i]}: cost_per_km must be >= 0, got {_show(cost.iloc[i])}")
     frame["cost_per_km"] = numbers.astype(float)
     for i in np.flatnonzero((frame["kind"].isna() | (frame["kind"].astype(str) == "")).to_numpy()):
         problems.append(f"{labels[i]}: kind is empty")

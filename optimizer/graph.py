@@ -34,6 +34,8 @@ __all__ = ["GraphStats", "Network", "build_graph"]
 logger = logging.getLogger(__name__)
 
 LATERAL, CONNECTOR = "lateral", "connector"
+_DENSIFY_DEG = 0.01
+"""Longest lon/lat segment (degrees, ~1 km) taken into the working projection."""
 
 
 @dataclass(frozen=True)
@@ -155,9 +157,13 @@ def _extent(sites: gpd.GeoDataFrame, corridors: gpd.GeoDataFrame) -> tuple[float
 
 
 def _project(proj: WorkingProjection, corridors, sites, jurisdictions, exclusions) -> dict:
-    """Geometry arrays of every layer in the working projection."""
+    """Geometry arrays of every layer in the working projection.
+
+    Segments are first densified in lon/lat, so a long straight lon/lat segment stays on
+    its course in the projection (a parallel is an arc in a conic projection).
+    """
     return {
-        name: frame.geometry.to_crs(proj.crs).values
+        name: frame.geometry.segmentize(_DENSIFY_DEG).to_crs(proj.crs).values
         for name, frame in (
             ("corridors", corridors),
             ("sites", sites),

@@ -1,0 +1,37 @@
+# fiberopt: `make run` solves the embedded sample, `make test` runs the tests.
+# Both create .venv and install everything on first use (uv from PyPI).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint format bench sample clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==0.13.9
+	$(BIN)/uv pip install --quiet --python $(BIN)/python -e ".[dev]"
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/fiberopt solve geodata/sample/scenario.yaml --out out
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check optimizer tests geodata bench
+	$(BIN)/ruff format --check optimizer tests geodata bench
+
+format: $(STAMP)
+	$(BIN)/ruff format optimizer tests geodata bench
+	$(BIN)/ruff check --fix optimizer tests geodata bench
+
+bench: $(STAMP)
+	$(BIN)/python bench/run.py
+
+sample: $(STAMP)
+	$(BIN)/python geodata/make_sample.py
+
+clean:
+	rm -rf $(VENV) out .pytest_cache .ruff_cache
