@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -114,8 +115,10 @@ def format_solution(solution: Solution) -> str:
             if r.gap > 0:
                 notes.append(f"  {r.demand_id}: gap {r.gap:.2%} (bound {r.bound:,.0f})")
     lines.append("-" * len(header))
+    counts = Counter(r.status.value for r in solution.routes)
+    statuses = ", ".join(f"{n} {status}" for status, n in counts.items())
     lines.append(
-        f"total cost {solution.total_cost:,.0f}; status {solution.status}; timings "
+        f"total cost {solution.total_cost:,.0f}; {statuses}; timings "
         + ", ".join(f"{k} {v:.2f} s" for k, v in solution.timings_s.items())
     )
     return "\n".join(lines + notes)

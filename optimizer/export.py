@@ -7,6 +7,7 @@ import math
 import os
 import shutil
 import tempfile
+import warnings
 from pathlib import Path
 
 import geopandas as gpd
@@ -108,7 +109,7 @@ def sites_frame(network: Network) -> gpd.GeoDataFrame:
     """Sites with whether they reach the network, and why not."""
     sites = network.sites[["site_id", "name", "geometry"]].copy()
     sites["reachable"] = ~sites["site_id"].isin(list(network.unreachable))
-    sites["reason"] = sites["site_id"].map(network.unreachable).fillna("")
+    sites["reason"] = [network.unreachable.get(s, "") for s in sites["site_id"]]
     return sites
 
 
@@ -173,7 +174,9 @@ def _write_files(solution: Solution, network: Network, folder: Path, digest: str
     segments_frame(solution, network).to_file(gpkg, layer="route_segments", driver="GPKG")
     sites_frame(network).to_file(gpkg, layer="sites", driver="GPKG")
     crossed_frame(solution, network).to_file(gpkg, layer="jurisdictions_crossed", driver="GPKG")
-    routes.to_file(folder / "routes.geojson", driver="GeoJSON", engine="pyogrio")
+    with warnings.catch_warnings():  # GeoJSON has no NaN: such fields are written as absent
+        warnings.filterwarnings("ignore", "NaN of Infinity", RuntimeWarning)
+        routes.to_file(folder / "routes.geojson", driver="GeoJSON", engine="pyogrio")
     summary = solution_summary(solution, network, scenario_digest=digest)
     (folder / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
 

@@ -238,9 +238,7 @@ def analyze_route(arrays: Any, query: Any) -> BruteAnalysis:
     min_cost = min((r.cost for r in routes), default=None)
 
     permit_changes = (
-        best is not None
-        and best_by_edge_cost is not None
-        and not cost_tie(best_by_edge_cost.cost, best.cost)
+        best is not None and best_by_edge_cost is not None and not cost_tie(best_by_edge_cost.cost, best.cost)
     )
     brute = None
     if best is not None:
@@ -263,12 +261,9 @@ def analyze_route(arrays: Any, query: Any) -> BruteAnalysis:
         min_allowed_latency_ms=min_lat,
         min_allowed_cost=min_cost,
         permit_changes_optimum=permit_changes,
-        latency_alone_infeasible=bool(routes) and not any(
-            latency_ok(r.latency_ms, query) for r in routes
-        ),
-        jurisdictions_alone_infeasible=bool(routes) and not any(
-            jurisdictions_ok(r.count, query) for r in routes
-        ),
+        latency_alone_infeasible=bool(routes) and not any(latency_ok(r.latency_ms, query) for r in routes),
+        jurisdictions_alone_infeasible=bool(routes)
+        and not any(jurisdictions_ok(r.count, query) for r in routes),
         cost_alone_infeasible=bool(routes) and not any(cost_ok(r.cost, query) for r in routes),
     )
 

@@ -26,8 +26,13 @@ def make_layers(
         geoms = [r.pop("geometry") for r in rows]
         return gpd.GeoDataFrame(rows, geometry=gpd.GeoSeries(geoms, crs=WGS84), crs=WGS84)
 
-    corridor_defaults = {"kind": "rail", "cost_per_km": 1000.0, "access": "crossings",
-                         "usable": True, "srlg": ""}
+    corridor_defaults = {
+        "kind": "rail",
+        "cost_per_km": 1000.0,
+        "access": "crossings",
+        "usable": True,
+        "srlg": "",
+    }
     corr = frame([{"corridor_id": f"c{i}", **c} for i, c in enumerate(corridors)], corridor_defaults)
     site = frame([{"name": s["site_id"], **s} for s in sites], {})
     if not len(site):
@@ -40,7 +45,8 @@ def make_layers(
         )
     excl = gpd.GeoDataFrame(
         {"exclusion_id": [f"x{i}" for i in range(len(exclusions))]},
-        geometry=gpd.GeoSeries(list(exclusions), crs=WGS84), crs=WGS84,
+        geometry=gpd.GeoSeries(list(exclusions), crs=WGS84),
+        crs=WGS84,
     )
     return Layers(sites=site, corridors=corr, jurisdictions=juris, exclusions=excl)
 

@@ -26,15 +26,39 @@ def _write(folder, name, rows, crs=WGS84, suffix=".geojson"):
 
 
 def _good(folder):
-    _write(folder, "sites", [{"site_id": "A", "name": "a", "geometry": Point(-97, 35)},
-                             {"site_id": "B", "name": "b", "geometry": Point(-96, 35)}])
-    _write(folder, "corridors", [
-        {"corridor_id": "r1", "kind": "rail", "cost_per_km": 100.0, "geometry": LineString([(-98, 35), (-95, 35)])},
-        {"corridor_id": "f1", "kind": "existing_fiber", "cost_per_km": 10.0, "geometry": LineString([(-97, 34), (-97, 36)])},
-    ])
-    _write(folder, "jurisdictions", [
-        {"jurisdiction_id": "S", "name": "State", "level": "state", "geometry": box(-99, 33, -94, 37)},
-    ])
+    _write(
+        folder,
+        "sites",
+        [
+            {"site_id": "A", "name": "a", "geometry": Point(-97, 35)},
+            {"site_id": "B", "name": "b", "geometry": Point(-96, 35)},
+        ],
+    )
+    _write(
+        folder,
+        "corridors",
+        [
+            {
+                "corridor_id": "r1",
+                "kind": "rail",
+                "cost_per_km": 100.0,
+                "geometry": LineString([(-98, 35), (-95, 35)]),
+            },
+            {
+                "corridor_id": "f1",
+                "kind": "existing_fiber",
+                "cost_per_km": 10.0,
+                "geometry": LineString([(-97, 34), (-97, 36)]),
+            },
+        ],
+    )
+    _write(
+        folder,
+        "jurisdictions",
+        [
+            {"jurisdiction_id": "S", "name": "State", "level": "state", "geometry": box(-99, 33, -94, 37)},
+        ],
+    )
 
 
 def test_folder_of_layer_files_loads_with_spec_defaults(tmp_path):
@@ -52,8 +76,11 @@ def test_geopackage_with_layers_loads_and_reprojects(tmp_path):
     gpkg = tmp_path / "set.gpkg"
     sites = gpd.GeoDataFrame({"site_id": ["A"]}, geometry=[Point(-97, 35)], crs=WGS84).to_crs(3857)
     sites.to_file(gpkg, layer="sites")
-    corridors = gpd.GeoDataFrame({"corridor_id": ["r"], "kind": ["rail"], "cost_per_km": [5.0]},
-                                 geometry=[LineString([(-98, 35), (-96, 35)])], crs=WGS84).to_crs(3857)
+    corridors = gpd.GeoDataFrame(
+        {"corridor_id": ["r"], "kind": ["rail"], "cost_per_km": [5.0]},
+        geometry=[LineString([(-98, 35), (-96, 35)])],
+        crs=WGS84,
+    ).to_crs(3857)
     corridors.to_file(gpkg, layer="corridors")
     layers = load_geodata(spec_from_path(gpkg))
     assert layers.sites.crs.to_epsg() == 4326
@@ -76,18 +103,35 @@ def test_field_mapping_kind_defaults_and_several_corridor_files(tmp_path):
     )
     layers = load_geodata(spec)
     assert layers.corridors[["corridor_id", "kind", "cost_per_km"]].values.tolist() == [
-        ["7", "rail", 40_000.0], ["F", "existing_fiber", 9_000.0]]
+        ["7", "rail", 40_000.0],
+        ["F", "existing_fiber", 9_000.0],
+    ]
 
 
 def test_points_from_a_csv_need_their_crs(tmp_path):
     (tmp_path / "sites.csv").write_text("id,lon,lat\nA,-97,35\n")
-    _write(tmp_path, "corridors", [{"corridor_id": "r", "kind": "rail", "cost_per_km": 1.0,
-                                    "geometry": LineString([(-98, 35), (-96, 35)])}])
-    spec = GeodataSpec(sources={
-        "sites": (LayerSource(tmp_path / "sites.csv", fields={"site_id": "id"}, x_field="lon",
-                              y_field="lat", crs=WGS84),),
-        "corridors": (LayerSource(tmp_path / "corridors.geojson"),),
-    })
+    _write(
+        tmp_path,
+        "corridors",
+        [
+            {
+                "corridor_id": "r",
+                "kind": "rail",
+                "cost_per_km": 1.0,
+                "geometry": LineString([(-98, 35), (-96, 35)]),
+            }
+        ],
+    )
+    spec = GeodataSpec(
+        sources={
+            "sites": (
+                LayerSource(
+                    tmp_path / "sites.csv", fields={"site_id": "id"}, x_field="lon", y_field="lat", crs=WGS84
+                ),
+            ),
+            "corridors": (LayerSource(tmp_path / "corridors.geojson"),),
+        }
+    )
     assert load_geodata(spec).sites.geometry.iloc[0].equals(Point(-97, 35))
 
 
@@ -108,35 +152,58 @@ def test_missing_layer_is_named(tmp_path):
 
 
 def test_missing_column_is_named_with_what_was_found(tmp_path):
-    msg = _problems(tmp_path, corridors=[{"corridor_id": "r", "cost_per_km": 1.0,
-                                          "geometry": LineString([(0, 0), (1, 1)])}])
+    msg = _problems(
+        tmp_path,
+        corridors=[{"corridor_id": "r", "cost_per_km": 1.0, "geometry": LineString([(0, 0), (1, 1)])}],
+    )
     assert "corridors: missing columns ['kind']" in msg
     assert "found ['corridor_id', 'cost_per_km'" in msg
 
 
 def test_duplicate_site_ids_name_the_rows(tmp_path):
-    msg = _problems(tmp_path, sites=[{"site_id": "A", "geometry": Point(0, 0)},
-                                     {"site_id": "A", "geometry": Point(1, 1)}])
+    msg = _problems(
+        tmp_path, sites=[{"site_id": "A", "geometry": Point(0, 0)}, {"site_id": "A", "geometry": Point(1, 1)}]
+    )
     assert "sites: duplicate site_id 'A' in rows [0, 1]" in msg
 
 
-@pytest.mark.parametrize(("cost", "expected"), [
-    (-5.0, "corridors row 0 (corridor_id=r1): cost_per_km must be >= 0, got -5.0"),
-    (float("nan"), "corridors row 0 (corridor_id=r1): cost_per_km is missing or not a number"),
-    ("cheap", "corridors row 0 (corridor_id=r1): cost_per_km is missing or not a number ('cheap')"),
-])
+@pytest.mark.parametrize(
+    ("cost", "expected"),
+    [
+        (-5.0, "corridors row 0 (corridor_id=r1): cost_per_km must be >= 0, got -5.0"),
+        (float("nan"), "corridors row 0 (corridor_id=r1): cost_per_km is missing or not a number"),
+        ("cheap", "corridors row 0 (corridor_id=r1): cost_per_km is missing or not a number ('cheap')"),
+    ],
+)
 def test_bad_cost_names_layer_row_and_field(tmp_path, cost, expected):
-    msg = _problems(tmp_path, corridors=[{"corridor_id": "r1", "kind": "rail", "cost_per_km": cost,
-                                          "geometry": LineString([(0, 0), (1, 1)])}])
+    msg = _problems(
+        tmp_path,
+        corridors=[
+            {
+                "corridor_id": "r1",
+                "kind": "rail",
+                "cost_per_km": cost,
+                "geometry": LineString([(0, 0), (1, 1)]),
+            }
+        ],
+    )
     assert expected in msg
 
 
 def test_empty_geometry_and_wrong_type_are_reported_together(tmp_path):
-    msg = _problems(tmp_path, corridors=[
-        {"corridor_id": "e", "kind": "rail", "cost_per_km": 1.0, "geometry": LineString()},
-        {"corridor_id": "p", "kind": "rail", "cost_per_km": 1.0, "geometry": Point(0, 0)},
-        {"corridor_id": "n", "kind": "rail", "cost_per_km": -1.0, "geometry": LineString([(0, 0), (1, 1)])},
-    ])
+    msg = _problems(
+        tmp_path,
+        corridors=[
+            {"corridor_id": "e", "kind": "rail", "cost_per_km": 1.0, "geometry": LineString()},
+            {"corridor_id": "p", "kind": "rail", "cost_per_km": 1.0, "geometry": Point(0, 0)},
+            {
+                "corridor_id": "n",
+                "kind": "rail",
+                "cost_per_km": -1.0,
+                "geometry": LineString([(0, 0), (1, 1)]),
+            },
+        ],
+    )
     assert "corridors row 0 (corridor_id=e): geometry is empty" in msg
     assert "corridors row 1 (corridor_id=p): geometry is Point, expected LineString or MultiLineString" in msg
     assert "corridors row 2 (corridor_id=n): cost_per_km must be >= 0" in msg
@@ -145,10 +212,18 @@ def test_empty_geometry_and_wrong_type_are_reported_together(tmp_path):
 def test_bad_access_and_negative_permit_cost(tmp_path):
     msg = _problems(
         tmp_path,
-        corridors=[{"corridor_id": "r", "kind": "rail", "cost_per_km": 1.0, "access": "anywhere",
-                    "geometry": LineString([(0, 0), (1, 1)])}],
-        jurisdictions=[{"jurisdiction_id": "S", "level": "state", "permit_cost": -3.0,
-                        "geometry": box(0, 0, 1, 1)}],
+        corridors=[
+            {
+                "corridor_id": "r",
+                "kind": "rail",
+                "cost_per_km": 1.0,
+                "access": "anywhere",
+                "geometry": LineString([(0, 0), (1, 1)]),
+            }
+        ],
+        jurisdictions=[
+            {"jurisdiction_id": "S", "level": "state", "permit_cost": -3.0, "geometry": box(0, 0, 1, 1)}
+        ],
     )
     assert "corridors row 0 (corridor_id=r): access is 'anywhere'" in msg
     assert "jurisdictions row 0 (jurisdiction_id=S): permit_cost must be a number >= 0, got -3.0" in msg

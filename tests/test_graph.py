@@ -28,10 +28,12 @@ def _degree(network):
 
 
 def test_crossing_corridors_are_split_at_the_crossing():
-    layers = make_layers([
-        {"geometry": LineString([(-98, 35), (-96, 35)])},
-        {"geometry": LineString([(-97, 34), (-97, 36)])},
-    ])
+    layers = make_layers(
+        [
+            {"geometry": LineString([(-98, 35), (-96, 35)])},
+            {"geometry": LineString([(-97, 34), (-97, 36)])},
+        ]
+    )
     net = build_graph(layers)
     assert len(net.edges) == 4
     assert _degree(net).max() == 4
@@ -39,11 +41,12 @@ def test_crossing_corridors_are_split_at_the_crossing():
 
 
 def test_endpoint_access_fiber_stays_whole_where_it_passes_a_railway():
-    layers = make_layers([
-        {"geometry": LineString([(-98, 35), (-96, 35)]), "kind": "existing_fiber",
-         "access": "endpoints"},
-        {"geometry": LineString([(-97, 34), (-97, 36)])},
-    ])
+    layers = make_layers(
+        [
+            {"geometry": LineString([(-98, 35), (-96, 35)]), "kind": "existing_fiber", "access": "endpoints"},
+            {"geometry": LineString([(-97, 34), (-97, 36)])},
+        ]
+    )
     net = build_graph(layers)
     assert len(_kinds(net, "existing_fiber")) == 1
     assert len(_kinds(net, "rail")) == 1
@@ -51,11 +54,12 @@ def test_endpoint_access_fiber_stays_whole_where_it_passes_a_railway():
 
 
 def test_fiber_end_on_a_railway_joins_it_there():
-    layers = make_layers([
-        {"geometry": LineString([(-98, 35), (-97, 35)]), "kind": "existing_fiber",
-         "access": "endpoints"},
-        {"geometry": LineString([(-97, 34), (-97, 36)])},
-    ])
+    layers = make_layers(
+        [
+            {"geometry": LineString([(-98, 35), (-97, 35)]), "kind": "existing_fiber", "access": "endpoints"},
+            {"geometry": LineString([(-97, 34), (-97, 36)])},
+        ]
+    )
     net = build_graph(layers)
     assert len(_kinds(net, "rail")) == 2
     assert net.stats.components == 1
@@ -65,10 +69,12 @@ def test_fiber_end_on_a_railway_joins_it_there():
 @pytest.mark.parametrize(("gap_m", "merged"), [(10.0, True), (20.0, True), (40.0, False)])
 def test_ends_closer_than_the_snap_tolerance_merge(gap_m, merged):
     dx = gap_m / (M_PER_DEG_LAT * np.cos(np.radians(35)))
-    layers = make_layers([
-        {"geometry": LineString([(-98, 35), (-97, 35)])},
-        {"geometry": LineString([(-97 + dx, 35), (-96, 35)])},
-    ])
+    layers = make_layers(
+        [
+            {"geometry": LineString([(-98, 35), (-97, 35)])},
+            {"geometry": LineString([(-97 + dx, 35), (-96, 35)])},
+        ]
+    )
     net = build_graph(layers, settings=GraphSettings(snap_tolerance_m=25.0))
     assert (net.stats.components == 1) is merged
     assert net.arrays.n_nodes == (3 if merged else 4)
@@ -76,10 +82,12 @@ def test_ends_closer_than_the_snap_tolerance_merge(gap_m, merged):
 
 def test_end_stopping_short_of_a_line_is_snapped_onto_it():
     short = 15.0 / M_PER_DEG_LAT
-    layers = make_layers([
-        {"geometry": LineString([(-98, 35), (-96, 35)])},
-        {"geometry": LineString([(-97, 34), (-97, 35 - short)])},
-    ])
+    layers = make_layers(
+        [
+            {"geometry": LineString([(-98, 35), (-96, 35)])},
+            {"geometry": LineString([(-97, 34), (-97, 35 - short)])},
+        ]
+    )
     net = build_graph(layers)
     assert net.stats.components == 1
     assert len(net.edges) == 3
@@ -121,12 +129,27 @@ def test_latency_and_cost_follow_length():
 
 
 COUNTIES = [
-    {"jurisdiction_id": "A", "name": "A County", "level": "county", "permit_cost": 10.0,
-     "geometry": box(-98, 34, -97, 36)},
-    {"jurisdiction_id": "B", "name": "B County", "level": "county", "permit_cost": 20.0,
-     "geometry": box(-97, 34, -96, 36)},
-    {"jurisdiction_id": "S", "name": "State", "level": "state", "permit_cost": 100.0,
-     "geometry": box(-98, 34, -96, 36)},
+    {
+        "jurisdiction_id": "A",
+        "name": "A County",
+        "level": "county",
+        "permit_cost": 10.0,
+        "geometry": box(-98, 34, -97, 36),
+    },
+    {
+        "jurisdiction_id": "B",
+        "name": "B County",
+        "level": "county",
+        "permit_cost": 20.0,
+        "geometry": box(-97, 34, -96, 36),
+    },
+    {
+        "jurisdiction_id": "S",
+        "name": "State",
+        "level": "state",
+        "permit_cost": 100.0,
+        "geometry": box(-98, 34, -96, 36),
+    },
 ]
 
 
@@ -136,8 +159,9 @@ def _county_ids(net, rows):
 
 
 def test_edges_are_split_at_jurisdiction_boundaries_one_id_per_level():
-    net = build_graph(make_layers([{"geometry": LineString([(-97.5, 35), (-96.5, 35)])}],
-                                  jurisdictions=COUNTIES))
+    net = build_graph(
+        make_layers([{"geometry": LineString([(-97.5, 35), (-96.5, 35)])}], jurisdictions=COUNTIES)
+    )
     assert len(net.edges) == 2
     assert sorted(_county_ids(net, slice(None))) == ["A", "B"]
     state = net.edges["jurisdiction_state"].to_numpy()
@@ -148,8 +172,10 @@ def _clip_route(depth_m: float):
     """Route from P to Q along a line in A that dips depth_m into B at x = -97."""
     dx = depth_m / (M_PER_DEG_LAT * np.cos(np.radians(35)))
     line = LineString([(-97.5, 35.0), (-97 + dx, 35.01), (-97.5, 35.02)])
-    sites = [{"site_id": "P", "geometry": Point(-97.5, 34.999)},
-             {"site_id": "Q", "geometry": Point(-97.5, 35.021)}]
+    sites = [
+        {"site_id": "P", "geometry": Point(-97.5, 34.999)},
+        {"site_id": "Q", "geometry": Point(-97.5, 35.021)},
+    ]
     net = build_graph(make_layers([{"geometry": line}], sites=sites, jurisdictions=COUNTIES))
     return solve_demand(net, Demand("pq", "P", "Q", max_latency_ms=5.0))
 
@@ -174,8 +200,10 @@ def test_route_running_along_a_boundary_enters_neither_side():
         {"geometry": LineString([(-97, 34.5), (-97, 35.5)])},  # on the A|B boundary
         {"geometry": LineString([(-97, 35.5), (-97.5, 35.5)])},
     ]
-    sites = [{"site_id": "P", "geometry": Point(-97.5, 34.499)},
-             {"site_id": "Q", "geometry": Point(-97.5, 35.501)}]
+    sites = [
+        {"site_id": "P", "geometry": Point(-97.5, 34.499)},
+        {"site_id": "Q", "geometry": Point(-97.5, 35.501)},
+    ]
     net = build_graph(make_layers(corridors, sites=sites, jurisdictions=COUNTIES))
     boundary_rows = np.flatnonzero(net.edges["corridor_id"] == "c1")
     assert _county_ids(net, boundary_rows) == ["-"] * len(boundary_rows)
@@ -194,11 +222,14 @@ def test_exclusions_and_forbidden_jurisdictions_remove_edges():
 
 
 def test_sites_attach_by_laterals_or_are_reported_unreachable():
-    sites = [{"site_id": "NEAR", "geometry": Point(-97, 35.05)},
-             {"site_id": "FAR", "geometry": Point(-97, 36)}]
-    net = build_graph(make_layers([{"geometry": LineString([(-98, 35), (-96, 35)])}], sites=sites),
-                      settings=GraphSettings(max_lateral_km=30, lateral_cost_per_km=500.0,
-                                             lateral_route_factor=1.5))
+    sites = [
+        {"site_id": "NEAR", "geometry": Point(-97, 35.05)},
+        {"site_id": "FAR", "geometry": Point(-97, 36)},
+    ]
+    net = build_graph(
+        make_layers([{"geometry": LineString([(-98, 35), (-96, 35)])}], sites=sites),
+        settings=GraphSettings(max_lateral_km=30, lateral_cost_per_km=500.0, lateral_route_factor=1.5),
+    )
     lateral = _kinds(net, "lateral").iloc[0]
     straight_km = GEOD.geometry_length(lateral.geometry) / 1000
     assert lateral["length_km"] == pytest.approx(straight_km * 1.5, rel=1e-3)
@@ -209,8 +240,10 @@ def test_sites_attach_by_laterals_or_are_reported_unreachable():
 
 
 def test_route_geometry_runs_from_a_to_b():
-    sites = [{"site_id": "W", "geometry": Point(-97.9, 35.01)},
-             {"site_id": "E", "geometry": Point(-96.1, 35.01)}]
+    sites = [
+        {"site_id": "W", "geometry": Point(-97.9, 35.01)},
+        {"site_id": "E", "geometry": Point(-96.1, 35.01)},
+    ]
     net = build_graph(make_layers([{"geometry": LineString([(-96, 35), (-98, 35)])}], sites=sites))
     route = solve_demand(net, Demand("we", "W", "E", max_latency_ms=10))
     coords = shapely.get_coordinates(route.geometry)
