@@ -1,0 +1,183 @@
+"""Benchmarks: graph build and exact route solve against the Dijkstra floor, in one process.
+
+Suites (each skipped with a reason when its data is absent):
+  sample      the embedded sample: build time, then every site pair at 1.3x its fastest latency
+  us-rail     Natural Earth railroads + Census states/counties (../shared/data/us): build, then
+              site pairs among major metros
+The floor is plain unconstrained Dijkstra (scipy.sparse.csgraph) on the same graph from the same
+source, timed in the same process; ratios are solve time over floor time.
+Writes bench/results/latest.json.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.sparse.csgraph import dijkstra
+
+from optimizer.config import GraphSettings
+from optimizer.geodata import GeodataSpec, LayerSource, load_geodata, spec_from_path
+from optimizer.graph import Network, build_graph
+from optimizer.problem import RouteQuery, SolverOptions
+from optimizer.solve import solve_route
+
+ROOT = Path(__file__).resolve().parents[1]
+US = ROOT.parent / "shared" / "data" / "us"
+RESULTS = ROOT / "bench" / "results" / "latest.json"
+LATENCY_SLACK = 1.3
+US_METROS = {  # lon, lat of datacenter metros
+    "CHI": (-87.97, 42.00),
+    "DAL": (-96.73, 32.95),
+    "ATL": (-84.39, 33.76),
+    "NYC": (-74.01, 40.71),
+    "LAX": (-118.24, 34.05),
+    "SEA": (-122.33, 47.61),
+    "DEN": (-104.99, 39.74),
+    "IAD": (-77.49, 39.04),
+    "PHX": (-112.07, 33.45),
+    "KCY": (-94.58, 39.10),
+}
+
+
+def _floor_s(network: Network, source: int) -> float:
+    """Time of one unconstrained Dijkstra from source on the whole graph."""
+    a = network.arrays
+    n = a.n_nodes
+    matrix = sp.csr_array(
+        (
+            np.concatenate([a.cost, a.cost]),
+            (np.concatenate([a.tail, a.head]), np.concatenate([a.head, a.tail])),
+        ),
+        shape=(n, n),
+    )
+    started = time.perf_counter()
+    dijkstra(matrix, directed=True, indices=source)
+    return time.perf_counter() - started
+
+
+def _solve_pairs(network: Network, sites: list[str]) -> dict:
+    """Solve every site pair at LATENCY_SLACK x its fastest latency; time against the floor."""
+    times, ratios, statuses = [], [], []
+    for a, b in itertools.combinations(sites, 2):
+        if a in network.unreachable or b in network.unreachable:
+            continue
+        s, t = network.site_node[a], network.site_node[b]
+        probe = solve_route(network.arrays, RouteQuery(s, t, max_latency_ms=1e9))
+        if not probe.has_route:
+            continue
+        fastest = probe.stats["fastest_ms"]
+        query = RouteQuery(s, t, max_latency_ms=fastest * LATENCY_SLACK)
+        started = time.perf_counter()
+        result = solve_route(network.arrays, query, options=SolverOptions(time_limit_s=60))
+        elapsed = time.perf_counter() - started
+        times.append(elapsed)
+        ratios.append(elapsed / max(_floor_s(network, s), 1e-6))
+        statuses.append(result.status.value)
+    return {
+        "instances": len(times),
+        "optimal": statuses.count("OPTIMAL"),
+        "unsolved": len(times) - statuses.count("OPTIMAL"),
+        "median_s": statistics.median(times) if times else None,
+        "p90_s": float(np.percentile(times, 90)) if times else None,
+        "max_s": max(times) if times else None,
+        "floor_ratio_median": statistics.median(ratios) if ratios else None,
+    }
+
+
+def _us_spec(tmp: Path) -> GeodataSpec:
+    """Railroads, Census states and counties, and metro sites."""
+    sites = tmp / "us_sites.csv"
+    sites.write_text("site_id,lon,lat\n" + "".join(f"{k},{x},{y}\n" for k, (x, y) in US_METROS.items()))
+    census = US / "census_2016_boundaries.gpkg"
+    return GeodataSpec(
+        sources={
+            "sites": (LayerSource(sites, x_field="lon", y_field="lat", crs="EPSG:4326"),),
+            "corridors": (
+                LayerSource(
+                    US / "railroads_natural_earth_10m.geojson",
+                    defaults={"kind": "rail", "cost_per_km": 40_000.0},
+                ),
+            ),
+            "jurisdictions": tuple(
+                LayerSource(
+                    census,
+                    layer=layer,
+                    fields={"jurisdiction_id": "GEOID", "name": "NAME"},
+                    defaults={"level": level},
+                )
+                for layer, level in (("states", "state"), ("counties", "county"))
+            ),
+        },
+        permit_cost_by_level={"state": 50_000.0, "county": 10_000.0},
+    )
+
+
+def _suite(name: str, spec: GeodataSpec, settings: GraphSettings) -> dict:
+    """Load, build and solve all site pairs of one geodata set."""
+    started = time.perf_counter()
+    layers = load_geodata(spec)
+    load_s = time.perf_counter() - started
+    network = build_graph(layers, settings=settings)
+    entry = {
+        "suite": name,
+        "load_s": round(load_s, 3),
+        "build_s": network.stats.build_s,
+        "nodes": network.stats.nodes,
+        "edges": network.stats.edges,
+    }
+    entry.update(_solve_pairs(network, list(network.site_node)))
+    return entry
+
+
+def main() -> int:
+    """Run the suites, print a table, write the JSON results."""
+    entries = [_suite("sample", spec_from_path(ROOT / "geodata" / "sample"), GraphSettings())]
+    if US.exists():
+        tmp = ROOT / "bench" / "results"
+        tmp.mkdir(parents=True, exist_ok=True)
+        entries.append(_suite("us-rail", _us_spec(tmp), GraphSettings(gap_km=0.5)))
+        (tmp / "us_sites.csv").unlink()
+    else:
+        print(f"us-rail skipped: {US} not found", file=sys.stderr)
+    columns = [
+        "suite",
+        "nodes",
+        "edges",
+        "build_s",
+        "instances",
+        "optimal",
+        "unsolved",
+        "median_s",
+        "p90_s",
+        "max_s",
+        "floor_ratio_median",
+    ]
+    print(" ".join(f"{c:>18}" for c in columns))
+    for e in entries:
+        print(" ".join(f"{_fmt(e.get(c)):>18}" for c in columns))
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(
+        json.dumps(
+            {"machine": platform.platform(), "python": platform.python_version(), "suites": entries}, indent=2
+        )
+        + "\n"
+    )
+    print(f"wrote {RESULTS.relative_to(ROOT)}")
+    return 0
+
+
+def _fmt(value: object) -> str:
+    """A table cell."""
+    return f"{value:.4f}" if isinstance(value, float) else str(value)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
