@@ -16,7 +16,7 @@ from optimizer.problem import (
     RouteStatus,
     SolverOptions,
 )
-from optimizer.prune import PrunedArcs
+from optimizer.prune import PrunedArcs, cost_ceiling
 
 __all__ = [
     "ModelOutcome",
@@ -52,6 +52,9 @@ class RouteModel:
     latency: cp_model.LinearExpr
     cost_scale: float
     latency_scale: float
+    rounding_margin: float
+    """Most a route's true cost can sit below its integer model cost: half a unit per term
+    (a simple route has at most one arc per node, one indicator per jurisdiction)."""
 
 
 @dataclass(frozen=True)
@@ -75,7 +78,12 @@ def _scale(values_total: float, budget: float, integral: bool) -> float:
 
 
 def build_route_model(
-    arrays: EdgeArrays, query: RouteQuery, arcs: PrunedArcs, *, hint_edges: tuple[int, ...] = ()
+    arrays: EdgeArrays,
+    query: RouteQuery,
+    arcs: PrunedArcs,
+    *,
+    hint_edges: tuple[int, ...] = (),
+    upper_bound: float = math.inf,
 ) -> RouteModel:
     """Latency-bounded minimum-cost route as a 0/1 flow on the pruned arcs.
 
@@ -93,9 +101,11 @@ def build_route_model(
     cost = arrays.cost[arcs.edge]
     juris_ids = _relevant_jurisdictions(arrays, query, arcs)
     permit = arrays.permit_cost[juris_ids]
-    cost_total = float(cost.sum()) + float(permit.sum())
+    # Scale to the costliest route the model must tell apart (the best known one, else all
+    # arcs), so rounding stays ~1e-12 of a route's cost whatever the model's size.
+    cost_range = min(upper_bound, float(cost.sum()) + float(permit.sum()))
     integral = bool(np.all(cost == np.round(cost)) and np.all(permit == np.round(permit)))
-    cost_scale = _scale(cost_total, _COST_SCALE_BUDGET, integral)
+    cost_scale = _scale(cost_range, _COST_SCALE_BUDGET, integral)
     lat = arrays.latency_ms[arcs.edge]
     lat_integral = bool(np.all(lat == np.round(lat))) and float(query.max_latency_ms).is_integer()
     latency_scale = _scale(query.max_latency_ms, _LATENCY_SCALE_BUDGET, lat_integral)
@@ -109,11 +119,22 @@ def build_route_model(
     y = _add_jurisdictions(model, x, arrays, query, arcs, juris_ids)  # (4), (5)
     permit_int = np.round(permit * cost_scale).astype(np.int64)
     objective = cp_model.LinearExpr.weighted_sum(x + y, cost_int.tolist() + permit_int.tolist())
-    if query.max_cost is not None:  # (6)
-        model.add(objective <= math.floor(query.max_cost * cost_scale * (1 + 1e-9) + 1))
+    ceiling = _max_cost_int(query.max_cost, cost_scale, int(cost_int.sum() + permit_int.sum()))
+    if ceiling is not None:  # (6)
+        model.add(objective <= ceiling)
     model.minimize(objective)
     _add_hint(model, x, arcs, query, hint_edges, arrays)
-    return RouteModel(model, arcs, x, objective, latency, cost_scale, latency_scale)
+    n_nodes = len(np.union1d(arcs.tail, arcs.head))
+    margin = 0.5 * (n_nodes + len(y)) / cost_scale
+    return RouteModel(model, arcs, x, objective, latency, cost_scale, latency_scale, margin)
+
+
+def _max_cost_int(max_cost: float | None, cost_scale: float, total_int: int) -> int | None:
+    """max_cost (plus the tie tolerance) in model units; None when it cannot bind."""
+    if max_cost is None:
+        return None
+    ceiling = math.floor(cost_ceiling(max_cost) * cost_scale)
+    return None if ceiling >= total_int else ceiling
 
 
 def _relevant_jurisdictions(arrays: EdgeArrays, query: RouteQuery, arcs: PrunedArcs) -> np.ndarray:
@@ -218,6 +239,9 @@ def solve_route_model(
     solver.parameters.log_search_progress = options.log_search
     solver.parameters.relative_gap_limit = 0.0
     solver.parameters.absolute_gap_limit = 0.0
+    # OR-Tools 9.15 presolve (ProcessAtMostOneAndLinear) can certify a wrong optimum on
+    # linear 0/1 models like this one (google/or-tools#5293); switch that step off.
+    solver.parameters.presolve_inclusion_work_limit = 0
     code = solver.solve(route_model.model)
     if code == cp_model.MODEL_INVALID:
         raise RuntimeError(f"CP-SAT rejected the route model: {route_model.model.validate()}")
@@ -228,7 +252,7 @@ def solve_route_model(
         values = np.array([solver.boolean_value(v) for v in route_model.x], dtype=bool)
         objective = solver.objective_value / route_model.cost_scale
     if status is not RouteStatus.INFEASIBLE:
-        bound = solver.best_objective_bound / route_model.cost_scale
+        bound = solver.best_objective_bound / route_model.cost_scale - route_model.rounding_margin
     return ModelOutcome(status, values, objective, bound, solver.wall_time)
 
 

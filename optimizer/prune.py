@@ -139,7 +139,7 @@ class LagrangianResult:
 
 def lagrangian_paths(arrays: EdgeArrays, sp_graph: ShortestPaths, query: RouteQuery) -> LagrangianResult:
     """LARAC: min cost + lambda * latency paths that bracket the latency bound."""
-    s, t, bound = query.source, query.target, query.max_latency_ms
+    s, t, bound = query.source, query.target, query.max_latency_ms + LATENCY_TOLERANCE_MS
 
     def shortest(lam: float) -> tuple[int, ...]:
         _dist, pred, matrix, entry = sp_graph.distances(arrays, arrays.cost + lam * arrays.latency_ms, s)
@@ -151,7 +151,7 @@ def lagrangian_paths(arrays: EdgeArrays, sp_graph: ShortestPaths, query: RouteQu
 
     cheap = shortest(0.0)
     c_cheap, d_cheap = totals(cheap)
-    if d_cheap <= bound + LATENCY_TOLERANCE_MS:
+    if d_cheap <= bound:
         return LagrangianResult(0.0, c_cheap, (cheap,))
     _dist_fast, pred_fast, m_fast, e_fast = sp_graph.distances(arrays, arrays.latency_ms, s)
     fast = sp_graph.path_edges(pred_fast, m_fast, e_fast, s, t)
@@ -169,7 +169,7 @@ def lagrangian_paths(arrays: EdgeArrays, sp_graph: ShortestPaths, query: RouteQu
         if w_mid >= (c_cheap + lam * d_cheap) * (1 - 1e-12) - 1e-12:
             break
         paths.append(mid)
-        if d_mid <= bound + LATENCY_TOLERANCE_MS:
+        if d_mid <= bound:
             fast, c_fast, d_fast = mid, c_mid, d_mid
         else:
             cheap, c_cheap, d_cheap = mid, c_mid, d_mid
@@ -199,9 +199,10 @@ def prune_arcs(
 
     An arc u->v of edge e survives when
         lat_s[u] + latency_e + lat_t[v] <= max_latency_ms                       (latency)
-        d_s[u] + cost_e + lambda latency_e + d_t[v] - lambda max_latency_ms <= UB  (cost)
+        d_s[u] + cost_e + lambda latency_e + d_t[v] - lambda budget_ms <= UB       (cost)
     for every (lambda, d_s, d_t) in cost_bounds, where d are shortest distances under
-    cost + lambda * latency from the source and to the target.
+    cost + lambda * latency from the source and to the target, and budget_ms is the bound
+    plus the latency tolerance (a route may use the tolerance, so the bound must allow it).
     """
     edges = np.flatnonzero(usable)
     tail = np.concatenate([arrays.tail[edges], arrays.head[edges]])
@@ -217,6 +218,7 @@ def prune_arcs(
         ceiling = cost_ceiling(upper_bound)
         for lam, d_s, d_t in cost_bounds:
             weight = arrays.cost[edge] + lam * arrays.latency_ms[edge]
-            lower = d_s[tail] + weight + d_t[head] - lam * query.max_latency_ms
-            keep &= lower <= ceiling + 1e-9 * abs(lam) * query.max_latency_ms
+            budget_ms = query.max_latency_ms + LATENCY_TOLERANCE_MS  # what a route may use
+            lower = d_s[tail] + weight + d_t[head] - lam * budget_ms
+            keep &= lower <= ceiling + 1e-9 * lam * budget_ms  # float slack on the sums
     return PrunedArcs(edge=edge[keep], tail=tail[keep], head=head[keep], n_latency_feasible=n_latency)

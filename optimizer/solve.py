@@ -57,10 +57,8 @@ def solve_route(
         return _infeasible(_disconnected_reason(arrays, query))
     fastest_ms = float(lat_s[query.target])
     if fastest_ms > query.max_latency_ms + LATENCY_TOLERANCE_MS:
-        return _infeasible(
-            f"fastest possible route is {fastest_ms:.2f} ms, bound is {query.max_latency_ms:.2f} ms",
-            bound=math.inf,
-        )
+        fastest, limit = _distinct(fastest_ms, query.max_latency_ms)
+        return _infeasible(f"fastest possible route is {fastest} ms, bound is {limit} ms")
     lat_t = graph.distances(arrays, arrays.latency_ms, query.target)[0]
     lat_ok = usable & (
         np.minimum(lat_s[arrays.tail] + lat_t[arrays.head], lat_s[arrays.head] + lat_t[arrays.tail])
@@ -99,36 +97,59 @@ def solve_route(
         "lagrangian_bound": larac.lower_bound,
         "prune_s": prune_s,
     }
-    route_model = build_route_model(arrays, query, arcs, hint_edges=best.edges if best else ())
+    route_model = build_route_model(
+        arrays, query, arcs, hint_edges=best.edges if best else (), upper_bound=upper
+    )
     remaining = options.time_limit_s - (time.perf_counter() - started)
     outcome = solve_route_model(route_model, options=options, time_limit_s=remaining)
     stats["model_s"] = outcome.wall_s
-    if outcome.status is RouteStatus.INFEASIBLE:
-        if best is None:
-            return _infeasible(_diagnose(arrays, query, options, fastest_ms), bound=math.inf, stats=stats)
-        logger.warning("route model infeasible although route %s is feasible", best.edges)
-    found = _extract(arrays, query, arcs, outcome.arc_values) if outcome.arc_values is not None else None
-    if best is None or (found is not None and found.cost <= best.cost):
-        best = found or best
-    if best is None:
+    found = _checked_route(arrays, query, arcs, outcome)
+    if found is None and best is None:
+        if outcome.status is RouteStatus.INFEASIBLE:
+            reason = _diagnose(arrays, query, options, fastest_ms)
+            return _infeasible(reason, bound=math.inf, stats=stats)
         return RouteResult(
             RouteStatus.UNSOLVED,
             bound=max(outcome.bound, larac.lower_bound),
             reason=f"time limit {options.time_limit_s:g} s reached before any feasible route was found",
             stats=stats,
         )
-    if outcome.status is RouteStatus.OPTIMAL and options.tie_break_latency:
+    proven = outcome.status is RouteStatus.OPTIMAL and found is not None
+    if proven and best is not None and best.cost < found.cost - 2 * route_model.rounding_margin:
+        logger.error("CP-SAT claimed %s optimal but route %s costs %s", found.cost, best.edges, best.cost)
+        proven = False
+    best = min((p for p in (best, found) if p is not None), key=lambda p: (p.cost, p.latency_ms))
+    if proven and options.tie_break_latency:
         best = _tie_break(arrays, query, route_model, outcome, best, options, started)
-    bound = outcome.bound if math.isfinite(outcome.bound) else larac.lower_bound
-    if outcome.status is RouteStatus.OPTIMAL:
-        bound = min(best.cost, max(bound, outcome.objective))
-    bound = min(max(bound, larac.lower_bound), best.cost)
-    status = RouteStatus.OPTIMAL if outcome.status is RouteStatus.OPTIMAL else RouteStatus.FEASIBLE
-    gap = 0.0 if status is RouteStatus.OPTIMAL else _gap(best.cost, bound)
-    if status is RouteStatus.FEASIBLE and gap <= COST_RELATIVE_TOLERANCE:
-        status, gap = RouteStatus.OPTIMAL, 0.0
     stats["solve_s"] = time.perf_counter() - started
-    return _result(status, best, bound=bound, gap=gap, stats=stats)
+    return _proven_result(best, outcome, larac.lower_bound, proven=proven, stats=stats)
+
+
+def _checked_route(arrays: EdgeArrays, query: RouteQuery, arcs, outcome) -> PathEval | None:
+    """The model's route, re-evaluated in floats; None if absent or not truly feasible."""
+    if outcome.arc_values is None:
+        return None
+    route = _extract(arrays, query, arcs, outcome.arc_values)
+    if not is_feasible(route, query):
+        logger.warning("model route %s fails the float check; discarded", route.edges)
+        return None
+    return route
+
+
+def _proven_result(
+    best: PathEval, outcome, lagrangian_bound: float, *, proven: bool, stats: dict
+) -> RouteResult:
+    """OPTIMAL with the route's cost as bound, or FEASIBLE with the best proven bound and gap."""
+    if proven:
+        return _result(RouteStatus.OPTIMAL, best, bound=best.cost, gap=0.0, stats=stats)
+    bound = lagrangian_bound
+    if math.isfinite(outcome.bound) and outcome.status is not RouteStatus.INFEASIBLE:
+        bound = max(bound, outcome.bound)
+    bound = min(bound, best.cost)
+    gap = _gap(best.cost, bound)
+    if gap <= COST_RELATIVE_TOLERANCE:
+        return _result(RouteStatus.OPTIMAL, best, bound=best.cost, gap=0.0, stats=stats)
+    return _result(RouteStatus.FEASIBLE, best, bound=bound, gap=gap, stats=stats)
 
 
 def _check_query(arrays: EdgeArrays, query: RouteQuery) -> None:
@@ -139,8 +160,10 @@ def _check_query(arrays: EdgeArrays, query: RouteQuery) -> None:
             raise ValueError(f"RouteQuery.{name} {node} is not a node of a {arrays.n_nodes}-node graph")
     if query.source == query.target:
         raise ValueError("RouteQuery.source and target must differ")
-    if not query.max_latency_ms > 0:
-        raise ValueError(f"RouteQuery.max_latency_ms must be > 0, got {query.max_latency_ms}")
+    if not (query.max_latency_ms > 0 and math.isfinite(query.max_latency_ms)):
+        raise ValueError(f"RouteQuery.max_latency_ms must be finite and > 0, got {query.max_latency_ms}")
+    if query.max_cost is not None and not (query.max_cost >= 0 and math.isfinite(query.max_cost)):
+        raise ValueError(f"RouteQuery.max_cost must be finite and >= 0, got {query.max_cost}")
     if query.edge_allowed is not None and len(query.edge_allowed) != arrays.n_edges:
         raise ValueError("RouteQuery.edge_allowed must have one entry per edge")
 
@@ -180,9 +203,24 @@ def _tie_break(arrays, query, route_model, outcome, best, options, started) -> P
     if second.arc_values is None:
         return best
     faster = _extract(arrays, query, route_model.arcs, second.arc_values)
-    if faster.cost <= cost_ceiling(best.cost) and faster.latency_ms < best.latency_ms:
+    cheap_enough = faster.cost <= cost_ceiling(best.cost) and is_feasible(faster, query)
+    if cheap_enough and faster.latency_ms < best.latency_ms:
         return faster
     return best
+
+
+def _distinct(value: float, limit: float) -> tuple[str, str]:
+    """Two numbers with 2 decimals, or as many more as it takes to tell them apart."""
+    for digits in range(2, 10):
+        a, b = f"{value:.{digits}f}", f"{limit:.{digits}f}"
+        if a != b:
+            return a, b
+    return f"{value!r}", f"{limit!r}"
+
+
+def _money(value: float) -> str:
+    """A cost for a sentence: whole units when large, significant digits when small."""
+    return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.6g}"
 
 
 def _gap(cost: float, bound: float) -> float:
@@ -233,8 +271,8 @@ def _diagnose(arrays: EdgeArrays, query: RouteQuery, options: SolverOptions, fas
         relaxed = solve_route(arrays, _replace(query, max_cost=None), options=options)
         if relaxed.has_route:
             return (
-                f"cheapest route within the bounds costs {relaxed.cost:,.0f}, "
-                f"max_cost is {query.max_cost:,.0f}"
+                f"cheapest route within the bounds costs {_money(relaxed.cost)}, "
+                f"max_cost is {_money(query.max_cost)}"
             )
     return (
         f"no route meets all constraints together (fastest route {fastest_ms:.2f} ms, "

@@ -3,7 +3,13 @@
 The reference (tests/bruteforce.py) enumerates every simple path of tiny graphs
 and shares no code with the solver.  Random cases come from a hypothesis
 strategy with ``derandomize=True`` (same examples on every run, no example
-database), plus a handful of hand-written cases.
+database) in three regimes -- "general" (everything varies), "permits" (only
+cases where permit costs change the optimum) and "infeasible" (only cases with
+no feasible route) -- plus hand-written cases.
+
+Inputs are kept inside the solver's preconditions: source != target and
+max_latency_ms > 0 (the solver raises ValueError for max_latency_ms <= 0, so
+the generator's tightest latency bound is 0.01 ms).
 
 On a failure hypothesis shrinks the case and prints it both as ``Case(...)``
 and as a standalone reproducer script (``Reproducer:`` note).
@@ -12,8 +18,6 @@ and as a standalone reproducer script (``Reproducer:`` note).
 from __future__ import annotations
 
 import math
-import os
-import sys
 from collections import Counter
 from dataclasses import dataclass
 from types import SimpleNamespace
@@ -32,8 +36,7 @@ from optimizer.solve import (
     solve_route,
 )
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bruteforce import (
+from .bruteforce import (
     BruteAnalysis,
     all_allowed_routes,
     analyze_route,
@@ -183,10 +186,11 @@ def check_case(case: Case, log=None) -> tuple[BruteAnalysis, RouteResult]:
     arrays = case.arrays()
     query = case.query()
     analysis = analyze_route(arrays, query)
-    result = solve_route(arrays, query, options=OPTIONS)
     if log is not None:
         log(f"Reproducer:\n{case.to_code()}")
         log(f"brute force: {analysis}")
+    result = solve_route(arrays, query, options=OPTIONS)
+    if log is not None:
         log(f"solver: {result}")
     best = analysis.best
 
@@ -431,7 +435,9 @@ def cases(draw, regime: str = "general") -> Case:
         cost_rule = draw(st.sampled_from(cost_rules))
     max_cost = None
     if cost_rule == "below" and costs and costs[0] > 0:
-        max_cost = max(0.0, round(costs[0] - draw(st.integers(1, 300)) / 100.0, 2))
+        # Often less than one unit below: catches bounds rounded to whole units.
+        below = draw(st.integers(1, 99) | st.integers(1, 300))
+        max_cost = max(0.0, round(costs[0] - below / 100.0, 2))
     elif cost_rule == "exact" and costs:
         max_cost = draw(st.sampled_from(costs))
     elif cost_rule == "between" and costs:
@@ -533,24 +539,28 @@ def _run_random(regime: str, n_examples: int) -> Counter[str]:
     return stats
 
 
-# 200 + 100 + 100 = 400 random cases; at least 25% infeasible and 25% where
-# permits change the optimum by construction of the last two regimes.
+# 400 + 200 + 200 = 800 random cases (about 10 s); at least 25% infeasible and
+# 25% where permits change the optimum, by construction of the last two regimes.
+N_GENERAL, N_PERMITS, N_INFEASIBLE = 400, 200, 200
+
+
 def test_random_general_cases_match_bruteforce() -> None:
-    stats = _run_random("general", 200)
-    assert stats["cases"] == 200
+    stats = _run_random("general", N_GENERAL)
+    assert stats["cases"] == N_GENERAL
     # Guard the generator's coverage (not the solver): both outcomes occur.
-    assert stats["feasible"] >= 50 and stats["infeasible"] >= 20, stats
+    assert stats["feasible"] >= N_GENERAL // 4 and stats["infeasible"] >= N_GENERAL // 10, stats
 
 
 def test_random_permit_driven_cases_match_bruteforce() -> None:
-    stats = _run_random("permits", 100)
-    assert stats["cases"] == 100 == stats["permit-changes-optimum"], stats
+    stats = _run_random("permits", N_PERMITS)
+    assert stats["cases"] == N_PERMITS == stats["permit-changes-optimum"], stats
 
 
 def test_random_infeasible_cases_match_bruteforce() -> None:
-    stats = _run_random("infeasible", 100)
-    assert stats["cases"] == 100 == stats["infeasible"], stats
-    assert stats["infeasible:latency"] >= 20, stats
+    stats = _run_random("infeasible", N_INFEASIBLE)
+    assert stats["cases"] == N_INFEASIBLE == stats["infeasible"], stats
+    assert stats["infeasible:latency"] >= N_INFEASIBLE // 5, stats
+    assert stats["infeasible:cost"] >= N_INFEASIBLE // 10, stats
 
 
 # --------------------------------------------------------------------------
@@ -720,6 +730,105 @@ def test_max_cost_cuts_everything() -> None:
     assert analysis.best is None and result.status is RouteStatus.INFEASIBLE
 
 
+def test_max_cost_counts_permits_with_whole_unit_costs() -> None:
+    # Integer edge costs and permits, fractional max_cost: the only route costs
+    # edge 1 + permit 1 = 2 > 1.5, so there is no feasible route.
+    for edge_cost, permit, max_cost in [(1.0, 1.0, 1.0), (1.0, 1.0, 1.5), (0.0, 1.0, 0.99), (2.0, 1.0, 2.5)]:
+        case = make_case(
+            2,
+            [(0, 1, edge_cost, 0.5, [0])],
+            permit_cost=[permit],
+            counted=[False],
+            source=0,
+            target=1,
+            max_latency_ms=1.0,
+            max_cost=max_cost,
+        )
+        analysis, result = check_case(case)
+        assert analysis.best is None and result.status is RouteStatus.INFEASIBLE, (
+            edge_cost,
+            permit,
+            max_cost,
+        )
+
+
+def test_max_cost_does_not_hide_cheaper_route() -> None:
+    # Found by the random search: with max_cost 4.01 the solver returned the
+    # route 1-0-2 through jurisdiction 1 (cost 3) as OPTIMAL although
+    # 1-0-2 over the permit-free edges 3 and 5 costs 0.02 + 1.0 = 1.02.
+    edges = [
+        (0, 1, 0.0, 0.0, [0]),
+        (0, 2, 0.0, 0.0, [0]),
+        (2, 3, 1.0, 0.0, [-1]),
+        (1, 0, 0.02, 0.0, [-1]),
+        (1, 0, 0.0, 0.0, [1]),
+        (2, 0, 1.0, 0.0, [-1]),
+        (2, 0, 0.0, 0.0, [1]),
+        (0, 3, 0.01, 0.0, [-1]),
+    ]
+    kwargs = dict(permit_cost=[2.0, 3.0], counted=[False, False], source=1, target=2, max_latency_ms=1.0)
+    for max_cost in (None, 4.01, 100.0):
+        _, result = check_case(make_case(4, edges, max_cost=max_cost, **kwargs))
+        assert result.cost == 1.02 and tuple(result.edges) == (3, 5), (max_cost, result)
+
+
+def test_max_cost_does_not_hide_cheaper_parallel_edge() -> None:
+    # Found by the random search (shrunk): five parallel edges; edge 1 costs
+    # 1 + permit 5 = 6, the solver returned edge 0 (0 + permit 18) as OPTIMAL
+    # when max_cost=32 (fine with max_cost None or 100).
+    edges = [
+        (0, 1, 0.0, 0.0, [2, -1]),
+        (1, 0, 1.0, 0.0, [0, -1]),
+        (1, 0, 1.0, 0.0, [-1, 5]),
+        (1, 0, 0.0, 0.0, [2, 1]),
+        (0, 1, 0.82, 0.0, [0, 1]),
+    ]
+    kwargs = dict(
+        n_levels=2,
+        permit_cost=[5.0, 13.0, 18.0, 0.0, 0.0, 8.0],
+        counted=[False] * 6,
+        source=1,
+        target=0,
+        max_latency_ms=1.0,
+    )
+    for max_cost in (None, 32.0, 100.0):
+        _, result = check_case(make_case(2, edges, max_cost=max_cost, **kwargs))
+        assert result.cost == 6.0 and tuple(result.edges) == (1,), (max_cost, result)
+
+
+def test_slow_cheap_route_within_latency_bound() -> None:
+    # Found by the random search (shrunk; no max_cost): 4-0-2-6 over edges
+    # 4, 0, 1 costs 3 and takes 18 ms <= 21.24 ms, but the solver returned
+    # 4-3-0-2-6 (cost 5, 8 ms) as OPTIMAL with bound 5.  With
+    # max_latency_ms=30 it finds the cost-3 route.
+    edges = [
+        (0, 2, 0.0, 3.0, [-1, -1]),
+        (2, 6, 0.0, 5.0, [-1, -1]),
+        (3, 4, 3.0, 0.0, [-1, -1]),
+        (3, 0, 2.0, 0.0, [-1, -1]),
+        (4, 0, 3.0, 10.0, [-1, -1]),
+        (0, 1, 0.0, 2.0, [4, -1]),
+        (4, 3, 0.0, 10.0, [-1, 6]),
+        (3, 5, 0.0, 0.0, [-1, -1]),
+        (0, 1, 0.0, 3.0, [6, -1]),
+        (5, 1, 0.0, 6.57, [-1, 6]),
+    ]
+    permit_cost = [0.0, 0.0, 0.0, 0.0, 13.0, 0.0, 19.0, 0.0]
+    for max_latency_ms in (21.24, 30.0):
+        case = make_case(
+            8,
+            edges,
+            n_levels=2,
+            permit_cost=permit_cost,
+            counted=[False] * 8,
+            source=4,
+            target=6,
+            max_latency_ms=max_latency_ms,
+        )
+        _, result = check_case(case)
+        assert result.cost == 3.0 and tuple(result.edges) == (4, 0, 1), (max_latency_ms, result)
+
+
 def test_edge_allowed_and_parallel_edges() -> None:
     # Three parallel 0-1 edges: cheapest is forbidden, next is slow, third is fine.
     case = make_case(
@@ -819,3 +928,26 @@ def test_bruteforce_semantics() -> None:
     analysis = analyze_route(slow.arrays(), slow.query())
     assert analysis.best is None and analysis.latency_alone_infeasible
     assert analysis.min_allowed_latency_ms == 1.0
+
+
+def test_bruteforce_min_latency_matches_dijkstra() -> None:
+    """Cross-check the enumeration against scipy's Dijkstra (no solver involved)."""
+    from scipy.sparse.csgraph import csgraph_from_dense, dijkstra
+
+    @settings(max_examples=200, deadline=None, derandomize=True, database=None, print_blob=False)
+    @given(case=cases("general"))
+    def run(case: Case) -> None:
+        dense = np.full((case.n_nodes, case.n_nodes), np.inf)
+        for e, (u, v) in enumerate(zip(case.tail, case.head, strict=True)):
+            if u != v and (case.edge_allowed is None or case.edge_allowed[e]):
+                w = min(dense[u, v], case.latency_ms[e])
+                dense[u, v] = dense[v, u] = w
+        graph = csgraph_from_dense(dense, null_value=np.inf)
+        dist = dijkstra(graph, directed=False, indices=case.source)[case.target]
+        analysis = analyze_route(case.arrays(), case.query())
+        if analysis.min_allowed_latency_ms is None:
+            assert np.isinf(dist)
+        else:
+            assert math.isclose(analysis.min_allowed_latency_ms, dist, rel_tol=1e-9, abs_tol=1e-9)
+
+    run()
