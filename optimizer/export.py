@@ -64,7 +64,8 @@ def segments_frame(solution: Solution, network: Network) -> gpd.GeoDataFrame:
         if not r.edges:
             continue
         idx = np.asarray(r.edges)
-        part = edges.iloc[idx].drop(columns=["tail", "head", "site"]).reset_index(drop=True)
+        internal = ["tail", "head", "site", *(c for c in edges.columns if c.startswith("covered_"))]
+        part = edges.iloc[idx].drop(columns=internal).reset_index(drop=True)
         forward = edges["tail"].to_numpy()[idx] == np.asarray(r.nodes[:-1])
         geoms = part.geometry.values
         part = part.set_geometry(np.where(forward, geoms, shapely.reverse(geoms)), crs=CRS)

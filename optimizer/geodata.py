@@ -217,7 +217,9 @@ def _apply_kind_defaults(corridors: gpd.GeoDataFrame, by_kind: Mapping[str, floa
         corridors["cost_per_km"] = np.nan
     if "kind" in corridors.columns and by_kind:
         fill = corridors["kind"].map(dict(by_kind))
-        corridors["cost_per_km"] = pd.to_numeric(corridors["cost_per_km"], errors="coerce").fillna(fill)
+        missing = corridors["cost_per_km"].isna() | (corridors["cost_per_km"].astype(str).str.strip() == "")
+        # only absent values take the default; a value that is there but bad is reported
+        corridors["cost_per_km"] = corridors["cost_per_km"].astype(object).where(~missing, fill)
     default_access = np.where(corridors.get("kind", "") == "existing_fiber", "endpoints", "crossings")
     access = corridors["access"] if "access" in corridors.columns else pd.Series(None, corridors.index)
     access = access.where(access.notna() & (access.astype(str).str.strip() != ""), default_access)
@@ -359,14 +361,14 @@ def _check_corridor_values(frame: gpd.GeoDataFrame, labels: list[str], problems:
     """cost_per_km, kind and access of each corridor."""
     cost = frame["cost_per_km"]
     numbers = pd.to_numeric(cost, errors="coerce")
-    for i in np.flatnonzero(numbers.isna().to_numpy()):
-        kind = frame["kind"].iloc[i]
+    absent = (cost.isna() | (cost.astype(str).str.strip() == "")).to_numpy()
+    for i in np.flatnonzero(absent):
         problems.append(
-            f"{labels[i]}: cost_per_km is missing or not a number ({_show(cost.iloc[i])}) and no "
-            f"default is given for kind {kind!r}"
+            f"{labels[i]}: cost_per_km is missing and no default is given for kind {frame['kind'].iloc[i]!r}"
         )
-    for i in np.flatnonzero((numbers < 0).to_numpy() | np.isinf(numbers.to_numpy(dtype=float))):
-        problems.append(f"{labels[i]}: cost_per_km must be >= 0, got {_show(cost.iloc[i])}")
+    bad = ~absent & ~((numbers >= 0) & np.isfinite(numbers.fillna(-1.0))).to_numpy()
+    for i in np.flatnonzero(bad):
+        problems.append(f"{labels[i]}: cost_per_km must be a number >= 0, got {_show(cost.iloc[i])}")
     frame["cost_per_km"] = numbers.astype(float)
     for i in np.flatnonzero((frame["kind"].isna() | (frame["kind"].astype(str) == "")).to_numpy()):
         problems.append(f"{labels[i]}: kind is empty")

@@ -141,10 +141,16 @@ def crossing_points(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarra
     kind = shapely.get_type_id(parts)
     is_point = kind == 0
     linear = np.isin(kind, (1, 2))
-    ends = shapely.boundary(parts[linear])
+    # overlaps come back as many short segments: merge them so only their ends cut
+    lin_owner = owner[linear]
+    merged_owner = np.unique(lin_owner)
+    merged = shapely.line_merge(
+        shapely.multilinestrings(parts[linear], indices=np.searchsorted(merged_owner, lin_owner))
+    )
+    ends = shapely.boundary(merged)
     end_pts, end_owner = shapely.get_parts(ends, return_index=True)
     points = np.concatenate([parts[is_point], end_pts])
-    owners = np.concatenate([owner[is_point], owner[linear][end_owner]])
+    owners = np.concatenate([owner[is_point], merged_owner[end_owner]])
     return points, owners
 
 
@@ -158,6 +164,7 @@ def split_lines(lines: np.ndarray, events: Events, *, merge_m: float = 1e-6) -> 
     line, m = events.line[order], events.m[order]
     new_run = np.ones(len(order), dtype=bool)
     new_run[1:] = (line[1:] != line[:-1]) | (m[1:] - m[:-1] > merge_m)
+    new_run |= shapely.length(lines)[line] <= merge_m  # a zero-length line keeps both ends
     run = np.cumsum(new_run) - 1
     best = np.lexsort((events.kind[order], run))  # within a run: FIXED, then PUBLIC, then PRIVATE
     first_of_run = np.ones(len(best), dtype=bool)
@@ -187,7 +194,11 @@ def split_lines(lines: np.ndarray, events: Events, *, merge_m: float = 1e-6) -> 
     end_rows = ~first
     start_rows = ~last
     rows_line = np.concatenate([line[end_rows], line[start_rows], vline])
-    rows_m = np.concatenate([m[end_rows], m[start_rows], vm])
+    # a line's first cut opens its first piece and its last cut closes its last one, even
+    # when both sit at m = 0 (a zero-length lateral from a site lying on a corridor)
+    end_m = np.where(last, length[line] + 1.0, m)
+    start_m = np.where(first, -1.0, m)
+    rows_m = np.concatenate([end_m[end_rows], start_m[start_rows], vm])
     rows_order = np.concatenate(
         [np.zeros(end_rows.sum()), np.ones(start_rows.sum()), np.full(len(vline), 2.0)]
     )

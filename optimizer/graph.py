@@ -111,7 +111,7 @@ def build_graph(layers: Layers, *, settings: GraphSettings | None = None) -> Net
     tail = node_of_event[pieces.start_event]
     head = node_of_event[pieces.end_event]
     geometry = _pin_ends(pieces.geometry, node_xy[tail], node_xy[head])
-    piece_juris = _piece_jurisdictions(geometry, work["jurisdictions"], juris, levels, settings)
+    piece_juris, covered = _piece_jurisdictions(geometry, work["jurisdictions"], juris, levels, settings)
     excluded = _in_exclusions(geometry, work["exclusions"]) | _disallowed(piece_juris, juris)
     excluded |= _lateral_to_excluded(pieces.line, all_lines, excluded)
     keep = (tail != head) & ~excluded
@@ -127,6 +127,8 @@ def build_graph(layers: Layers, *, settings: GraphSettings | None = None) -> Net
         levels,
         settings,
     )
+    for k, level in enumerate(levels):  # False: outside every polygon of the level
+        edges[f"covered_{level}"] = covered[keep][:, k]
     edges, node_lonlat, site_node = _compact_nodes(
         edges, proj.points_to_lonlat(node_xy), n_sites, layers.sites
     )
@@ -275,11 +277,16 @@ def _connectors(lines: _Lines, settings: GraphSettings) -> _Lines:
     points = ends[dead[e_idx]]
     attach = _attach_points(lines, l_idx, points)
     dist = shapely.distance(points, attach)
-    frame = pd.DataFrame({"end": e_idx, "dist": dist, "pos": np.arange(len(e_idx))})
+    reach = dist <= settings.gap_km * 1000.0  # an endpoint-access target is joined at an end
+    frame = pd.DataFrame({"end": e_idx[reach], "dist": dist[reach], "pos": np.flatnonzero(reach)})
     pick = frame.sort_values(["end", "dist", "pos"]).drop_duplicates("end")["pos"].to_numpy()
-    geoms = shapely.linestrings(
-        np.stack([shapely.get_coordinates(points[pick]), shapely.get_coordinates(attach[pick])], axis=1)
-    )
+    start_xy = shapely.get_coordinates(points[pick])
+    end_xy = shapely.get_coordinates(attach[pick])
+    geoms = shapely.linestrings(np.stack([start_xy, end_xy], axis=1))
+    # two dead ends facing each other would each build the same connector: keep one
+    key = np.round(np.concatenate([np.minimum(start_xy, end_xy), np.maximum(start_xy, end_xy)], 1), 3)
+    unique = np.unique(key, axis=0, return_index=True)[1]
+    geoms = geoms[np.sort(unique)]
     geoms = geoms[shapely.length(geoms) > 0]
     return _new_build(geoms, CONNECTOR, np.full(len(geoms), -1), settings)
 
@@ -398,11 +405,12 @@ def _piece_jurisdictions(
     juris: gpd.GeoDataFrame,
     levels: tuple[str, ...],
     settings: GraphSettings,
-) -> np.ndarray:
-    """Jurisdiction row per piece and level; -1 where the piece is not min_entry_m inside one."""
+) -> tuple[np.ndarray, np.ndarray]:
+    """Jurisdiction row per piece and level (-1 where the piece is not min_entry_m inside one),
+    and whether any polygon of the level covers the piece at all (False: outside them all)."""
     out = np.full((len(geoms), len(levels)), -1, np.int64)
     if not len(levels) or not len(geoms):
-        return out
+        return out, np.zeros(out.shape, dtype=bool)
     mid = shapely.line_interpolate_point(geoms, 0.5, normalized=True)
     tree = shapely.STRtree(polygons)
     piece, poly = tree.query(mid, predicate="intersects")
@@ -413,11 +421,13 @@ def _piece_jurisdictions(
     inner[used] = shapely.buffer(polygons[used], -settings.min_entry_m)
     deep = shapely.intersects(geoms[piece], inner[poly])
     level_of = pd.Index(levels).get_indexer(juris["level"].to_numpy())
+    covered = np.zeros(out.shape, dtype=bool)
+    covered[piece, level_of[poly]] = True
     for lvl in range(len(levels)):
         hit = deep & (level_of[poly] == lvl)
         first = np.unique(piece[hit], return_index=True)[1]
         out[piece[hit][first], lvl] = poly[hit][first]
-    return out
+    return out, covered
 
 
 def _in_exclusions(geoms: np.ndarray, exclusions: np.ndarray) -> np.ndarray:

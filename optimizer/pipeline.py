@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 from optimizer import __version__
 from optimizer.geodata import load_geodata
@@ -35,6 +37,14 @@ def run_digest(scenario: Scenario) -> str:
     h = hashlib.sha256(f"{scenario.digest}|{__version__}".encode())
     for layer in sorted(scenario.geodata.sources):
         for src in scenario.geodata.sources[layer]:
-            stat = src.path.stat() if src.path.exists() else None
-            h.update(f"{src.path}|{stat and stat.st_size}|{stat and stat.st_mtime_ns}".encode())
+            for path in _data_files(src.path):
+                h.update(f"{layer}|{path.name}|".encode())
+                h.update(hashlib.sha256(path.read_bytes()).digest())
     return h.hexdigest()
+
+
+def _data_files(path: Path) -> list[Path]:
+    """A layer file with its sidecars (a shapefile's .dbf, .shx, .prj, .cpg ...)."""
+    if not path.exists():
+        return []
+    return sorted(p for p in path.parent.glob(f"{glob.escape(path.stem)}.*") if p.is_file())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -38,7 +39,7 @@ class Demand:
         """Check values, naming the demand and field at fault."""
         where = f"demand {self.id!r}"
         problems = []
-        if not (isinstance(self.max_latency_ms, int | float) and self.max_latency_ms > 0):
+        if not (_is_number(self.max_latency_ms) and 0 < self.max_latency_ms < math.inf):
             problems.append(f"{where}: max_latency_ms must be > 0, got {self.max_latency_ms!r}")
         if self.a == self.b:
             problems.append(f"{where}: a and b are the same site {self.a!r}")
@@ -59,6 +60,11 @@ class Demand:
             problems.append(f"{where}: max_cost must be a number >= 0, got {self.max_cost!r}")
         if problems:
             raise InvalidRequestError("; ".join(problems))
+
+
+def _is_number(value: object) -> bool:
+    """A real number (bools excluded)."""
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 @dataclass(frozen=True)
@@ -171,8 +177,9 @@ def _edge_allowed(network: Network, demand: Demand) -> np.ndarray:
         if demand.avoid_jurisdictions:
             allowed &= ~np.isin(ids, demand.avoid_jurisdictions)
         listed = [j for j in demand.allowed_jurisdictions if juris_level[juris_ids == j][0] == level]
-        if listed:
-            allowed &= np.isin(ids, listed)
+        if listed:  # a piece on a border enters none there; one outside them all is foreign
+            on_border = (column < 0) & network.edges[f"covered_{level}"].to_numpy()
+            allowed &= np.isin(ids, listed) | on_border
     return allowed
 
 
@@ -196,6 +203,8 @@ def solve_demands(
     on_route: Callable[[Route], None] | None = None,
 ) -> tuple[Route, ...]:
     """Solve each demand in turn; on_route sees each as it finishes (progress)."""
+    for demand in demands:  # unknown sites or jurisdictions fail before any solving
+        demand_query(network, demand)
     routes = []
     for demand in demands:
         route = solve_demand(network, demand, options=options)

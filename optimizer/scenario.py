@@ -11,7 +11,7 @@ from typing import Any
 import yaml
 
 from optimizer.config import GraphSettings, settings_from_mapping
-from optimizer.errors import InvalidRequestError, InvalidScenarioError
+from optimizer.errors import InvalidRequestError, InvalidScenarioError, OptimizerError
 from optimizer.geodata import LAYERS, GeodataSpec, LayerSource, spec_from_path
 from optimizer.problem import SolverOptions
 from optimizer.routes import Demand
@@ -57,15 +57,20 @@ def load_scenario(path: str | Path) -> Scenario:
     name = str(raw["name"])
     if not name or "/" in name or name.startswith("."):
         raise InvalidScenarioError(f"{where}: name {name!r} must be a plain folder name")
-    return Scenario(
-        name=name,
-        path=path,
-        geodata=_geodata(raw["geodata"], path.parent, where),
-        settings=settings_from_mapping(raw.get("settings"), where=f"{where}: settings"),
-        solver=_solver(raw.get("solver"), where),
-        demands=_demands(raw["demands"], where),
-        digest=hashlib.sha256(text.encode()).hexdigest(),
-    )
+    try:
+        return Scenario(
+            name=name,
+            path=path,
+            geodata=_geodata(raw["geodata"], path.parent, where),
+            settings=settings_from_mapping(raw.get("settings"), where=f"{where}: settings"),
+            solver=_solver(raw.get("solver"), where),
+            demands=_demands(raw["demands"], where),
+            digest=hashlib.sha256(text.encode()).hexdigest(),
+        )
+    except OptimizerError:
+        raise
+    except (TypeError, ValueError) as exc:  # a value of the wrong type somewhere in the file
+        raise InvalidScenarioError(f"{where}: {exc}") from exc
 
 
 def _geodata(raw: Any, base: Path, where: str) -> GeodataSpec:
@@ -78,7 +83,7 @@ def _geodata(raw: Any, base: Path, where: str) -> GeodataSpec:
         raise InvalidScenarioError(f"{where}: geodata: unknown keys {unknown}")
     spec = spec_from_path(base / raw["path"]) if "path" in raw else GeodataSpec(sources={})
     sources = dict(spec.sources)
-    layers = raw.get("layers") or {}
+    layers = _mapping(raw.get("layers"), f"{where}: geodata.layers")
     for layer, entries in layers.items():
         if layer not in LAYERS:
             raise InvalidScenarioError(f"{where}: geodata.layers.{layer}: unknown layer; use {LAYERS}")
@@ -88,8 +93,8 @@ def _geodata(raw: Any, base: Path, where: str) -> GeodataSpec:
         )
     return GeodataSpec(
         sources=sources,
-        cost_per_km_by_kind=dict(raw.get("cost_per_km_by_kind") or {}),
-        permit_cost_by_level=dict(raw.get("permit_cost_by_level") or {}),
+        cost_per_km_by_kind=_mapping(raw.get("cost_per_km_by_kind"), f"{where}: cost_per_km_by_kind"),
+        permit_cost_by_level=_mapping(raw.get("permit_cost_by_level"), f"{where}: permit_cost_by_level"),
         name=spec.name,
     )
 
@@ -105,22 +110,31 @@ def _source(raw: Any, base: Path, where: str) -> LayerSource:
     return LayerSource(
         path=base / raw["path"],
         layer=raw.get("layer"),
-        fields=dict(raw.get("fields") or {}),
-        defaults=dict(raw.get("defaults") or {}),
+        fields=_mapping(raw.get("fields"), f"{where}: fields"),
+        defaults=_mapping(raw.get("defaults"), f"{where}: defaults"),
         x_field=raw.get("x_field"),
         y_field=raw.get("y_field"),
         crs=raw.get("crs"),
     )
 
 
+def _mapping(raw: Any, where: str) -> dict:
+    """A mapping value (absent means empty)."""
+    if raw is None:
+        return {}
+    if not isinstance(raw, Mapping):
+        raise InvalidScenarioError(f"{where} must be a mapping, got {type(raw).__name__}")
+    return dict(raw)
+
+
 def _solver(raw: Any, where: str) -> SolverOptions:
     """Solver options (time_limit_s, num_workers)."""
-    raw = dict(raw or {})
+    raw = _mapping(raw, f"{where}: solver")
     known = {f.name for f in fields(SolverOptions)}
     if unknown := sorted(set(raw) - known):
         raise InvalidScenarioError(f"{where}: solver: unknown keys {unknown}; known keys are {sorted(known)}")
     options = SolverOptions(**raw)
-    if not options.time_limit_s > 0:
+    if not (isinstance(options.time_limit_s, int | float) and options.time_limit_s > 0):
         raise InvalidScenarioError(f"{where}: solver.time_limit_s must be > 0, got {options.time_limit_s}")
     if not (isinstance(options.num_workers, int) and options.num_workers >= 1):
         raise InvalidScenarioError(f"{where}: solver.num_workers must be an integer >= 1")

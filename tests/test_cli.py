@@ -113,6 +113,12 @@ def _scenario(tmp_path, **changes):
         ),
         ({"settings": {"snap_tolerance": 3}}, "settings: unknown keys ['snap_tolerance']"),
         ({"geodata": "nowhere"}, "nowhere does not exist"),
+        ({"solver": {"time_limit_s": "60"}}, "solver.time_limit_s must be > 0"),
+        ({"geodata": {"path": str(SAMPLE), "layers": ["corridors"]}}, "geodata.layers must be a mapping"),
+        (
+            {"demands": [{"id": "d", "a": "CHI1", "b": "DAL1", "max_latency_ms": float("inf")}]},
+            "max_latency_ms must be > 0",
+        ),
         (
             {"demands": [{"id": "d", "a": "CHI1", "b": "DAL1", "max_latency_ms": 5, "paths": 2}]},
             "paths=2 asks for diverse routes",
@@ -133,3 +139,24 @@ def test_inspect_prints_layer_and_graph_stats(capsys):
     text = capsys.readouterr().out
     for word in ("sites:", "corridors:", "existing_fiber", "county", "state", "components"):
         assert word in text
+
+
+def test_run_identity_covers_shapefile_sidecars(tmp_path):
+    from optimizer.pipeline import run_digest
+    from optimizer.scenario import load_scenario
+
+    for suffix in (".shp", ".dbf", ".shx", ".prj"):
+        (tmp_path / f"corridors{suffix}").write_bytes(b"x")
+    path = tmp_path / "s.yaml"
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "name": "s",
+                "geodata": {"layers": {"corridors": "corridors.shp"}},
+                "demands": [{"id": "d", "a": "A", "b": "B", "max_latency_ms": 1}],
+            }
+        )
+    )
+    before = run_digest(load_scenario(path))
+    (tmp_path / "corridors.dbf").write_bytes(b"y")  # attributes changed, .shp untouched
+    assert run_digest(load_scenario(path)) != before

@@ -170,9 +170,9 @@ def test_duplicate_site_ids_name_the_rows(tmp_path):
 @pytest.mark.parametrize(
     ("cost", "expected"),
     [
-        (-5.0, "corridors row 0 (corridor_id=r1): cost_per_km must be >= 0, got -5.0"),
-        (float("nan"), "corridors row 0 (corridor_id=r1): cost_per_km is missing or not a number"),
-        ("cheap", "corridors row 0 (corridor_id=r1): cost_per_km is missing or not a number ('cheap')"),
+        (-5.0, "corridors row 0 (corridor_id=r1): cost_per_km must be a number >= 0, got -5.0"),
+        (float("nan"), "corridors row 0 (corridor_id=r1): cost_per_km is missing and no default"),
+        ("cheap", "corridors row 0 (corridor_id=r1): cost_per_km must be a number >= 0, got 'cheap'"),
     ],
 )
 def test_bad_cost_names_layer_row_and_field(tmp_path, cost, expected):
@@ -206,7 +206,7 @@ def test_empty_geometry_and_wrong_type_are_reported_together(tmp_path):
     )
     assert "corridors row 0 (corridor_id=e): geometry is empty" in msg
     assert "corridors row 1 (corridor_id=p): geometry is Point, expected LineString or MultiLineString" in msg
-    assert "corridors row 2 (corridor_id=n): cost_per_km must be >= 0" in msg
+    assert "corridors row 2 (corridor_id=n): cost_per_km must be a number >= 0" in msg
 
 
 def test_bad_access_and_negative_permit_cost(tmp_path):
@@ -249,3 +249,25 @@ def test_invalid_polygon_is_repaired_and_reported(tmp_path):
 def test_missing_geodata_path():
     with pytest.raises(InvalidGeodataError, match="does not exist"):
         spec_from_path("/nonexistent/geodata")
+
+
+def test_bad_cost_is_reported_even_where_a_kind_default_exists(tmp_path):
+    path = _write(
+        tmp_path,
+        "corridors",
+        [
+            {
+                "corridor_id": "r",
+                "kind": "rail",
+                "cost_per_km": "abc",
+                "geometry": LineString([(0, 0), (1, 1)]),
+            }
+        ],
+    )
+    sites = _write(tmp_path, "sites", [{"site_id": "A", "geometry": Point(0, 0)}])
+    spec = GeodataSpec(
+        sources={"corridors": (LayerSource(path),), "sites": (LayerSource(sites),)},
+        cost_per_km_by_kind={"rail": 40_000},
+    )
+    with pytest.raises(InvalidGeodataError, match=r"cost_per_km must be a number >= 0, got 'abc'"):
+        load_geodata(spec)

@@ -250,3 +250,70 @@ def test_route_geometry_runs_from_a_to_b():
     assert tuple(coords[0]) == pytest.approx((-97.9, 35.01))
     assert tuple(coords[-1]) == pytest.approx((-96.1, 35.01))
     assert route.length_km == pytest.approx(net.edges["length_km"].to_numpy()[list(route.edges)].sum())
+
+
+def test_gap_connector_never_exceeds_gap_km_even_to_an_endpoint_access_line():
+    gap = 300.0 / M_PER_DEG_LAT
+    corridors = [
+        {"geometry": LineString([(-98, 35), (-96.5, 35)]), "kind": "existing_fiber", "access": "endpoints"},
+        {"geometry": LineString([(-97, 34), (-97, 35 - gap)])},
+    ]
+    net = build_graph(make_layers(corridors), settings=GraphSettings(gap_km=0.5))
+    assert net.stats.connectors == 0
+    assert net.stats.components == 2
+
+
+def test_facing_dead_ends_get_one_connector():
+    gap = 200.0 / (M_PER_DEG_LAT * np.cos(np.radians(35)))
+    corridors = [
+        {"geometry": LineString([(-98, 35), (-97, 35)])},
+        {"geometry": LineString([(-97 + gap, 35), (-96, 35)])},
+    ]
+    net = build_graph(make_layers(corridors), settings=GraphSettings(gap_km=0.5))
+    assert net.stats.connectors == 1 and net.stats.components == 1
+
+
+@pytest.mark.parametrize("where", [(-97.5, 35.0), (-98.0, 35.0)], ids=["interior", "end"])
+def test_site_lying_exactly_on_a_corridor_is_attached(where):
+    sites = [
+        {"site_id": "ON", "geometry": Point(*where)},
+        {"site_id": "NEAR", "geometry": Point(-96.5, 35.01)},
+    ]
+    net = build_graph(make_layers([{"geometry": LineString([(-98, 35), (-96, 35)])}], sites=sites))
+    assert net.unreachable == {}
+    route = solve_demand(net, Demand("d", "ON", "NEAR", max_latency_ms=10))
+    assert route.status.value == "OPTIMAL"
+
+
+def test_allowed_list_accepts_border_pieces_but_not_land_outside_every_jurisdiction():
+    states = [
+        {"jurisdiction_id": "W", "name": "W", "level": "state", "geometry": box(-98, 34, -97, 36)},
+        {"jurisdiction_id": "E", "name": "E", "level": "state", "geometry": box(-97, 34, -96, 36)},
+    ]
+    dx = 5.0 / (M_PER_DEG_LAT * np.cos(np.radians(35)))
+    corridors = [
+        {"geometry": LineString([(-97.5, 35), (-96.5, 35)])},
+        {"geometry": LineString([(-97 + dx, 35), (-97 + dx, 34.5)])},  # spur 5 m from the border
+        {"geometry": LineString([(-97.5, 35.5), (-95.5, 35.5), (-95.5, 35.2), (-96.5, 35.2)])},
+    ]
+    sites = [
+        {"site_id": "A", "geometry": Point(-97.5, 35.01)},
+        {"site_id": "B", "geometry": Point(-97 + dx, 34.49)},
+        {"site_id": "C", "geometry": Point(-97.5, 35.51)},
+        {"site_id": "D", "geometry": Point(-96.5, 35.21)},
+    ]
+    net = build_graph(make_layers(corridors, sites=sites, jurisdictions=states))
+    both = ("W", "E")
+    ab = solve_demand(net, Demand("ab", "A", "B", max_latency_ms=10, allowed_jurisdictions=both))
+    assert ab.status.value == "OPTIMAL"
+    cd = solve_demand(net, Demand("cd", "C", "D", max_latency_ms=10, allowed_jurisdictions=both))
+    assert cd.status.value == "INFEASIBLE"  # the only way runs east of both states
+    assert "excludes" in cd.reason
+
+
+def test_overlapping_corridors_are_cut_only_at_the_ends_of_the_overlap():
+    rail = LineString([(-98, 35), (-96, 35)])
+    fiber_on_rail = LineString([(-97.5, 35), (-96.5, 35)])
+    net = build_graph(make_layers([{"geometry": rail}, {"geometry": fiber_on_rail}]))
+    assert len(net.edges) == 4  # rail in 3 pieces, the fiber parallel to the middle one
+    assert net.arrays.n_nodes == 4
