@@ -24,10 +24,11 @@ import scipy.sparse as sp
 from scipy.sparse.csgraph import dijkstra
 
 from optimizer.config import GraphSettings
-from optimizer.geodata import GeodataSpec, LayerSource, load_geodata, spec_from_path
+from optimizer.geodata import GeodataSpec, load_geodata, spec_from_path
 from optimizer.graph import Network, build_graph
 from optimizer.problem import RouteQuery, SolverOptions
 from optimizer.solve import solve_route
+from optimizer.testbeds import us_rail_spec
 
 ROOT = Path(__file__).resolve().parents[1]
 US = ROOT.parent / "shared" / "data" / "us"
@@ -96,28 +97,7 @@ def _us_spec(tmp: Path) -> GeodataSpec:
     """Railroads, Census states and counties, and metro sites."""
     sites = tmp / "us_sites.csv"
     sites.write_text("site_id,lon,lat\n" + "".join(f"{k},{x},{y}\n" for k, (x, y) in US_METROS.items()))
-    census = US / "census_2016_boundaries.gpkg"
-    return GeodataSpec(
-        sources={
-            "sites": (LayerSource(sites, x_field="lon", y_field="lat", crs="EPSG:4326"),),
-            "corridors": (
-                LayerSource(
-                    US / "railroads_natural_earth_10m.geojson",
-                    defaults={"kind": "rail", "cost_per_km": 40_000.0},
-                ),
-            ),
-            "jurisdictions": tuple(
-                LayerSource(
-                    census,
-                    layer=layer,
-                    fields={"jurisdiction_id": "GEOID", "name": "NAME"},
-                    defaults={"level": level},
-                )
-                for layer, level in (("states", "state"), ("counties", "county"))
-            ),
-        },
-        permit_cost_by_level={"state": 50_000.0, "county": 10_000.0},
-    )
+    return us_rail_spec(US, sites)
 
 
 def _suite(name: str, spec: GeodataSpec, settings: GraphSettings) -> dict:

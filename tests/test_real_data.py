@@ -7,9 +7,10 @@ from pathlib import Path
 import pytest
 
 from optimizer.config import GraphSettings
-from optimizer.geodata import GeodataSpec, LayerSource, load_geodata
+from optimizer.geodata import load_geodata
 from optimizer.graph import build_graph
 from optimizer.routes import Demand, solve_demand
+from optimizer.testbeds import us_rail_spec
 
 US = Path(__file__).resolve().parents[2] / "shared" / "data" / "us"
 pytestmark = pytest.mark.skipif(
@@ -23,28 +24,7 @@ def network(tmp_path_factory):
     """Natural Earth railroads with Census states and counties, two datacenter sites."""
     sites = tmp_path_factory.mktemp("us") / "sites.csv"
     sites.write_text("site_id,lon,lat\nCHI1,-87.97,42.00\nDAL1,-96.73,32.95\n")
-    census = US / "census_2016_boundaries.gpkg"
-    spec = GeodataSpec(
-        sources={
-            "sites": (LayerSource(sites, x_field="lon", y_field="lat", crs="EPSG:4326"),),
-            "corridors": (
-                LayerSource(
-                    US / "railroads_natural_earth_10m.geojson",
-                    defaults={"kind": "rail", "cost_per_km": 40_000.0},
-                ),
-            ),
-            "jurisdictions": tuple(
-                LayerSource(
-                    census,
-                    layer=layer,
-                    fields={"jurisdiction_id": "GEOID", "name": "NAME"},
-                    defaults={"level": level},
-                )
-                for layer, level in (("states", "state"), ("counties", "county"))
-            ),
-        },
-        permit_cost_by_level={"state": 50_000.0, "county": 10_000.0},
-    )
+    spec = us_rail_spec(US, sites)
     return build_graph(load_geodata(spec), settings=GraphSettings(gap_km=0.5))
 
 
