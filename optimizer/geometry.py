@@ -160,11 +160,12 @@ def split_lines(lines: np.ndarray, events: Events, *, merge_m: float = 1e-6) -> 
     Events on one line closer than merge_m are one cut (FIXED before PUBLIC before
     PRIVATE). Every line must carry its own start (m=0) and end (m=length) events.
     """
+    length = shapely.length(lines)
     order = np.lexsort((events.m, events.line))
     line, m = events.line[order], events.m[order]
     new_run = np.ones(len(order), dtype=bool)
     new_run[1:] = (line[1:] != line[:-1]) | (m[1:] - m[:-1] > merge_m)
-    new_run |= shapely.length(lines)[line] <= merge_m  # a zero-length line keeps both ends
+    new_run |= length[line] <= merge_m  # a zero-length line keeps both ends
     run = np.cumsum(new_run) - 1
     best = np.lexsort((events.kind[order], run))  # within a run: FIXED, then PUBLIC, then PRIVATE
     first_of_run = np.ones(len(best), dtype=bool)
@@ -172,7 +173,6 @@ def split_lines(lines: np.ndarray, events: Events, *, merge_m: float = 1e-6) -> 
     event_id = order[best[first_of_run]]
     line, m = events.line[event_id], m[new_run]  # a run's cut sits at its first position
     xy = events.xy[event_id]
-    length = shapely.length(lines)
     first = np.ones(len(line), dtype=bool)
     first[1:] = line[1:] != line[:-1]
     last = np.ones(len(line), dtype=bool)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import geopandas as gpd
 import numpy as np
@@ -75,7 +75,6 @@ class Network:
     stats: GraphStats
     settings: GraphSettings
     name: str = ""
-    site_edges: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, eq=False)
@@ -105,7 +104,7 @@ def build_graph(layers: Layers, *, settings: GraphSettings | None = None) -> Net
     all_lines = _concat_lines([lines, laterals, connectors])
     n_sites = len(layers.sites)
     levels, juris = _jurisdiction_table(layers.jurisdictions, settings)
-    events = _cut_events(all_lines, work, juris, levels, settings, n_sites)
+    events = _cut_events(all_lines, work, juris, levels, settings)
     pieces = split_lines(all_lines.geometry, events)
     node_of_event, node_xy = _assign_nodes(events, settings.snap_tolerance_m, site_xy)
     tail = node_of_event[pieces.start_event]
@@ -308,7 +307,6 @@ def _cut_events(
     juris: gpd.GeoDataFrame,
     levels: tuple[str, ...],
     settings: GraphSettings,
-    n_sites: int,
 ) -> Events:
     """Every place a line is cut: ends, crossings, snapped ends, laterals, boundaries."""
     n = len(lines.geometry)
