@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format bench sample clean
+.PHONY: run test lint format bench sample proto serve clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,6 +26,16 @@ lint: $(STAMP)
 format: $(STAMP)
 	$(BIN)/ruff format optimizer tests geodata bench
 	$(BIN)/ruff check --fix optimizer tests geodata bench
+
+# Generated code lands where its import path says (optimizer/api/fiberopt/v1/), so its own
+# imports work without rewriting: the proto path is mapped to optimizer/api.
+PROTO := protos/fiberopt/v1/route_optimizer.proto
+proto: $(STAMP)
+	$(BIN)/python -m grpc_tools.protoc -Ioptimizer/api=protos --python_out=. --grpc_python_out=. \
+		--pyi_out=. optimizer/api/$(PROTO:protos/%=%)
+
+serve: $(STAMP)
+	$(BIN)/fiberopt serve --port 50051 --data-root geodata --preload sample
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py

@@ -9,9 +9,11 @@ from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
+import grpc
 from tqdm import tqdm
 
 from optimizer import __version__
+from optimizer.client import connect
 from optimizer.config import GraphSettings
 from optimizer.errors import OptimizerError
 from optimizer.export import is_complete, write_solution
@@ -21,6 +23,8 @@ from optimizer.graph import Network, build_graph
 from optimizer.pipeline import run_digest, solve_scenario
 from optimizer.routes import Route, Solution
 from optimizer.scenario import load_scenario
+from optimizer.server import serve
+from optimizer.service import ServiceLimits
 
 __all__ = ["main"]
 
@@ -39,6 +43,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OptimizerError as exc:
         print(f"fiberopt: error: {exc}", file=sys.stderr)
         return 2
+    except grpc.RpcError as exc:  # a --server call the server refused
+        print(f"fiberopt: error: server said {exc.code().name}: {exc.details()}", file=sys.stderr)
+        return 2
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -52,7 +59,27 @@ def _parser() -> argparse.ArgumentParser:
     solve.add_argument("--out", type=Path, default=Path("out"), help="output folder (default out/)")
     solve.add_argument("--force", action="store_true", help="redo scenarios already finished")
     solve.add_argument("--quiet", action="store_true", help="no progress bar or route table")
+    solve.add_argument("--server", metavar="HOST:PORT", help="solve through a fiberopt server")
     solve.set_defaults(func=_cmd_solve)
+    serve = sub.add_parser("serve", help="run the gRPC RouteOptimizer service")
+    serve.add_argument("--port", type=int, default=50051, help="port (default 50051; 0 = any free)")
+    serve.add_argument("--host", default="[::]", help="address to listen on (default all)")
+    serve.add_argument(
+        "--data-root",
+        type=Path,
+        default=Path("geodata"),
+        help="folder of geodata sets that LoadNetwork may name (default geodata/)",
+    )
+    serve.add_argument(
+        "--preload",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="geodata set under the data root to load before reporting SERVING",
+    )
+    serve.add_argument("--max-concurrent-solves", type=int, default=2, metavar="N")
+    serve.add_argument("--max-solver-threads", type=int, default=2, metavar="N")
+    serve.set_defaults(func=_cmd_serve)
     inspect = sub.add_parser("inspect", help="validate geodata and print its statistics")
     inspect.add_argument(
         "geodata", type=Path, metavar="GEODATA", help="GeoPackage, folder of layer files, or a scenario .yaml"
@@ -83,7 +110,12 @@ def _cmd_solve(args: argparse.Namespace) -> int:
             bar.set_postfix_str(f"{name}/{route.demand_id} {route.status.value}")
             bar.update(1)
 
-        solution, network = solve_scenario(scenario, on_route=progress)
+        if args.server:
+            with connect(args.server) as client:
+                solution, network = client.solve_scenario(scenario)
+            bar.update(len(scenario.demands))
+        else:
+            solution, network = solve_scenario(scenario, on_route=progress)
         written = write_solution(solution, network, args.out, scenario_digest=digest)
         if not args.quiet:
             bar.clear()
@@ -92,6 +124,18 @@ def _cmd_solve(args: argparse.Namespace) -> int:
         failed += solution.status == "UNSOLVED"
     bar.close()
     return 1 if failed else 0
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    """Serve until SIGTERM or SIGINT."""
+    if not args.data_root.is_dir():
+        print(f"fiberopt: error: --data-root {args.data_root} is not a folder", file=sys.stderr)
+        return 2
+    limits = ServiceLimits(
+        max_concurrent_solves=args.max_concurrent_solves, max_solver_threads=args.max_solver_threads
+    )
+    serve(args.data_root, port=args.port, host=args.host, preload=tuple(args.preload), limits=limits)
+    return 0
 
 
 def format_solution(solution: Solution) -> str:

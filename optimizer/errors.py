@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 __all__ = [
+    "CapacityError",
     "InvalidGeodataError",
     "InvalidRequestError",
     "InvalidScenarioError",
     "OptimizerError",
+    "UnknownNetworkError",
     "UnknownSiteError",
 ]
 
@@ -33,3 +35,11 @@ class InvalidRequestError(OptimizerError, ValueError):
 
 class UnknownSiteError(OptimizerError, LookupError):
     """A demand names a site that the geodata does not hold."""
+
+
+class UnknownNetworkError(OptimizerError, LookupError):
+    """A request names a network id or data set the server does not hold."""
+
+
+class CapacityError(OptimizerError):
+    """A request over a server limit (size, concurrent solves); retry later or send less."""

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -242,7 +244,9 @@ def solve_route_model(
     # OR-Tools 9.15 presolve (ProcessAtMostOneAndLinear) can certify a wrong optimum on
     # linear 0/1 models like this one (google/or-tools#5293); switch that step off.
     solver.parameters.presolve_inclusion_work_limit = 0
-    code = solver.solve(route_model.model)
+    callback = _Incumbents(route_model, options.on_incumbent) if options.on_incumbent else None
+    with _stop_on(options.stop, solver):
+        code = solver.solve(route_model.model, callback)
     if code == cp_model.MODEL_INVALID:
         raise RuntimeError(f"CP-SAT rejected the route model: {route_model.model.validate()}")
     status = _STATUS[code]
@@ -254,6 +258,42 @@ def solve_route_model(
     if status is not RouteStatus.INFEASIBLE:
         bound = solver.best_objective_bound / route_model.cost_scale - route_model.rounding_margin
     return ModelOutcome(status, values, objective, bound, solver.wall_time)
+
+
+class _Incumbents(cp_model.CpSolverSolutionCallback):
+    """Reports each improving route's cost and the current bound, in currency units."""
+
+    def __init__(self, route_model: RouteModel, report: Callable[[float, float], None]) -> None:
+        super().__init__()
+        self._scale = route_model.cost_scale
+        self._report = report
+
+    def on_solution_callback(self) -> None:
+        """Forward objective and bound of the new incumbent."""
+        self._report(self.objective_value / self._scale, self.best_objective_bound / self._scale)
+
+
+@contextlib.contextmanager
+def _stop_on(stop: threading.Event | None, solver: cp_model.CpSolver) -> Iterator[None]:
+    """Stop the solver's search as soon as stop is set (cancellation, deadline)."""
+    if stop is None:
+        yield
+        return
+    done = threading.Event()
+
+    def watch() -> None:
+        while not done.is_set():  # keep asking: a stop sent before the search starts is lost
+            if stop.wait(0.02):
+                solver.stop_search()
+                done.wait(0.02)
+
+    watcher = threading.Thread(target=watch, name="cp-sat-stop", daemon=True)
+    watcher.start()
+    try:
+        yield
+    finally:
+        done.set()
+        watcher.join()
 
 
 def restrict_to_cost(route_model: RouteModel, outcome: ModelOutcome) -> RouteModel:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import enum
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -91,12 +93,15 @@ class RouteQuery:
 
 @dataclass(frozen=True)
 class SolverOptions:
-    """Solver limits; sized for a 2-core machine by default."""
+    """Solver limits, sized for a 2-core machine by default, and hooks for a caller that
+    watches (on_incumbent gets cost and bound of each improving route) or cancels (stop)."""
 
     time_limit_s: float = 60.0
     num_workers: int = 2
     tie_break_latency: bool = True
     log_search: bool = False
+    stop: threading.Event | None = field(default=None, compare=False, repr=False)
+    on_incumbent: Callable[[float, float], None] | None = field(default=None, compare=False, repr=False)
 
 
 class RouteStatus(enum.Enum):

@@ -100,6 +100,7 @@ def solve_route(
     route_model = build_route_model(
         arrays, query, arcs, hint_edges=best.edges if best else (), upper_bound=upper
     )
+
     remaining = options.time_limit_s - (time.perf_counter() - started)
     outcome = solve_route_model(route_model, options=options, time_limit_s=remaining)
     stats["model_s"] = outcome.wall_s
@@ -111,7 +112,7 @@ def solve_route(
         return RouteResult(
             RouteStatus.UNSOLVED,
             bound=max(outcome.bound, larac.lower_bound),
-            reason=f"time limit {options.time_limit_s:g} s reached before any feasible route was found",
+            reason=_unsolved_reason(options),
             stats=stats,
         )
     proven = outcome.status is RouteStatus.OPTIMAL and found is not None
@@ -123,6 +124,13 @@ def solve_route(
         best = _tie_break(arrays, query, route_model, outcome, best, options, started)
     stats["solve_s"] = time.perf_counter() - started
     return _proven_result(best, outcome, larac.lower_bound, proven=proven, stats=stats)
+
+
+def _unsolved_reason(options: SolverOptions) -> str:
+    """Why the search ended without a route: stopped by the caller, or out of time."""
+    if options.stop is not None and options.stop.is_set():
+        return "stopped (cancelled or past the deadline) before any feasible route was found"
+    return f"time limit {options.time_limit_s:g} s reached before any feasible route was found"
 
 
 def _checked_route(arrays: EdgeArrays, query: RouteQuery, arcs, outcome) -> PathEval | None:

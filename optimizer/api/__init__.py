@@ -1,0 +1,1 @@
+"""Generated gRPC API code (make proto); do not edit."""

@@ -1,0 +1,390 @@
+"""Convert between the gRPC API messages and fiberopt's domain dataclasses."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, fields
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from google.protobuf import json_format
+
+from optimizer.api.fiberopt.v1 import route_optimizer_pb2 as pb
+from optimizer.config import GraphSettings
+from optimizer.errors import InvalidRequestError
+from optimizer.graph import GraphStats, Network
+from optimizer.problem import RouteStatus, SolverOptions
+from optimizer.routes import DIVERSITY_KINDS, Demand, JurisdictionCrossed, Route, Solution
+
+__all__ = [
+    "NetworkView",
+    "demand_to_proto",
+    "demands_from_proto",
+    "network_info",
+    "route_to_proto",
+    "settings_from_proto",
+    "settings_to_proto",
+    "solution_from_proto",
+    "solver_from_proto",
+]
+
+STATUS_TO_PROTO = {
+    RouteStatus.OPTIMAL: pb.ROUTE_STATUS_OPTIMAL,
+    RouteStatus.FEASIBLE: pb.ROUTE_STATUS_FEASIBLE,
+    RouteStatus.INFEASIBLE: pb.ROUTE_STATUS_INFEASIBLE,
+    RouteStatus.UNSOLVED: pb.ROUTE_STATUS_UNSOLVED,
+}
+STATUS_FROM_PROTO = {v: k for k, v in STATUS_TO_PROTO.items()}
+DIVERSITY_TO_PROTO = {
+    "edge": pb.DIVERSITY_EDGE,
+    "node": pb.DIVERSITY_NODE,
+    "srlg": pb.DIVERSITY_SRLG,
+}
+DIVERSITY_FROM_PROTO = {v: k for k, v in DIVERSITY_TO_PROTO.items()} | {pb.DIVERSITY_UNSPECIFIED: "srlg"}
+_SCALAR_SETTINGS = [
+    f.name
+    for f in fields(GraphSettings)
+    if f.name not in ("counted_levels", "permit_cost_by_level", "cost_per_km_by_kind")
+]
+
+
+def settings_from_proto(message: pb.GraphSettings, *, base: GraphSettings | None = None) -> GraphSettings:
+    """GraphSettings from the message's set fields over base (or the defaults)."""
+    values = {} if base is None else {f.name: getattr(base, f.name) for f in fields(GraphSettings)}
+    for name in _SCALAR_SETTINGS:
+        if message.HasField(name):
+            values[name] = getattr(message, name)
+    if message.counted_levels:
+        values["counted_levels"] = tuple(message.counted_levels)
+    try:
+        return GraphSettings(**values)
+    except (TypeError, ValueError) as exc:
+        raise InvalidRequestError(str(exc)) from exc
+
+
+def settings_to_proto(settings: GraphSettings) -> pb.GraphSettings:
+    """The message carrying every graph setting explicitly."""
+    message = pb.GraphSettings(**{name: getattr(settings, name) for name in _SCALAR_SETTINGS})
+    if settings.counted_levels is not None:
+        message.counted_levels.extend(settings.counted_levels)
+    return message
+
+
+def solver_from_proto(message: pb.SolverOptions, *, max_workers: int) -> SolverOptions:
+    """Solver options within the server's thread cap; errors name the field."""
+    time_limit_s = message.time_limit_s if message.HasField("time_limit_s") else 60.0
+    if not (time_limit_s > 0 and math.isfinite(time_limit_s)):
+        raise InvalidRequestError(f"solver.time_limit_s must be > 0, got {time_limit_s:g}")
+    workers = message.num_workers if message.HasField("num_workers") else max_workers
+    if workers < 1:
+        raise InvalidRequestError(f"solver.num_workers must be >= 1, got {workers}")
+    return SolverOptions(time_limit_s=time_limit_s, num_workers=min(workers, max_workers))
+
+
+def demands_from_proto(messages: Sequence[pb.Demand]) -> tuple[Demand, ...]:
+    """Demands, checked field by field; errors name `demands[i].field`."""
+    if not messages:
+        raise InvalidRequestError("demands must hold at least one demand")
+    demands = []
+    for i, m in enumerate(messages):
+        _check_demand_fields(i, m)
+        demands.append(
+            Demand(
+                id=m.id,
+                a=m.a,
+                b=m.b,
+                max_latency_ms=m.max_latency_ms,
+                paths=m.paths or 1,
+                diversity=DIVERSITY_FROM_PROTO.get(m.diversity, "srlg"),
+                max_jurisdictions=m.max_jurisdictions if m.HasField("max_jurisdictions") else None,
+                max_cost=m.max_cost if m.HasField("max_cost") else None,
+                allowed_jurisdictions=tuple(m.allowed_jurisdictions),
+                avoid_jurisdictions=tuple(m.avoid_jurisdictions),
+            )
+        )
+    ids = [d.id for d in demands]
+    if dupes := sorted({d for d in ids if ids.count(d) > 1}):
+        raise InvalidRequestError(f"demands: duplicate ids {dupes}")
+    return tuple(demands)
+
+
+def _check_demand_fields(i: int, m: pb.Demand) -> None:
+    """Range checks of one demand message, naming demands[i].field."""
+    at = f"demands[{i}]"
+    problems = [f"{at}.{name} is empty" for name in ("id", "a", "b") if not getattr(m, name)]
+    if not (m.max_latency_ms > 0 and math.isfinite(m.max_latency_ms)):
+        problems.append(f"{at}.max_latency_ms must be > 0, got {m.max_latency_ms:g}")
+    if m.a and m.a == m.b:
+        problems.append(f"{at}.b must differ from a, both are {m.a!r}")
+    if m.paths not in (0, 1):
+        problems.append(
+            f"{at}.paths must be 1 (diverse routes are not solved by this version), got {m.paths}"
+        )
+    if m.diversity not in DIVERSITY_FROM_PROTO:
+        problems.append(f"{at}.diversity is not one of {DIVERSITY_KINDS}")
+    if m.HasField("max_jurisdictions") and m.max_jurisdictions < 0:
+        problems.append(f"{at}.max_jurisdictions must be >= 0, got {m.max_jurisdictions}")
+    if m.HasField("max_cost") and not (m.max_cost >= 0 and math.isfinite(m.max_cost)):
+        problems.append(f"{at}.max_cost must be >= 0, got {m.max_cost:g}")
+    if problems:
+        raise InvalidRequestError("; ".join(problems))
+
+
+def demand_to_proto(demand: Demand) -> pb.Demand:
+    """The message for a demand."""
+    message = pb.Demand(
+        id=demand.id,
+        a=demand.a,
+        b=demand.b,
+        max_latency_ms=demand.max_latency_ms,
+        paths=demand.paths,
+        diversity=DIVERSITY_TO_PROTO[demand.diversity],
+        allowed_jurisdictions=list(demand.allowed_jurisdictions),
+        avoid_jurisdictions=list(demand.avoid_jurisdictions),
+    )
+    if demand.max_jurisdictions is not None:
+        message.max_jurisdictions = demand.max_jurisdictions
+    if demand.max_cost is not None:
+        message.max_cost = demand.max_cost
+    return message
+
+
+def stats_to_proto(stats: GraphStats | Mapping[str, Any]) -> pb.GraphStats:
+    """Graph stats message."""
+    values = stats.as_dict() if isinstance(stats, GraphStats) else dict(stats)
+    return pb.GraphStats(**values)
+
+
+def stats_from_proto(message: pb.GraphStats) -> GraphStats:
+    """Graph stats from their message."""
+    values = {f.name: getattr(message, f.name) for f in fields(GraphStats)}
+    return GraphStats(**values | {"km_by_kind": dict(message.km_by_kind)})
+
+
+def sites_to_proto(network: Network) -> list[pb.Site]:
+    """Every site of a network with its reachability."""
+    sites = network.sites
+    return [
+        pb.Site(
+            site_id=str(s),
+            name=str(n),
+            lon=g.x,
+            lat=g.y,
+            reachable=str(s) not in network.unreachable,
+            reason=network.unreachable.get(str(s), ""),
+        )
+        for s, n, g in zip(sites["site_id"], sites["name"], sites.geometry, strict=True)
+    ]
+
+
+def network_info(network_id: str, network: Network, *, repairs: Sequence[str] = ()) -> pb.NetworkInfo:
+    """The NetworkInfo message of a loaded network."""
+    return pb.NetworkInfo(
+        network_id=network_id,
+        name=network.name,
+        stats=stats_to_proto(network.stats),
+        sites=sites_to_proto(network),
+        levels=list(network.levels),
+        repairs=list(repairs),
+    )
+
+
+def route_to_proto(route: Route, network: Network, *, with_polygons: bool = False) -> pb.Route:
+    """A route with its segments (oriented a to b) and the jurisdictions it enters."""
+    juris = network.jurisdictions.set_index(network.jurisdictions["jurisdiction_id"].astype(str))
+    message = pb.Route(
+        demand_id=route.demand_id,
+        route_index=route.route_index,
+        a=route.a,
+        b=route.b,
+        status=STATUS_TO_PROTO[route.status],
+        reason=route.reason,
+        max_latency_ms=route.max_latency_ms,
+        length_km=_finite(route.length_km),
+        latency_ms=_finite(route.latency_ms),
+        cost=_finite(route.cost),
+        build_cost=_finite(route.build_cost),
+        permit_cost=_finite(route.permit_cost),
+        corridor_kinds=list(route.corridor_kinds),
+        count_by_level=route.count_by_level,
+        permit_count=route.permit_count,
+        bound=_finite(route.bound),
+        gap=_finite(route.gap),
+        solve_s=route.solve_s,
+    )
+    if route.geometry is not None:
+        message.geometry_wkb = shapely.to_wkb(route.geometry)
+        message.geometry_geojson = shapely.to_geojson(route.geometry)
+    for j in route.jurisdictions:
+        polygon = shapely.to_wkb(juris.geometry.loc[j.jurisdiction_id]) if with_polygons else b""
+        message.jurisdictions.append(
+            pb.JurisdictionCrossed(
+                jurisdiction_id=j.jurisdiction_id,
+                name=j.name,
+                level=j.level,
+                permit_cost=j.permit_cost,
+                geometry_wkb=polygon,
+            )
+        )
+    message.segments.extend(_segments(route, network))
+    return message
+
+
+def _segments(route: Route, network: Network) -> list[pb.RouteSegment]:
+    """The route's graph edges in travel order, geometry oriented from a to b."""
+    edges = network.edges
+    ids = np.append(network.jurisdictions["jurisdiction_id"].astype(str).to_numpy(), "")
+    out = []
+    for seq, (e, node) in enumerate(zip(route.edges, route.nodes[:-1], strict=True)):
+        row = edges.iloc[e]
+        geom = row.geometry if row["tail"] == node else shapely.reverse(row.geometry)
+        out.append(
+            pb.RouteSegment(
+                seq=seq,
+                corridor_id=str(row["corridor_id"]),
+                kind=str(row["kind"]),
+                srlg=str(row["srlg"]),
+                length_km=row["length_km"],
+                latency_ms=row["latency_ms"],
+                cost=row["cost"],
+                cost_per_km=row["cost_per_km"],
+                jurisdiction_by_level={lv: ids[row[f"jurisdiction_{lv}"]] for lv in network.levels},
+                geometry_wkb=shapely.to_wkb(geom),
+            )
+        )
+    return out
+
+
+def _finite(value: float) -> float:
+    """NaN and infinities travel as NaN (proto doubles hold them; JSON clients see "NaN")."""
+    return float(value) if value is not None else math.nan
+
+
+def struct_to_dict(struct: Any) -> dict:
+    """A google.protobuf.Struct as a plain dict (whole numbers back to int)."""
+    raw = json_format.MessageToDict(struct)
+    return {k: int(v) if isinstance(v, float) and v.is_integer() else v for k, v in raw.items()}
+
+
+@dataclass(frozen=True, eq=False)
+class NetworkView:
+    """The part of a Network a solution's exports read, rebuilt from an Optimize response."""
+
+    edges: gpd.GeoDataFrame
+    jurisdictions: gpd.GeoDataFrame
+    sites: gpd.GeoDataFrame
+    levels: tuple[str, ...]
+    unreachable: dict[str, str]
+    stats: GraphStats
+    name: str
+
+
+def solution_from_proto(response: pb.OptimizeResponse) -> tuple[Solution, NetworkView]:
+    """Routes and the network view behind them, as the in-process solve would give them."""
+    levels = tuple(response.levels)
+    juris_rows, juris_index = _crossed_table(response)
+    edge_rows, routes = [], []
+    for message in response.routes:
+        base = len(edge_rows)
+        for s in message.segments:
+            edge_rows.append(
+                {
+                    "tail": base + s.seq,
+                    "head": base + s.seq + 1,
+                    "kind": s.kind,
+                    "corridor_id": s.corridor_id,
+                    "srlg": s.srlg,
+                    "length_km": s.length_km,
+                    "latency_ms": s.latency_ms,
+                    "cost": s.cost,
+                    "cost_per_km": s.cost_per_km,
+                    "site": -1,
+                    **{
+                        f"jurisdiction_{lv}": juris_index.get(s.jurisdiction_by_level.get(lv, ""), -1)
+                        for lv in levels
+                    },
+                    "geometry": shapely.from_wkb(s.geometry_wkb),
+                }
+            )
+        n = len(message.segments)
+        routes.append(
+            _route_from_proto(
+                message,
+                edges=tuple(range(base, base + n)),
+                nodes=tuple(range(base, base + n + 1)) if n else (),
+            )
+        )
+    edges = (
+        gpd.GeoDataFrame(pd.DataFrame(edge_rows), geometry="geometry", crs="EPSG:4326")
+        if edge_rows
+        else gpd.GeoDataFrame({"tail": []}, geometry=gpd.GeoSeries([]), crs="EPSG:4326")
+    )
+    sites = gpd.GeoDataFrame(
+        {"site_id": [s.site_id for s in response.sites], "name": [s.name for s in response.sites]},
+        geometry=gpd.points_from_xy([s.lon for s in response.sites], [s.lat for s in response.sites]),
+        crs="EPSG:4326",
+    )
+    view = NetworkView(
+        edges=edges,
+        jurisdictions=gpd.GeoDataFrame(juris_rows, geometry="geometry", crs="EPSG:4326")
+        if juris_rows
+        else gpd.GeoDataFrame({"jurisdiction_id": []}, geometry=gpd.GeoSeries([]), crs="EPSG:4326"),
+        sites=sites,
+        levels=levels,
+        unreachable={s.site_id: s.reason for s in response.sites if not s.reachable},
+        stats=stats_from_proto(response.stats),
+        name=response.name,
+    )
+    timings = {"graph": response.timings.graph_s, "solve": response.timings.solve_s}
+    return Solution(response.name, tuple(routes), view.stats.as_dict(), timings), view
+
+
+def _crossed_table(response: pb.OptimizeResponse) -> tuple[list[dict], dict[str, int]]:
+    """Distinct jurisdictions any route enters, as rows, and their row index by id."""
+    rows, index = [], {}
+    for route in response.routes:
+        for j in route.jurisdictions:
+            if j.jurisdiction_id not in index:
+                index[j.jurisdiction_id] = len(rows)
+                rows.append(
+                    {
+                        "jurisdiction_id": j.jurisdiction_id,
+                        "name": j.name,
+                        "level": j.level,
+                        "permit_cost": j.permit_cost,
+                        "geometry": shapely.from_wkb(j.geometry_wkb) if j.geometry_wkb else None,
+                    }
+                )
+    return rows, index
+
+
+def _route_from_proto(m: pb.Route, *, edges: tuple[int, ...], nodes: tuple[int, ...]) -> Route:
+    """A Route from its message, pointing at the view's edge rows."""
+    return Route(
+        demand_id=m.demand_id,
+        route_index=m.route_index,
+        a=m.a,
+        b=m.b,
+        status=STATUS_FROM_PROTO[m.status],
+        reason=m.reason,
+        max_latency_ms=m.max_latency_ms,
+        geometry=shapely.from_wkb(m.geometry_wkb) if m.geometry_wkb else None,
+        length_km=m.length_km,
+        latency_ms=m.latency_ms,
+        cost=m.cost,
+        build_cost=m.build_cost,
+        permit_cost=m.permit_cost,
+        corridor_kinds=tuple(m.corridor_kinds),
+        jurisdictions=tuple(
+            JurisdictionCrossed(j.jurisdiction_id, j.name, j.level, j.permit_cost) for j in m.jurisdictions
+        ),
+        bound=m.bound,
+        gap=m.gap,
+        solve_s=m.solve_s,
+        edges=edges,
+        nodes=nodes,
+    )

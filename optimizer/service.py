@@ -1,0 +1,496 @@
+"""The RouteOptimizer gRPC servicer: networks loaded once, demands solved per call."""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import hashlib
+import io
+import json
+import logging
+import queue
+import tempfile
+import threading
+import time
+import zipfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+
+import grpc
+
+from optimizer.api.fiberopt.v1 import route_optimizer_pb2 as pb
+from optimizer.api.fiberopt.v1 import route_optimizer_pb2_grpc as pb_grpc
+from optimizer.config import GraphSettings
+from optimizer.convert import (
+    STATUS_TO_PROTO,
+    demands_from_proto,
+    network_info,
+    route_to_proto,
+    settings_from_proto,
+    sites_to_proto,
+    solver_from_proto,
+    stats_to_proto,
+    struct_to_dict,
+)
+from optimizer.errors import (
+    CapacityError,
+    InvalidGeodataError,
+    InvalidRequestError,
+    InvalidScenarioError,
+    OptimizerError,
+    UnknownNetworkError,
+    UnknownSiteError,
+)
+from optimizer.geodata import LAYERS, GeodataSpec, Layers, LayerSource, load_geodata, spec_from_path
+from optimizer.graph import Network, build_graph
+from optimizer.problem import RouteStatus, SolverOptions
+from optimizer.routes import Solution, demand_query, solve_demand
+
+__all__ = ["RouteOptimizerService", "ServiceLimits"]
+
+logger = logging.getLogger(__name__)
+
+STATUS_CODE = {
+    InvalidGeodataError: grpc.StatusCode.INVALID_ARGUMENT,
+    InvalidScenarioError: grpc.StatusCode.INVALID_ARGUMENT,
+    InvalidRequestError: grpc.StatusCode.INVALID_ARGUMENT,
+    UnknownSiteError: grpc.StatusCode.NOT_FOUND,
+    UnknownNetworkError: grpc.StatusCode.NOT_FOUND,
+    CapacityError: grpc.StatusCode.RESOURCE_EXHAUSTED,
+}
+"""Domain errors to gRPC status codes; anything else is INTERNAL, never UNKNOWN."""
+
+_DEADLINE_MARGIN_S = 0.2
+
+
+@dataclass(frozen=True)
+class ServiceLimits:
+    """Server-side limits, sized for a 2-core machine by default."""
+
+    max_concurrent_solves: int = 2
+    max_queued_solves: int = 16
+    max_solver_threads: int = 2
+    max_inline_bytes: int = 64 * 1024 * 1024
+    max_unzipped_bytes: int = 512 * 1024 * 1024
+    max_demands: int = 1000
+
+
+@dataclass(frozen=True, eq=False)
+class _Loaded:
+    """A loaded network: its validated layers and graphs built per settings."""
+
+    network_id: str
+    layers: Layers
+    graphs: dict[str, Network]
+    default_key: str
+
+
+def _status_of(exc: OptimizerError) -> grpc.StatusCode:
+    """The gRPC status code for a domain error (by its class or nearest base)."""
+    for cls in type(exc).__mro__:
+        if cls in STATUS_CODE:
+            return STATUS_CODE[cls]
+    return grpc.StatusCode.INVALID_ARGUMENT
+
+
+def _unary(method: Callable) -> Callable:
+    """Map domain errors to status codes and anything unexpected to INTERNAL."""
+
+    @functools.wraps(method)
+    def wrapper(self, request, context):
+        try:
+            return method(self, request, context)
+        except _StoppedError:
+            context.abort(*_stopped_status(context))
+        except OptimizerError as exc:
+            context.abort(_status_of(exc), str(exc))
+        except Exception as exc:
+            logger.exception("%s failed", method.__name__)
+            context.abort(grpc.StatusCode.INTERNAL, f"internal error: {type(exc).__name__}: {exc}")
+
+    return wrapper
+
+
+def _streaming(method: Callable) -> Callable:
+    """The same mapping for server-streaming methods."""
+
+    @functools.wraps(method)
+    def wrapper(self, request, context):
+        try:
+            yield from method(self, request, context)
+        except _StoppedError:
+            context.abort(*_stopped_status(context))
+        except OptimizerError as exc:
+            context.abort(_status_of(exc), str(exc))
+        except Exception as exc:
+            logger.exception("%s failed", method.__name__)
+            context.abort(grpc.StatusCode.INTERNAL, f"internal error: {type(exc).__name__}: {exc}")
+
+    return wrapper
+
+
+class RouteOptimizerService(pb_grpc.RouteOptimizerServicer):
+    """Holds loaded networks and solves demands on them; thread-safe."""
+
+    def __init__(self, data_root: Path, *, limits: ServiceLimits | None = None) -> None:
+        self.data_root = Path(data_root).resolve()
+        self.limits = limits or ServiceLimits()
+        self._networks: dict[str, _Loaded] = {}
+        self._lock = threading.Lock()
+        self._build_lock = threading.Lock()
+        self._running = threading.BoundedSemaphore(self.limits.max_concurrent_solves)
+        self._admitted = 0
+
+    @property
+    def active_calls(self) -> int:
+        """Optimize calls running or waiting for a solve slot."""
+        with self._lock:
+            return self._admitted
+
+    # -- loading -----------------------------------------------------------------------------
+
+    def load(self, request: pb.LoadNetworkRequest) -> tuple[str, Network]:
+        """Load (or find) the network a request describes; returns its id and default graph."""
+        settings = settings_from_proto(request.settings)
+        with tempfile.TemporaryDirectory(prefix="fiberopt-load-") as tmp:
+            root, files = self._materialize(request, Path(tmp))
+            network_id = _content_id(root, files, request, settings)
+            with self._lock:
+                known = self._networks.get(network_id)
+            if known is not None:
+                return network_id, known.graphs[known.default_key]
+            spec = _spec(request, root)
+            with self._build_lock:
+                layers = load_geodata(spec)
+                network = build_graph(layers, settings=settings)
+        name = request.display_name or (request.name if request.HasField("name") else network_id[:12])
+        network = _renamed(network, name)
+        key = _settings_key(settings)
+        with self._lock:
+            self._networks.setdefault(network_id, _Loaded(network_id, layers, {key: network}, key))
+        logger.info("network %s (%s) loaded: %s", network_id[:12], name, network.stats)
+        return network_id, network
+
+    def _materialize(self, request: pb.LoadNetworkRequest, tmp: Path) -> tuple[Path, list[Path]]:
+        """The folder or file holding the set, and every data file in it (for the content id)."""
+        source = request.WhichOneof("source")
+        if source == "name":
+            path = self._inside_root(request.name)
+            files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+            return path, files
+        if source == "inline_data":
+            return self._unpack(request.inline_data, tmp)
+        raise InvalidRequestError("source: give name (a set under the data root) or inline_data")
+
+    def _inside_root(self, name: str) -> Path:
+        """A data set path that cannot leave the data root (no absolute paths, .., symlinks out)."""
+        if not name or Path(name).is_absolute() or ".." in Path(name).parts:
+            raise InvalidRequestError(f"name {name!r} must be a relative path inside the data root")
+        path = (self.data_root / name).resolve()
+        if not path.is_relative_to(self.data_root):
+            raise InvalidRequestError(f"name {name!r} must be a relative path inside the data root")
+        if not path.exists():
+            raise UnknownNetworkError(f"name {name!r}: no such geodata set under the data root")
+        return path
+
+    def _unpack(self, data: bytes, tmp: Path) -> tuple[Path, list[Path]]:
+        """Inline bytes as files: a GeoPackage as is, a zip extracted safely."""
+        if len(data) > self.limits.max_inline_bytes:
+            raise CapacityError(
+                f"inline_data is {len(data):,} bytes; the limit is {self.limits.max_inline_bytes:,}"
+            )
+        if data.startswith(b"SQLite format 3\x00"):
+            path = tmp / "geodata.gpkg"
+            path.write_bytes(data)
+            return path, [path]
+        if not data.startswith(b"PK"):
+            raise InvalidRequestError("inline_data must be a GeoPackage or a zip of layer files")
+        try:
+            archive = zipfile.ZipFile(io.BytesIO(data))
+        except zipfile.BadZipFile as exc:
+            raise InvalidRequestError(f"inline_data: not a readable zip ({exc})") from exc
+        members = [m for m in archive.infolist() if not m.is_dir()]
+        if sum(m.file_size for m in members) > self.limits.max_unzipped_bytes:
+            raise CapacityError(f"inline_data unpacks beyond {self.limits.max_unzipped_bytes:,} bytes")
+        files = []
+        for member in members:
+            parts = Path(member.filename).parts
+            if Path(member.filename).is_absolute() or ".." in parts:
+                raise InvalidRequestError(f"inline_data: member {member.filename!r} leaves the archive")
+            target = tmp.joinpath(*parts)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(archive.read(member))
+            files.append(target)
+        return tmp, sorted(files)
+
+    def network(self, network_id: str, settings: GraphSettings | None = None) -> Network:
+        """A loaded network's graph, built once per distinct settings."""
+        with self._lock:
+            loaded = self._networks.get(network_id)
+        if loaded is None:
+            raise UnknownNetworkError(f"network_id {network_id!r}: no such network; call LoadNetwork")
+        key = loaded.default_key if settings is None else _settings_key(settings)
+        if key not in loaded.graphs:
+            with self._build_lock:
+                if key not in loaded.graphs:
+                    base = loaded.graphs[loaded.default_key]
+                    loaded.graphs[key] = _renamed(build_graph(loaded.layers, settings=settings), base.name)
+        return loaded.graphs[key]
+
+    # -- solving -----------------------------------------------------------------------------
+
+    def solve(
+        self,
+        request: pb.OptimizeRequest,
+        *,
+        stop: threading.Event,
+        deadline_s: float | None,
+        on_route: Callable[[int, pb.Route], None] | None = None,
+        on_incumbent: Callable[[str, float, float], None] | None = None,
+    ) -> pb.OptimizeResponse:
+        """Solve a request's demands in turn, within the deadline; the shared library path."""
+        if len(request.demands) > self.limits.max_demands:
+            raise CapacityError(
+                f"demands: {len(request.demands)} over the limit of {self.limits.max_demands}"
+            )
+        demands = demands_from_proto(request.demands)
+        started = time.perf_counter()
+        settings = settings_from_proto(request.settings) if request.HasField("settings") else None
+        network = self.network(request.network_id, settings)
+        for demand in demands:  # unknown sites fail before any solving
+            demand_query(network, demand)
+        graph_s = time.perf_counter() - started
+        options = solver_from_proto(request.solver, max_workers=self.limits.max_solver_threads)
+        with self._solve_slot(deadline_s):
+            routes, messages = [], []
+            for i, demand in enumerate(demands):
+                if stop.is_set():
+                    raise _StoppedError()
+                limit = options.time_limit_s  # never beyond the deadline, where stop is set anyway
+                if deadline_s is not None:
+                    limit = min(limit, max(deadline_s - time.monotonic(), 0.01))
+                report = None if on_incumbent is None else functools.partial(on_incumbent, demand.id)
+                route = solve_demand(network, demand, options=_with(options, limit, stop, report))
+                if stop.is_set() or (deadline_s is not None and time.monotonic() >= deadline_s):
+                    raise _StoppedError()  # the answer is cut short: the call ends with its cause
+                routes.append(route)
+                messages.append(
+                    route_to_proto(route, network, with_polygons=request.include_jurisdiction_geometry)
+                )
+                if on_route is not None:
+                    on_route(i, messages[-1])
+        solution = Solution(request.name, tuple(routes), network.stats.as_dict())
+        return pb.OptimizeResponse(
+            name=request.name,
+            network_id=request.network_id,
+            routes=messages,
+            total_cost=solution.total_cost,
+            status=STATUS_TO_PROTO[RouteStatus(solution.status)],
+            timings=pb.Timings(graph_s=graph_s, solve_s=time.perf_counter() - started - graph_s),
+            stats=stats_to_proto(network.stats),
+            sites=sites_to_proto(network),
+            levels=list(network.levels),
+        )
+
+    @contextlib.contextmanager
+    def _solve_slot(self, deadline_s: float | None) -> Iterator[None]:
+        """Admission: run now, wait in a bounded queue, or refuse with RESOURCE_EXHAUSTED."""
+        cap = self.limits.max_concurrent_solves + self.limits.max_queued_solves
+        with self._lock:
+            if self._admitted >= cap:
+                raise CapacityError(
+                    f"server busy: {self._admitted} optimize calls running or queued (limit {cap}); "
+                    f"retry later"
+                )
+            self._admitted += 1
+        try:
+            timeout = None if deadline_s is None else max(deadline_s - time.monotonic(), 0.0)
+            if not self._running.acquire(timeout=timeout):
+                raise _StoppedError()
+            try:
+                yield
+            finally:
+                self._running.release()
+        finally:
+            with self._lock:
+                self._admitted -= 1
+
+    # -- RPC methods -------------------------------------------------------------------------
+
+    @_unary
+    def LoadNetwork(self, request, context):  # noqa: N802 - gRPC method name
+        """Load a geodata set and build its graph."""
+        network_id, network = self.load(request)
+        with self._lock:
+            repairs = self._networks[network_id].layers.repairs
+        return network_info(network_id, network, repairs=repairs)
+
+    @_unary
+    def ListNetworks(self, request, context):  # noqa: N802
+        """Every loaded network."""
+        with self._lock:
+            loaded = list(self._networks.values())
+        return pb.ListNetworksResponse(
+            networks=[
+                network_info(n.network_id, n.graphs[n.default_key], repairs=n.layers.repairs) for n in loaded
+            ]
+        )
+
+    @_unary
+    def GetNetwork(self, request, context):  # noqa: N802
+        """One loaded network."""
+        network = self.network(request.network_id)
+        with self._lock:
+            repairs = self._networks[request.network_id].layers.repairs
+        return network_info(request.network_id, network, repairs=repairs)
+
+    @_unary
+    def Optimize(self, request, context):  # noqa: N802
+        """Solve every demand; the client's deadline and cancellation stop the solver."""
+        stop = threading.Event()
+        context.add_callback(stop.set)
+        return self.solve(request, stop=stop, deadline_s=_deadline(context))
+
+    @_streaming
+    def OptimizeStream(self, request, context):  # noqa: N802
+        """Progress events, each finished route, then the final result."""
+        stop = threading.Event()
+        context.add_callback(stop.set)
+        events: queue.Queue = queue.Queue()
+        n = max(len(request.demands), 1)
+        finished = [0]
+
+        def progress(demand_id: str = "", **values: float) -> pb.OptimizeEvent:
+            percent = 100.0 * finished[0] / n
+            return pb.OptimizeEvent(
+                progress=pb.Progress(phase=pb.PHASE_SOLVE, percent=percent, demand_id=demand_id, **values)
+            )
+
+        def on_incumbent(demand_id: str, cost: float, bound: float) -> None:
+            events.put(progress(demand_id, incumbent_cost=cost, bound=bound))
+
+        def on_route(i: int, route: pb.Route) -> None:
+            finished[0] = i + 1
+            events.put(pb.OptimizeEvent(route=route))
+            events.put(progress(route.demand_id))
+
+        def work() -> None:
+            try:
+                deadline_s = _deadline(context)
+                events.put(
+                    self.solve(
+                        request,
+                        stop=stop,
+                        deadline_s=deadline_s,
+                        on_route=on_route,
+                        on_incumbent=on_incumbent,
+                    )
+                )
+            except BaseException as exc:
+                events.put(exc)
+
+        yield pb.OptimizeEvent(progress=pb.Progress(phase=pb.PHASE_GRAPH, percent=0.0))
+        worker = threading.Thread(target=work, name="optimize-stream", daemon=True)
+        worker.start()
+        try:
+            while True:
+                item = events.get()
+                if isinstance(item, BaseException):
+                    raise item
+                if isinstance(item, pb.OptimizeResponse):
+                    yield pb.OptimizeEvent(progress=pb.Progress(phase=pb.PHASE_DONE, percent=100.0))
+                    yield pb.OptimizeEvent(result=item)
+                    return
+                yield item
+        finally:
+            stop.set()  # a cancelled or failed stream stops its solve
+            worker.join()
+
+
+class _StoppedError(Exception):
+    """The call was cancelled or its deadline passed; the solve stopped early."""
+
+
+def _stopped_status(context: grpc.ServicerContext) -> tuple[grpc.StatusCode, str]:
+    """CANCELLED or DEADLINE_EXCEEDED, whichever ended the call."""
+    remaining = context.time_remaining()
+    if remaining is not None and remaining <= _DEADLINE_MARGIN_S:
+        return grpc.StatusCode.DEADLINE_EXCEEDED, "deadline reached; the solve was stopped"
+    return grpc.StatusCode.CANCELLED, "call cancelled; the solve was stopped"
+
+
+def _deadline(context: grpc.ServicerContext) -> float | None:
+    """The call's deadline on the monotonic clock, if it has one."""
+    remaining = context.time_remaining()
+    return None if remaining is None else time.monotonic() + remaining
+
+
+def _with(
+    options: SolverOptions, time_limit_s: float, stop: threading.Event, report: Callable | None
+) -> SolverOptions:
+    """Solver options for one demand of a call."""
+    return replace(options, time_limit_s=time_limit_s, stop=stop, on_incumbent=report)
+
+
+def _spec(request: pb.LoadNetworkRequest, root: Path) -> GeodataSpec:
+    """The geodata spec a request describes, its paths confined to the set's folder."""
+    base = spec_from_path(root) if not request.layers else GeodataSpec(sources={}, name=root.stem)
+    sources: dict[str, list[LayerSource]] = {}
+    folder = root if root.is_dir() else root.parent
+    for i, layer in enumerate(request.layers):
+        at = f"layers[{i}]"
+        if layer.layer not in LAYERS:
+            raise InvalidRequestError(f"{at}.layer must be one of {LAYERS}, got {layer.layer!r}")
+        rel = Path(layer.path) if layer.path else Path(root.name)
+        if rel.is_absolute() or ".." in rel.parts:
+            raise InvalidRequestError(f"{at}.path {layer.path!r} must stay inside the geodata set")
+        path = folder / rel if layer.path else root
+        sources.setdefault(layer.layer, []).append(
+            LayerSource(
+                path=path,
+                layer=layer.layer_name or None,
+                fields=dict(layer.fields),
+                defaults=struct_to_dict(layer.defaults),
+                x_field=layer.x_field or None,
+                y_field=layer.y_field or None,
+                crs=layer.crs or None,
+            )
+        )
+    merged = dict(base.sources) | {k: tuple(v) for k, v in sources.items()}
+    return GeodataSpec(
+        sources=merged,
+        cost_per_km_by_kind=dict(request.cost_per_km_by_kind),
+        permit_cost_by_level=dict(request.permit_cost_by_level),
+        name=base.name,
+    )
+
+
+def _content_id(
+    root: Path, files: list[Path], request: pb.LoadNetworkRequest, settings: GraphSettings
+) -> str:
+    """Hash of every data file's bytes, the layer mapping and the graph settings."""
+    h = hashlib.sha256()
+    folder = root if root.is_dir() else root.parent
+    for path in files:
+        h.update(path.relative_to(folder).as_posix().encode())
+        h.update(hashlib.sha256(path.read_bytes()).digest())
+    mapping = pb.LoadNetworkRequest(
+        layers=request.layers,
+        cost_per_km_by_kind=request.cost_per_km_by_kind,
+        permit_cost_by_level=request.permit_cost_by_level,
+    )
+    h.update(mapping.SerializeToString(deterministic=True))
+    h.update(_settings_key(settings).encode())
+    return h.hexdigest()
+
+
+def _settings_key(settings: GraphSettings) -> str:
+    """A canonical text of graph settings, for caching graphs."""
+    values = {f.name: getattr(settings, f.name) for f in fields(GraphSettings)}
+    return json.dumps(values, sort_keys=True, default=lambda v: dict(v) if hasattr(v, "items") else list(v))
+
+
+def _renamed(network: Network, name: str) -> Network:
+    """The network with a display name."""
+    return replace(network, name=name)

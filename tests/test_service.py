@@ -1,0 +1,339 @@
+"""The gRPC service over a real loopback channel: every method, health, reflection, errors,
+deadlines, cancellation, concurrency, and the CLI through the server."""
+
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import geopandas as gpd
+import grpc
+import numpy as np
+import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+from shapely import LineString, Point, box
+
+from optimizer.api.fiberopt.v1 import route_optimizer_pb2 as pb
+from optimizer.cli import main
+from optimizer.client import connect
+from optimizer.convert import demand_to_proto
+from optimizer.geodata import load_geodata, spec_from_path
+from optimizer.graph import build_graph
+from optimizer.routes import Demand, solve_demand
+from optimizer.scenario import load_scenario
+from optimizer.server import SERVICE_NAME, create_server
+from optimizer.service import ServiceLimits
+
+ROOT = Path(__file__).resolve().parents[1]
+SCENARIO = ROOT / "geodata" / "sample" / "scenario.yaml"
+
+
+@pytest.fixture(scope="module")
+def server():
+    """A real server on a free loopback port with the sample preloaded."""
+    running = create_server(
+        ROOT / "geodata",
+        port=0,
+        host="localhost",
+        preload=("sample",),
+        limits=ServiceLimits(max_concurrent_solves=2, max_queued_solves=16),
+    )
+    yield running
+    running.stop(grace_s=0)
+
+
+@pytest.fixture(scope="module")
+def client(server):
+    """A client on a real channel to the server."""
+    with connect(f"localhost:{server.port}", timeout_s=60) as c:
+        yield c
+
+
+@pytest.fixture(scope="module")
+def sample_id(client):
+    return client.load_named("sample").network_id
+
+
+@pytest.fixture(scope="module")
+def scenario():
+    return load_scenario(SCENARIO)
+
+
+@pytest.fixture(scope="module")
+def in_process(scenario):
+    """The sample scenario solved by the library in this process."""
+    network = build_graph(load_geodata(scenario.geodata), settings=scenario.settings)
+    return {d.id: solve_demand(network, d, options=scenario.solver) for d in scenario.demands}
+
+
+def test_health_is_serving_once_preloads_are_built(server):
+    channel = grpc.insecure_channel(f"localhost:{server.port}")
+    stub = health_pb2_grpc.HealthStub(channel)
+    for name in ("", SERVICE_NAME):
+        reply = stub.Check(health_pb2.HealthCheckRequest(service=name), timeout=5)
+        assert reply.status == health_pb2.HealthCheckResponse.SERVING
+    channel.close()
+
+
+def test_reflection_lists_the_services(server):
+    channel = grpc.insecure_channel(f"localhost:{server.port}")
+    stub = reflection_pb2_grpc.ServerReflectionStub(channel)
+    replies = stub.ServerReflectionInfo(iter([reflection_pb2.ServerReflectionRequest(list_services="")]))
+    names = {s.name for s in next(iter(replies)).list_services_response.service}
+    assert {SERVICE_NAME, "grpc.health.v1.Health"} <= names
+    channel.close()
+
+
+def test_load_by_name_is_idempotent_and_listed(client, sample_id):
+    again = client.load_named("sample")
+    assert again.network_id == sample_id
+    assert again.stats.edges > 1000 and again.stats.nodes > 1000
+    assert {s.site_id for s in again.sites} >= {"CHI1", "DAL1", "ATL1"}
+    assert list(again.levels) == ["state", "county"]
+    assert sample_id in {n.network_id for n in client.list_networks()}
+    assert client.get_network(sample_id).stats.edges == again.stats.edges
+
+
+def test_inline_load_builds_the_same_graph_with_a_stable_id(client, scenario, sample_id):
+    first = client.load_geodata(scenario.geodata, settings=scenario.settings)
+    second = client.load_geodata(scenario.geodata, settings=scenario.settings)
+    assert first.network_id == second.network_id != sample_id  # other mapping: other content
+    assert first.stats.edges == client.get_network(sample_id).stats.edges
+
+
+def _same_route(remote: pb.Route, local) -> None:
+    assert remote.status == pb.RouteStatus.Value(f"ROUTE_STATUS_{local.status.value}")
+    assert remote.reason == local.reason
+    if local.geometry is not None:
+        assert remote.cost == pytest.approx(local.cost, rel=1e-12)
+        assert remote.latency_ms == pytest.approx(local.latency_ms, rel=1e-12)
+        assert remote.length_km == pytest.approx(local.length_km, rel=1e-12)
+        assert [j.jurisdiction_id for j in remote.jurisdictions] == [
+            j.jurisdiction_id for j in local.jurisdictions
+        ]
+        assert len(remote.segments) == len(local.edges)
+
+
+def test_optimize_matches_the_library(client, scenario, in_process):
+    info = client.load_geodata(scenario.geodata, settings=scenario.settings)
+    response = client.optimize(info.network_id, scenario.demands, solver=scenario.solver, name="x")
+    assert [r.demand_id for r in response.routes] == [d.id for d in scenario.demands]
+    for route in response.routes:
+        _same_route(route, in_process[route.demand_id])
+    chi_dal = response.routes[0]
+    assert chi_dal.geometry_geojson.startswith('{"type":"LineString"')
+    assert sum(chi_dal.count_by_level.values()) == chi_dal.permit_count
+
+
+def test_stream_sends_progress_routes_then_the_result(client, scenario, in_process):
+    info = client.load_geodata(scenario.geodata, settings=scenario.settings)
+    events = list(client.stream(info.network_id, scenario.demands, solver=scenario.solver))
+    kinds = [e.WhichOneof("event") for e in events]
+    assert kinds[0] == "progress" and events[0].progress.phase == pb.PHASE_GRAPH
+    assert kinds[-1] == "result"
+    assert kinds.count("route") == len(scenario.demands)
+    percents = [e.progress.percent for e in events if kinds and e.WhichOneof("event") == "progress"]
+    assert percents[-1] == 100.0 and percents == sorted(percents)
+    assert any(e.progress.HasField("incumbent_cost") for e in events if e.WhichOneof("event") == "progress")
+    for route in events[-1].result.routes:
+        _same_route(route, in_process[route.demand_id])
+
+
+def test_eight_concurrent_clients_get_the_library_answers(server, scenario, in_process):
+    def one_call(_: int):
+        with connect(f"localhost:{server.port}", timeout_s=120) as c:
+            info = c.load_geodata(scenario.geodata, settings=scenario.settings)
+            return c.optimize(info.network_id, scenario.demands, solver=scenario.solver)
+
+    with ThreadPoolExecutor(8) as pool:
+        responses = list(pool.map(one_call, range(8)))
+    for response in responses:
+        for route in response.routes:
+            _same_route(route, in_process[route.demand_id])
+
+
+def _call_error(fn) -> grpc.RpcError:
+    with pytest.raises(grpc.RpcError) as info:
+        fn()
+    return info.value
+
+
+def test_bad_demand_is_invalid_argument_naming_the_field(client, sample_id):
+    demands = [Demand("ok", "CHI1", "DAL1", 7.0)]
+    request = pb.OptimizeRequest(network_id=sample_id, demands=[demand_to_proto(d) for d in demands])
+    request.demands.append(pb.Demand(id="bad", a="CHI1", b="DAL1", max_latency_ms=-1))
+    error = _call_error(lambda: client.stub.Optimize(request, timeout=10))
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert error.details() == "demands[1].max_latency_ms must be > 0, got -1"
+
+
+@pytest.mark.parametrize(
+    ("network", "site", "message"),
+    [
+        ("nope", "DAL1", "network_id 'nope': no such network"),
+        (None, "XXX9", "demand 'd': unknown site 'XXX9'"),
+    ],
+)
+def test_unknown_network_or_site_is_not_found(client, sample_id, network, site, message):
+    demands = [Demand("d", "CHI1", site, 7.0)]
+    error = _call_error(lambda: client.optimize(network or sample_id, demands))
+    assert error.code() == grpc.StatusCode.NOT_FOUND
+    assert message in error.details()
+
+
+@pytest.mark.parametrize("name", ["../../etc/passwd", "/etc/passwd", "sample/../../README.md"])
+def test_names_cannot_leave_the_data_root(client, name):
+    error = _call_error(lambda: client.load_named(name))
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "inside the data root" in error.details()
+
+
+def test_infeasible_demand_is_a_result_not_an_error(client, sample_id):
+    response = client.optimize(sample_id, [Demand("d", "DAL1", "ATL2", 4.0)])
+    assert response.routes[0].status == pb.ROUTE_STATUS_INFEASIBLE
+    assert response.routes[0].reason == "fastest possible route is 6.29 ms, bound is 4.00 ms"
+
+
+@pytest.fixture(scope="module")
+def hard_set(tmp_path_factory):
+    """A grid of corridors over 10 x 10 priced counties: a jurisdiction limit makes it hard."""
+    return write_hard_set(tmp_path_factory.mktemp("hard"))
+
+
+def write_hard_set(folder: Path) -> Path:
+    """Write the hard grid geodata set into folder."""
+    rng = np.random.default_rng(7)
+    n, step = 30, 0.1
+    lines, costs = [], []
+    for i in range(n):
+        jitter = rng.uniform(-0.02, 0.02, (2, n, 2))
+        lines.append(
+            LineString(
+                [(-100 + j * step + jitter[0, j, 0], 35 + i * step + jitter[0, j, 1]) for j in range(n)]
+            )
+        )
+        lines.append(
+            LineString(
+                [(-100 + i * step + jitter[1, j, 0], 35 + j * step + jitter[1, j, 1]) for j in range(n)]
+            )
+        )
+        costs += list(rng.uniform(1e3, 1e5, 2))
+    gpd.GeoDataFrame(
+        {"corridor_id": [f"c{i}" for i in range(len(lines))], "kind": "rail", "cost_per_km": costs},
+        geometry=lines,
+        crs="EPSG:4326",
+    ).to_file(folder / "corridors.geojson")
+    cell = n * step / 10
+    boxes = [
+        box(-100.05 + c * cell, 34.95 + r * cell, -100.05 + (c + 1) * cell, 34.95 + (r + 1) * cell)
+        for r in range(10)
+        for c in range(10)
+    ]
+    gpd.GeoDataFrame(
+        {
+            "jurisdiction_id": [f"J{i}" for i in range(100)],
+            "level": "county",
+            "permit_cost": rng.uniform(1e5, 1e6, 100),
+        },
+        geometry=boxes,
+        crs="EPSG:4326",
+    ).to_file(folder / "jurisdictions.geojson")
+    gpd.GeoDataFrame(
+        {"site_id": ["SW", "NE"]}, geometry=[Point(-100.02, 34.98), Point(-97.08, 37.92)], crs="EPSG:4326"
+    ).to_file(folder / "sites.geojson")
+    return folder
+
+
+def test_deadline_stops_the_solver_and_the_server_takes_the_next_call(server, client, hard_set, sample_id):
+    info = client.load_geodata(spec_from_path(hard_set))
+    hard = [Demand("hard", "SW", "NE", max_latency_ms=2.95, max_jurisdictions=12)]
+    request = pb.OptimizeRequest(network_id=info.network_id, demands=[demand_to_proto(d) for d in hard])
+    request.solver.time_limit_s = 120
+    started = time.monotonic()
+    error = _call_error(lambda: client.stub.Optimize(request, timeout=1.5))
+    assert error.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+    quick = client.optimize(sample_id, [Demand("d", "CHI1", "DAL1", 7.0)], timeout_s=30)
+    assert quick.routes[0].status == pb.ROUTE_STATUS_OPTIMAL
+    assert time.monotonic() - started < 10
+    _wait_idle(server)
+
+
+def test_cancelled_stream_stops_its_solve(server, client, hard_set):
+    info = client.load_geodata(spec_from_path(hard_set))
+    hard = [Demand("hard", "SW", "NE", max_latency_ms=2.95, max_jurisdictions=12)]
+    request = pb.OptimizeRequest(network_id=info.network_id, demands=[demand_to_proto(d) for d in hard])
+    request.solver.time_limit_s = 120
+    call = client.stub.OptimizeStream(request, timeout=60)
+    first = next(call)
+    assert first.progress.phase == pb.PHASE_GRAPH
+    threading.Timer(0.5, call.cancel).start()
+    error = _call_error(lambda: list(call))
+    assert error.code() == grpc.StatusCode.CANCELLED
+    _wait_idle(server)
+
+
+def _wait_idle(server, timeout_s: float = 5.0) -> None:
+    """Assert the server's solves all end soon (the stop reached the solver)."""
+    end = time.monotonic() + timeout_s
+    while server.service.active_calls and time.monotonic() < end:
+        time.sleep(0.05)
+    assert server.service.active_calls == 0
+
+
+def test_over_limit_requests_are_resource_exhausted(hard_set):
+    limits = ServiceLimits(max_concurrent_solves=1, max_queued_solves=0, max_inline_bytes=2_000_000)
+    running = create_server(hard_set.parent, port=0, host="localhost", limits=limits)
+    try:
+        with connect(f"localhost:{running.port}", timeout_s=30) as c:
+            error = _call_error(
+                lambda: c.stub.LoadNetwork(
+                    pb.LoadNetworkRequest(inline_data=b"PK" + b"\0" * 2_100_000), timeout=10
+                )
+            )
+            assert error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+            info = c.load_named(hard_set.name)
+            hard = [Demand("hard", "SW", "NE", max_latency_ms=2.95, max_jurisdictions=12)]
+            busy = c.stub.Optimize.future(
+                pb.OptimizeRequest(
+                    network_id=info.network_id,
+                    demands=[demand_to_proto(d) for d in hard],
+                    solver=pb.SolverOptions(time_limit_s=30),
+                ),
+                timeout=30,
+            )
+            time.sleep(0.5)
+            error = _call_error(lambda: c.optimize(info.network_id, hard))
+            assert error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+            assert "server busy" in error.details()
+            busy.cancel()
+    finally:
+        running.stop(grace_s=0)
+
+
+def test_cli_through_the_server_writes_the_same_routes(server, tmp_path):
+    local, remote = tmp_path / "local", tmp_path / "remote"
+    assert main(["solve", str(SCENARIO), "--out", str(local), "--quiet"]) == 0
+    assert (
+        main(
+            ["solve", str(SCENARIO), "--out", str(remote), "--quiet", "--server", f"localhost:{server.port}"]
+        )
+        == 0
+    )
+    name = load_scenario(SCENARIO).name
+    for layer in ("routes", "route_segments", "jurisdictions_crossed"):
+        a = gpd.read_file(local / name / "routes.gpkg", layer=layer)
+        b = gpd.read_file(remote / name / "routes.gpkg", layer=layer)
+        assert list(a.columns) == list(b.columns)
+        skip = {"solve_s", "geometry"}
+        for column in a.columns:
+            if column not in skip:
+                if a[column].dtype.kind == "f":
+                    np.testing.assert_allclose(a[column], b[column], rtol=1e-12)
+                else:
+                    assert a[column].tolist() == b[column].tolist(), (layer, column)
+        assert a.geometry.isna().tolist() == b.geometry.isna().tolist()
+        present = a.geometry.notna()
+        assert a.geometry[present].geom_equals_exact(b.geometry[present], tolerance=1e-9).all()
