@@ -6,6 +6,7 @@ Suites (each skipped with a reason when its data is absent):
               site pairs among major metros
 The floor is plain unconstrained Dijkstra (scipy.sparse.csgraph) on the same graph from the same
 source, timed in the same process; ratios are solve time over floor time.
+  service     Optimize over loopback gRPC against the same solve in process; 8-client throughput
 Writes bench/results/latest.json.
 """
 
@@ -29,6 +30,9 @@ from optimizer.graph import Network, build_graph
 from optimizer.problem import RouteQuery, SolverOptions
 from optimizer.solve import solve_route
 from optimizer.testbeds import us_rail_spec
+
+sys.path.insert(0, str(Path(__file__).parent))  # bench/ is scripts, not a package
+from service import service_suite
 
 ROOT = Path(__file__).resolve().parents[1]
 US = ROOT.parent / "shared" / "data" / "us"
@@ -127,6 +131,7 @@ def main() -> int:
         (tmp / "us_sites.csv").unlink()
     else:
         print(f"us-rail skipped: {US} not found", file=sys.stderr)
+    service = service_suite()
     columns = [
         "suite",
         "nodes",
@@ -143,6 +148,8 @@ def main() -> int:
     print(" ".join(f"{c:>18}" for c in columns))
     for e in entries:
         print(" ".join(f"{_fmt(e.get(c)):>18}" for c in columns))
+    print("service: " + ", ".join(f"{k} {_fmt(v)}" for k, v in service.items() if k != "suite"))
+    entries.append(service)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(
         json.dumps(

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import math
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -245,7 +244,10 @@ def solve_route_model(
     # linear 0/1 models like this one (google/or-tools#5293); switch that step off.
     solver.parameters.presolve_inclusion_work_limit = 0
     callback = _Incumbents(route_model, options.on_incumbent) if options.on_incumbent else None
-    with _stop_on(options.stop, solver):
+    stop = options.stop
+    with stop.hooked(solver.stop_search) if stop else contextlib.nullcontext():
+        if stop is not None and stop.is_set():
+            solver.parameters.max_time_in_seconds = 0.0  # stopped before the search began
         code = solver.solve(route_model.model, callback)
     if code == cp_model.MODEL_INVALID:
         raise RuntimeError(f"CP-SAT rejected the route model: {route_model.model.validate()}")
@@ -271,29 +273,6 @@ class _Incumbents(cp_model.CpSolverSolutionCallback):
     def on_solution_callback(self) -> None:
         """Forward objective and bound of the new incumbent."""
         self._report(self.objective_value / self._scale, self.best_objective_bound / self._scale)
-
-
-@contextlib.contextmanager
-def _stop_on(stop: threading.Event | None, solver: cp_model.CpSolver) -> Iterator[None]:
-    """Stop the solver's search as soon as stop is set (cancellation, deadline)."""
-    if stop is None:
-        yield
-        return
-    done = threading.Event()
-
-    def watch() -> None:
-        while not done.is_set():  # keep asking: a stop sent before the search starts is lost
-            if stop.wait(0.02):
-                solver.stop_search()
-                done.wait(0.02)
-
-    watcher = threading.Thread(target=watch, name="cp-sat-stop", daemon=True)
-    watcher.start()
-    try:
-        yield
-    finally:
-        done.set()
-        watcher.join()
 
 
 def restrict_to_cost(route_model: RouteModel, outcome: ModelOutcome) -> RouteModel:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -17,6 +18,7 @@ __all__ = [
     "RouteResult",
     "RouteStatus",
     "SolverOptions",
+    "StopSignal",
 ]
 
 LATENCY_TOLERANCE_MS = 1e-6
@@ -91,6 +93,41 @@ class RouteQuery:
         return f"node {node}"
 
 
+class StopSignal:
+    """A thread-safe stop flag that also calls hooks (e.g. CP-SAT's stop_search) when set."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+        self._lock = threading.Lock()
+        self._hooks: list[Callable[[], None]] = []
+
+    def set(self) -> None:
+        """Raise the flag and run every hook registered now."""
+        with self._lock:
+            self._event.set()
+            hooks = list(self._hooks)
+        for hook in hooks:
+            hook()
+
+    def is_set(self) -> bool:
+        """Whether stop was asked for."""
+        return self._event.is_set()
+
+    @contextlib.contextmanager
+    def hooked(self, hook: Callable[[], None]) -> Iterator[None]:
+        """Run hook on set() while inside the block (at once if already set)."""
+        with self._lock:
+            self._hooks.append(hook)
+            already = self._event.is_set()
+        if already:
+            hook()
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._hooks.remove(hook)
+
+
 @dataclass(frozen=True)
 class SolverOptions:
     """Solver limits, sized for a 2-core machine by default, and hooks for a caller that
@@ -100,7 +137,7 @@ class SolverOptions:
     num_workers: int = 2
     tie_break_latency: bool = True
     log_search: bool = False
-    stop: threading.Event | None = field(default=None, compare=False, repr=False)
+    stop: StopSignal | None = field(default=None, compare=False, repr=False)
     on_incumbent: Callable[[float, float], None] | None = field(default=None, compare=False, repr=False)
 
 

@@ -44,7 +44,7 @@ from optimizer.errors import (
 )
 from optimizer.geodata import LAYERS, GeodataSpec, Layers, LayerSource, load_geodata, spec_from_path
 from optimizer.graph import Network, build_graph
-from optimizer.problem import RouteStatus, SolverOptions
+from optimizer.problem import RouteStatus, SolverOptions, StopSignal
 from optimizer.routes import Solution, demand_query, solve_demand
 
 __all__ = ["RouteOptimizerService", "ServiceLimits"]
@@ -244,7 +244,7 @@ class RouteOptimizerService(pb_grpc.RouteOptimizerServicer):
         self,
         request: pb.OptimizeRequest,
         *,
-        stop: threading.Event,
+        stop: StopSignal,
         deadline_s: float | None,
         on_route: Callable[[int, pb.Route], None] | None = None,
         on_incumbent: Callable[[str, float, float], None] | None = None,
@@ -348,14 +348,14 @@ class RouteOptimizerService(pb_grpc.RouteOptimizerServicer):
     @_unary
     def Optimize(self, request, context):  # noqa: N802
         """Solve every demand; the client's deadline and cancellation stop the solver."""
-        stop = threading.Event()
+        stop = StopSignal()
         context.add_callback(stop.set)
         return self.solve(request, stop=stop, deadline_s=_deadline(context))
 
     @_streaming
     def OptimizeStream(self, request, context):  # noqa: N802
         """Progress events, each finished route, then the final result."""
-        stop = threading.Event()
+        stop = StopSignal()
         context.add_callback(stop.set)
         events: queue.Queue = queue.Queue()
         n = max(len(request.demands), 1)
@@ -427,7 +427,7 @@ def _deadline(context: grpc.ServicerContext) -> float | None:
 
 
 def _with(
-    options: SolverOptions, time_limit_s: float, stop: threading.Event, report: Callable | None
+    options: SolverOptions, time_limit_s: float, stop: StopSignal, report: Callable | None
 ) -> SolverOptions:
     """Solver options for one demand of a call."""
     return replace(options, time_limit_s=time_limit_s, stop=stop, on_incumbent=report)

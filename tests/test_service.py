@@ -337,3 +337,52 @@ def test_cli_through_the_server_writes_the_same_routes(server, tmp_path):
         assert a.geometry.isna().tolist() == b.geometry.isna().tolist()
         present = a.geometry.notna()
         assert a.geometry[present].geom_equals_exact(b.geometry[present], tolerance=1e-9).all()
+
+
+def test_sigterm_lets_the_call_in_flight_finish(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    (tmp_path / "hard").mkdir()
+    folder = write_hard_set(tmp_path / "hard")
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "optimizer.cli",
+            "serve",
+            "--port",
+            "0",
+            "--host",
+            "localhost",
+            "--data-root",
+            str(tmp_path),
+            "--preload",
+            "hard",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
+    try:
+        banner = process.stdout.readline()
+        port = int(banner.split("localhost:")[1].split()[0])
+        with connect(f"localhost:{port}", timeout_s=60) as c:
+            info = c.load_named(folder.name)
+            hard = [Demand("hard", "SW", "NE", max_latency_ms=2.95, max_jurisdictions=12)]
+            request = pb.OptimizeRequest(
+                network_id=info.network_id,
+                demands=[demand_to_proto(d) for d in hard],
+                solver=pb.SolverOptions(time_limit_s=2),
+            )
+            in_flight = c.stub.Optimize.future(request, timeout=30)
+            time.sleep(0.5)
+            os.kill(process.pid, signal.SIGTERM)
+            response = in_flight.result()
+            assert response.routes[0].status == pb.ROUTE_STATUS_UNSOLVED
+        assert process.wait(timeout=15) == 0
+    finally:
+        process.kill()
+        process.stdout.close()
