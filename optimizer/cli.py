@@ -16,7 +16,16 @@ from optimizer import __version__
 from optimizer.client import connect
 from optimizer.config import GraphSettings
 from optimizer.errors import OptimizerError
-from optimizer.export import is_complete, write_solution
+from optimizer.export import (
+    FORMATS,
+    export_result,
+    format_exports,
+    is_complete,
+    missing_formats,
+    parse_formats,
+    run_info_for,
+    write_solution,
+)
 from optimizer.geodata import Layers, load_geodata, spec_from_path
 from optimizer.geometry import geodesic_length_km
 from optimizer.graph import Network, build_graph
@@ -59,6 +68,12 @@ def _parser() -> argparse.ArgumentParser:
     solve.add_argument("--out", type=Path, default=Path("out"), help="output folder (default out/)")
     solve.add_argument("--force", action="store_true", help="redo scenarios already finished")
     solve.add_argument("--quiet", action="store_true", help="no progress bar or route table")
+    solve.add_argument(
+        "--format",
+        default="gpkg,geojson",
+        help=f"GIS formats, comma-separated, from {', '.join(FORMATS)} or all (default gpkg,geojson; "
+        "routes.gpkg, map.html and report.html are always written)",
+    )
     solve.add_argument("--server", metavar="HOST:PORT", help="solve through a fiberopt server")
     solve.set_defaults(func=_cmd_solve)
     serve = sub.add_parser("serve", help="run the gRPC RouteOptimizer service")
@@ -80,6 +95,10 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--max-concurrent-solves", type=int, default=2, metavar="N")
     serve.add_argument("--max-solver-threads", type=int, default=2, metavar="N")
     serve.set_defaults(func=_cmd_serve)
+    export = sub.add_parser("export", help="write more GIS formats into a solved scenario's folder")
+    export.add_argument("result", type=Path, metavar="RESULT_DIR", help="a folder `fiberopt solve` wrote")
+    export.add_argument("--format", required=True, help=f"comma-separated, from {', '.join(FORMATS)} or all")
+    export.set_defaults(func=_cmd_export)
     inspect = sub.add_parser("inspect", help="validate geodata and print its statistics")
     inspect.add_argument(
         "geodata", type=Path, metavar="GEODATA", help="GeoPackage, folder of layer files, or a scenario .yaml"
@@ -90,6 +109,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def _cmd_solve(args: argparse.Namespace) -> int:
     """Solve each scenario; skip finished ones unless --force; one folder each."""
+    formats = parse_formats(args.format)
     scenarios = [load_scenario(p) for p in args.scenarios]
     names = [s.name for s in scenarios]
     if dupes := sorted({n for n in names if names.count(n) > 1}):
@@ -103,6 +123,8 @@ def _cmd_solve(args: argparse.Namespace) -> int:
         folder = args.out / scenario.name
         if not args.force and is_complete(folder, digest):
             bar.update(len(scenario.demands))
+            if missing := missing_formats(folder, formats):  # finished: only add the formats asked for
+                print(format_exports(scenario.name, export_result(folder, missing)))
             print(f"{scenario.name}: outputs complete in {folder}, skipped (use --force to redo)")
             continue
 
@@ -116,10 +138,18 @@ def _cmd_solve(args: argparse.Namespace) -> int:
             bar.update(len(scenario.demands))
         else:
             solution, network = solve_scenario(scenario, on_route=progress)
-        written = write_solution(solution, network, args.out, scenario_digest=digest)
+        written = write_solution(
+            solution,
+            network,
+            args.out,
+            scenario_digest=digest,
+            run_info=run_info_for(scenario),
+            formats=formats,
+        )
         if not args.quiet:
             bar.clear()
             print(format_solution(solution))
+            print(format_exports(scenario.name, folder=written, with_files=False))
         print(f"{scenario.name}: wrote {written}")
         failed += solution.status == "UNSOLVED"
     bar.close()
@@ -166,6 +196,13 @@ def format_solution(solution: Solution) -> str:
         + ", ".join(f"{k} {v:.2f} s" for k, v in solution.timings_s.items())
     )
     return "\n".join(lines + notes)
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    """Write the asked formats into a solved scenario's folder, from its routes.gpkg."""
+    written = export_result(args.result, parse_formats(args.format))
+    print(format_exports(args.result.name, written))
+    return 0
 
 
 def _cmd_inspect(args: argparse.Namespace) -> int:

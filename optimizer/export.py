@@ -1,4 +1,11 @@
-"""Write a solution as GIS files and a JSON summary, atomically, one folder per scenario."""
+"""Write a solution as GIS files, a map, a report and a JSON summary, atomically, one folder each.
+
+`write_solution` writes DIR/<scenario>/ through a staging folder renamed into place:
+routes.gpkg first (the source of truth: layers `routes`, `route_segments`, `sites`,
+`jurisdictions_crossed` and the `run` table), then every other format read back from it,
+map.html, report.html, and summary.json last as the completion mark. `export_result` adds
+formats to a finished folder later, from its routes.gpkg.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +14,11 @@ import math
 import os
 import shutil
 import tempfile
-import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import fields, is_dataclass
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -16,13 +26,51 @@ import pandas as pd
 import shapely
 
 from optimizer import __version__
+from optimizer.errors import InvalidRequestError
+from optimizer.formats import (
+    DEFAULT_FORMATS,
+    FORMATS,
+    GPKG,
+    ResultLayers,
+    Written,
+    parse_formats,
+    read_result,
+    write_format,
+    write_text_atomic,
+)
 from optimizer.graph import Network
+from optimizer.mapview import map_html
+from optimizer.report import report_html
 from optimizer.routes import Solution
+from optimizer.scenario import Scenario
 
-__all__ = ["OUTPUT_FILES", "is_complete", "routes_frame", "solution_summary", "write_solution"]
+__all__ = [
+    "DEFAULT_FORMATS",
+    "FORMATS",
+    "OUTPUT_FILES",
+    "export_result",
+    "format_exports",
+    "is_complete",
+    "missing_formats",
+    "parse_formats",
+    "routes_frame",
+    "run_info_for",
+    "solution_layers",
+    "solution_summary",
+    "write_solution",
+]
 
-OUTPUT_FILES = ("routes.gpkg", "routes.geojson", "summary.json")
+OUTPUT_FILES = (GPKG, "map.html", "report.html", "summary.json")
+"""Files every finished result folder holds, whatever its formats."""
 CRS = "EPSG:4326"
+_CROSSED_COLUMNS = {
+    "demand_id": str,
+    "route_index": "int64",
+    "jurisdiction_id": str,
+    "name": str,
+    "level": str,
+    "permit_cost": "float64",
+}
 
 
 def routes_frame(solution: Solution, levels: tuple[str, ...]) -> gpd.GeoDataFrame:
@@ -58,28 +106,34 @@ def routes_frame(solution: Solution, levels: tuple[str, ...]) -> gpd.GeoDataFram
 
 def segments_frame(solution: Solution, network: Network) -> gpd.GeoDataFrame:
     """One row per graph edge of each route, in travel order, oriented from a to b."""
+    parts = [
+        _route_segments(network, r.demand_id, r.route_index, r.edges, r.nodes)
+        for r in solution.routes
+        if r.edges
+    ]
+    parts = parts or [_route_segments(network, "", 0, (), ())]  # no route at all: the columns only
+    return gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), geometry="geometry", crs=CRS)
+
+
+def _route_segments(
+    network: Network, demand_id: str, route_index: int, edge_ids: Sequence[int], nodes: Sequence[int]
+) -> gpd.GeoDataFrame:
+    """The edges of one route as rows, geometry turned to run from a to b."""
     edges = network.edges
-    frames = []
-    for r in solution.routes:
-        if not r.edges:
-            continue
-        idx = np.asarray(r.edges)
-        internal = ["tail", "head", "site", *(c for c in edges.columns if c.startswith("covered_"))]
-        part = edges.iloc[idx].drop(columns=internal).reset_index(drop=True)
-        forward = edges["tail"].to_numpy()[idx] == np.asarray(r.nodes[:-1])
-        geoms = part.geometry.values
-        part = part.set_geometry(np.where(forward, geoms, shapely.reverse(geoms)), crs=CRS)
-        juris_ids = network.jurisdictions["jurisdiction_id"].astype(str).to_numpy()
-        for level in network.levels:
-            column = part[f"jurisdiction_{level}"].to_numpy()
-            part[f"jurisdiction_{level}"] = np.append(juris_ids, "")[column]
-        part.insert(0, "seq", np.arange(len(part)))
-        part.insert(0, "route_index", r.route_index)
-        part.insert(0, "demand_id", r.demand_id)
-        frames.append(part)
-    if not frames:
-        return gpd.GeoDataFrame({"demand_id": []}, geometry=gpd.GeoSeries([], crs=CRS), crs=CRS)
-    return gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), crs=CRS)
+    idx = np.asarray(edge_ids, dtype=np.int64)
+    internal = ["tail", "head", "site", *(c for c in edges.columns if c.startswith("covered_"))]
+    part = edges.iloc[idx].drop(columns=internal, errors="ignore").reset_index(drop=True)
+    forward = edges["tail"].to_numpy()[idx] == np.asarray(nodes[:-1], dtype=np.int64)
+    geoms = np.asarray(part.geometry.values, dtype=object)
+    part = part.set_geometry(gpd.GeoSeries(np.where(forward, geoms, shapely.reverse(geoms)), crs=CRS))
+    juris_ids = network.jurisdictions["jurisdiction_id"].astype(str).to_numpy()
+    for level in network.levels:
+        column = part[f"jurisdiction_{level}"].to_numpy().astype(np.int64)
+        part[f"jurisdiction_{level}"] = np.append(juris_ids, "")[column].astype(object)
+    part.insert(0, "seq", np.arange(len(part), dtype=np.int64))
+    part.insert(0, "route_index", np.full(len(part), route_index, dtype=np.int64))
+    part.insert(0, "demand_id", pd.Series([demand_id] * len(part), dtype=object))
+    return part
 
 
 def crossed_frame(solution: Solution, network: Network) -> gpd.GeoDataFrame:
@@ -98,12 +152,14 @@ def crossed_frame(solution: Solution, network: Network) -> gpd.GeoDataFrame:
                     "permit_cost": j.permit_cost,
                 }
             )
-            geoms.append(juris.geometry.loc[j.jurisdiction_id])
-    return (
-        gpd.GeoDataFrame(rows, geometry=geoms, crs=CRS)
-        if rows
-        else gpd.GeoDataFrame({"demand_id": []}, geometry=gpd.GeoSeries([], crs=CRS), crs=CRS)
-    )
+            geoms.append(_multipolygon(juris.geometry.loc[j.jurisdiction_id]))
+    table = pd.DataFrame(rows, columns=list(_CROSSED_COLUMNS)).astype(_CROSSED_COLUMNS)
+    return gpd.GeoDataFrame(table, geometry=gpd.GeoSeries(geoms, crs=CRS, dtype="geometry"), crs=CRS)
+
+
+def _multipolygon(geometry: shapely.Geometry) -> shapely.Geometry:
+    """A polygon as a one-part MultiPolygon, so every format holds one geometry type."""
+    return shapely.MultiPolygon([geometry]) if geometry.geom_type == "Polygon" else geometry
 
 
 def sites_frame(network: Network) -> gpd.GeoDataFrame:
@@ -114,8 +170,61 @@ def sites_frame(network: Network) -> gpd.GeoDataFrame:
     return sites
 
 
+def run_frame(scenario_digest: str, run_info: Mapping[str, Any] | None) -> pd.DataFrame:
+    """The `run` table: one row saying what produced the result (software, scenario, settings)."""
+    row = {
+        "software": f"fiberopt {__version__}",
+        "created_utc": datetime.now(UTC).isoformat(timespec="seconds"),
+        "run_sha256": scenario_digest,
+    }
+    for key, value in (run_info or {}).items():
+        row[key] = value if isinstance(value, str) else json.dumps(_plain(value), sort_keys=True)
+    return pd.DataFrame([row])
+
+
+def _plain(value: Any) -> Any:
+    """Dataclasses, mappings and tuples as JSON-ready dicts and lists."""
+    if is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _plain(getattr(value, f.name)) for f in fields(value)}
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+def run_info_for(scenario: Scenario) -> dict[str, Any]:
+    """What the `run` table records of a scenario: its file, YAML text, settings and solver options."""
+    return {
+        "scenario_name": scenario.name,
+        "scenario_file": str(scenario.path),
+        "scenario_sha256": scenario.digest,
+        "scenario_yaml": scenario.path.read_text(encoding="utf-8"),
+        "settings_json": scenario.settings,
+        "solver_json": scenario.solver,
+    }
+
+
+def solution_layers(
+    solution: Solution,
+    network: Network,
+    *,
+    scenario_digest: str = "",
+    run_info: Mapping[str, Any] | None = None,
+) -> ResultLayers:
+    """The solution as the GeoPackage's layers and run table."""
+    return ResultLayers(
+        name=solution.name,
+        routes=routes_frame(solution, network.levels),
+        route_segments=segments_frame(solution, network),
+        sites=sites_frame(network),
+        jurisdictions_crossed=crossed_frame(solution, network),
+        run=run_frame(scenario_digest, run_info),
+    )
+
+
 def solution_summary(solution: Solution, network: Network, *, scenario_digest: str = "") -> dict:
-    """The solution as plain JSON-ready data."""
+    """The solution as plain JSON-ready data (the files written are added when they are)."""
     routes = routes_frame(solution, network.levels)
     records = json.loads(routes.drop(columns="geometry").to_json(orient="records"))
     for record, route in zip(records, solution.routes, strict=True):
@@ -147,14 +256,25 @@ def _finite(value):
     return value
 
 
-def write_solution(solution: Solution, network: Network, out_dir: Path, *, scenario_digest: str = "") -> Path:
+def write_solution(
+    solution: Solution,
+    network: Network,
+    out_dir: Path,
+    *,
+    scenario_digest: str = "",
+    run_info: Mapping[str, Any] | None = None,
+    formats: Sequence[str] = DEFAULT_FORMATS,
+) -> Path:
     """Write DIR/<name>/ with every output file, replacing any older folder atomically."""
+    formats = parse_formats(formats)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     final = out_dir / solution.name
     staging = Path(tempfile.mkdtemp(prefix=f".{solution.name}.", dir=out_dir))
     try:
-        _write_files(solution, network, staging, scenario_digest)
+        layers = solution_layers(solution, network, scenario_digest=scenario_digest, run_info=run_info)
+        summary = solution_summary(solution, network, scenario_digest=scenario_digest)
+        _write_files(layers, staging, formats, summary)
         if final.exists():
             old = Path(tempfile.mkdtemp(prefix=f".{solution.name}.old.", dir=out_dir))
             os.replace(final, old / "x")
@@ -167,28 +287,91 @@ def write_solution(solution: Solution, network: Network, out_dir: Path, *, scena
     return final
 
 
-def _write_files(solution: Solution, network: Network, folder: Path, digest: str) -> None:
-    """All output files into folder; summary.json last, as the completion mark."""
-    gpkg = folder / "routes.gpkg"
-    routes = routes_frame(solution, network.levels)
-    routes.to_file(gpkg, layer="routes", driver="GPKG", engine="pyogrio")
-    segments_frame(solution, network).to_file(gpkg, layer="route_segments", driver="GPKG")
-    sites_frame(network).to_file(gpkg, layer="sites", driver="GPKG")
-    crossed_frame(solution, network).to_file(gpkg, layer="jurisdictions_crossed", driver="GPKG")
-    with warnings.catch_warnings():  # GeoJSON has no NaN: such fields are written as absent
-        warnings.filterwarnings("ignore", "NaN of Infinity", RuntimeWarning)
-        routes.to_file(folder / "routes.geojson", driver="GeoJSON", engine="pyogrio")
-    summary = solution_summary(solution, network, scenario_digest=digest)
-    (folder / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+def _write_files(layers: ResultLayers, folder: Path, formats: Sequence[str], summary: dict) -> None:
+    """routes.gpkg, the other formats read back from it, map, report; summary.json last."""
+    written = {"gpkg": write_format(layers, folder, "gpkg")}
+    layers = read_result(folder, name=layers.name)  # every other file says what the GeoPackage holds
+    written |= {fmt: write_format(layers, folder, fmt) for fmt in formats if fmt != "gpkg"}
+    write_text_atomic(folder / "map.html", map_html(layers))
+    write_text_atomic(folder / "report.html", report_html(layers, summary))
+    _write_summary(folder, summary, written)
+
+
+def _write_summary(folder: Path, summary: dict, written: Mapping[str, Written]) -> None:
+    """Record the files and formats written (and what each dropped), then write summary.json."""
+    exports = dict(summary.get("exports", {}))
+    exports |= {fmt: w.as_dict() for fmt, w in written.items()}
+    files = [*summary.get("files", ()), *(f for w in written.values() for f in w.files), *OUTPUT_FILES]
+    summary = {
+        **summary,
+        "formats": [f for f in FORMATS if f in exports],
+        "exports": {f: exports[f] for f in FORMATS if f in exports},
+        "files": sorted(dict.fromkeys(files)),
+    }
+    write_text_atomic(folder / "summary.json", json.dumps(_finite(summary), indent=2) + "\n")
+
+
+def export_result(folder: Path, formats: Sequence[str]) -> dict[str, Written]:
+    """Write more formats into a finished result folder, from its routes.gpkg; summary.json last."""
+    folder = Path(folder)
+    summary = _read_summary(folder)
+    if summary is None:
+        raise InvalidRequestError(
+            f"{folder}: no readable summary.json, so not a finished result of `fiberopt solve`; "
+            f"solve the scenario again"
+        )
+    layers = read_result(folder)
+    written = {fmt: write_format(layers, folder, fmt) for fmt in parse_formats(formats)}
+    _write_summary(folder, summary, written)
+    return written
+
+
+def _read_summary(folder: Path) -> dict | None:
+    """A result folder's summary.json, or None where it is missing or unreadable."""
+    try:
+        summary = json.loads((Path(folder) / "summary.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return summary if isinstance(summary, dict) else None
 
 
 def is_complete(folder: Path, scenario_digest: str) -> bool:
     """Whether folder holds finished outputs of this exact scenario text."""
-    summary_path = Path(folder) / "summary.json"
-    try:
-        summary = json.loads(summary_path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    summary = _read_summary(folder)
+    if summary is None or summary.get("scenario_sha256") != scenario_digest:
         return False
-    if summary.get("scenario_sha256") != scenario_digest:
-        return False
-    return all((Path(folder) / f).is_file() for f in summary.get("files", OUTPUT_FILES))
+    required = {*summary.get("files", ()), *OUTPUT_FILES}
+    return all((Path(folder) / f).is_file() for f in required)
+
+
+def missing_formats(folder: Path, formats: Sequence[str]) -> tuple[str, ...]:
+    """Formats asked for that a finished result folder does not hold yet."""
+    held = set((_read_summary(folder) or {}).get("formats", ()))
+    return tuple(f for f in parse_formats(formats) if f not in held)
+
+
+def format_exports(
+    name: str,
+    written: Mapping[str, Written] | None = None,
+    *,
+    folder: Path | None = None,
+    with_files: bool = True,
+) -> str:
+    """Lines saying what each format wrote (with_files) and what it could not hold.
+
+    From `written`, or from the `exports` a result folder's summary.json records.
+    """
+    if written is None:
+        exports = (_read_summary(folder) or {}).get("exports", {}) if folder else {}
+        written = {f: Written(f, tuple(e["files"]), tuple(e["dropped"])) for f, e in exports.items()}
+    lines = []
+    for fmt, w in written.items():
+        if with_files:
+            shown = (
+                ", ".join(w.files)
+                if len(w.files) <= 4
+                else f"{len(w.files)} files in {Path(w.files[0]).parent}/"
+            )
+            lines.append(f"{name}: {fmt}: wrote {shown}")
+        lines += [f"{name}: {fmt}: dropped {note}" for note in w.dropped]
+    return "\n".join(lines)

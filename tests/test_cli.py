@@ -29,9 +29,18 @@ def solved(tmp_path_factory):
 
 def test_solve_writes_every_output_file(solved):
     _, folder = solved
-    assert sorted(p.name for p in folder.iterdir()) == ["routes.geojson", "routes.gpkg", "summary.json"]
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "jurisdictions_crossed.geojson",
+        "map.html",
+        "report.html",
+        "route_segments.geojson",
+        "routes.geojson",
+        "routes.gpkg",
+        "sites.geojson",
+        "summary.json",
+    ]
     layers = {name for name, _ in pyogrio.list_layers(folder / "routes.gpkg")}
-    assert layers == {"routes", "route_segments", "sites", "jurisdictions_crossed"}
+    assert layers == {"routes", "route_segments", "sites", "jurisdictions_crossed", "run"}
 
 
 def test_outputs_agree_with_each_other(solved):
