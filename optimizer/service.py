@@ -94,38 +94,38 @@ def _status_of(exc: OptimizerError) -> grpc.StatusCode:
     return grpc.StatusCode.INVALID_ARGUMENT
 
 
+@contextlib.contextmanager
+def _status_mapping(context: grpc.ServicerContext, method: str) -> Iterator[None]:
+    """Map domain errors to status codes and anything unexpected to INTERNAL, never UNKNOWN."""
+    try:
+        yield
+    except _StoppedError:
+        context.abort(*_stopped_status(context))
+    except OptimizerError as exc:
+        context.abort(_status_of(exc), str(exc))
+    except Exception as exc:  # the one place that turns a bug into INTERNAL
+        logger.exception("%s failed", method)
+        context.abort(grpc.StatusCode.INTERNAL, f"internal error: {type(exc).__name__}: {exc}")
+
+
 def _unary(method: Callable) -> Callable:
-    """Map domain errors to status codes and anything unexpected to INTERNAL."""
+    """A unary RPC method with its errors mapped to status codes."""
 
     @functools.wraps(method)
     def wrapper(self, request, context):
-        try:
+        with _status_mapping(context, method.__name__):
             return method(self, request, context)
-        except _StoppedError:
-            context.abort(*_stopped_status(context))
-        except OptimizerError as exc:
-            context.abort(_status_of(exc), str(exc))
-        except Exception as exc:
-            logger.exception("%s failed", method.__name__)
-            context.abort(grpc.StatusCode.INTERNAL, f"internal error: {type(exc).__name__}: {exc}")
 
     return wrapper
 
 
 def _streaming(method: Callable) -> Callable:
-    """The same mapping for server-streaming methods."""
+    """A server-streaming RPC method with its errors mapped to status codes."""
 
     @functools.wraps(method)
     def wrapper(self, request, context):
-        try:
+        with _status_mapping(context, method.__name__):
             yield from method(self, request, context)
-        except _StoppedError:
-            context.abort(*_stopped_status(context))
-        except OptimizerError as exc:
-            context.abort(_status_of(exc), str(exc))
-        except Exception as exc:
-            logger.exception("%s failed", method.__name__)
-            context.abort(grpc.StatusCode.INTERNAL, f"internal error: {type(exc).__name__}: {exc}")
 
     return wrapper
 
