@@ -178,6 +178,10 @@ class RouteOptimizerService(pb_grpc.RouteOptimizerServicer):
         if source == "name":
             path = self._inside_root(request.name)
             files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+            if outside := [p.name for p in files if not p.resolve().is_relative_to(self.data_root)]:
+                raise InvalidRequestError(
+                    f"name {request.name!r}: files {outside} link outside the data root"
+                )
             return path, files
         if source == "inline_data":
             return self._unpack(request.inline_data, tmp)

@@ -386,3 +386,17 @@ def test_sigterm_lets_the_call_in_flight_finish(tmp_path):
     finally:
         process.kill()
         process.stdout.close()
+
+
+def test_symlink_out_of_the_data_root_is_refused(tmp_path):
+    root = tmp_path / "root"
+    (root / "evil").mkdir(parents=True)
+    (root / "evil" / "sites.geojson").symlink_to("/etc/passwd")
+    running = create_server(root, port=0, host="localhost")
+    try:
+        with connect(f"localhost:{running.port}", timeout_s=10) as c:
+            error = _call_error(lambda: c.load_named("evil"))
+        assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert "link outside the data root" in error.details()
+    finally:
+        running.stop(grace_s=0)
