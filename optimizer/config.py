@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from types import MappingProxyType
@@ -45,16 +46,16 @@ class GraphSettings:
         object.__setattr__(self, "cost_per_km_by_kind", _frozen(self.cost_per_km_by_kind))
         if self.counted_levels is not None:
             object.__setattr__(self, "counted_levels", tuple(self.counted_levels))
-        checks = {
-            "snap_tolerance_m": self.snap_tolerance_m >= 0,
-            "gap_km": self.gap_km >= 0,
-            "max_lateral_km": self.max_lateral_km >= 0,
-            "laterals_per_site": self.laterals_per_site >= 1,
-            "lateral_cost_per_km": self.lateral_cost_per_km >= 0,
-            "lateral_route_factor": self.lateral_route_factor >= 1,
-            "group_index": self.group_index >= 1,
-            "slack_factor": self.slack_factor >= 1,
-            "min_entry_m": self.min_entry_m >= 0,
+        checks = {  # ranges a real network can need; beyond them a build only burns memory
+            "snap_tolerance_m": 0 <= self.snap_tolerance_m <= 1_000,
+            "gap_km": 0 <= self.gap_km <= 50,
+            "max_lateral_km": 0 <= self.max_lateral_km <= 500,
+            "laterals_per_site": 1 <= self.laterals_per_site <= 20,
+            "lateral_cost_per_km": 0 <= self.lateral_cost_per_km < math.inf,
+            "lateral_route_factor": 1 <= self.lateral_route_factor <= 10,
+            "group_index": 1 <= self.group_index <= 10,
+            "slack_factor": 1 <= self.slack_factor <= 10,
+            "min_entry_m": 0 <= self.min_entry_m <= 1_000,
         }
         bad = [
             f"settings.{k} is out of range, got {getattr(self, k)!r}" for k, ok in checks.items() if not ok
@@ -78,8 +79,8 @@ class GraphSettings:
 
 
 def _is_nonnegative(value: Any) -> bool:
-    """Whether value is a real number >= 0."""
-    return isinstance(value, int | float) and not isinstance(value, bool) and value >= 0
+    """Whether value is a finite real number >= 0."""
+    return isinstance(value, int | float) and not isinstance(value, bool) and 0 <= value < math.inf
 
 
 def settings_from_mapping(raw: Mapping[str, Any] | None, *, where: str = "settings") -> GraphSettings:

@@ -101,7 +101,10 @@ def spec_from_path(path: str | Path) -> GeodataSpec:
     if not path.exists():
         raise InvalidGeodataError(f"geodata: {path} does not exist")
     if path.is_file():
-        available = {name for name, _ in pyogrio.list_layers(path)}
+        try:
+            available = {name for name, _ in pyogrio.list_layers(path)}
+        except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as exc:
+            raise InvalidGeodataError(f"geodata: cannot read {path.name}: {exc}") from exc
         sources = {n: (LayerSource(path, layer=n),) for n in LAYERS if n in available}
     else:
         sources = {}
@@ -176,6 +179,9 @@ def _read_source(name: str, src: LayerSource, problems: list[str]) -> gpd.GeoDat
             frame = gpd.read_file(src.path, layer=src.layer, engine="pyogrio")
     except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError, ValueError) as exc:
         problems.append(f"{name}: cannot read {src.label}: {exc}")
+        return None
+    if not isinstance(frame, gpd.GeoDataFrame) or frame.geometry.name not in frame.columns:
+        problems.append(f"{name}: {src.label} has no geometry; for a table give x_field and y_field")
         return None
     if frame.crs is None:
         problems.append(f"{name}: {src.label} has no CRS; set one (e.g. EPSG:4326) before loading")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import html
 import math
+import re
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
@@ -50,10 +51,13 @@ def kml_document(layers: ResultLayers) -> str:
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
 
 
+_XML_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
 def _text(parent: ET.Element, tag: str, text: str) -> ET.Element:
-    """A child element holding text."""
+    """A child element holding text (characters XML 1.0 forbids removed)."""
     child = ET.SubElement(parent, tag)
-    child.text = text
+    child.text = _XML_FORBIDDEN.sub("", text)
     return child
 
 

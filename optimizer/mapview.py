@@ -65,8 +65,8 @@ def map_html(layers: ResultLayers) -> str:
     payload = json.dumps(map_data(layers), separators=(",", ":"), allow_nan=False)
     payload = payload.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
     title = _escape(f"fiberopt map: {layers.name}")
-    page = MAP_TEMPLATE.replace("__TITLE__", title).replace("__CSS__", MAP_CSS)
-    return page.replace("__SCRIPT__", MAP_SCRIPT).replace("__DATA__", payload)
+    page = MAP_TEMPLATE.replace("__CSS__", MAP_CSS).replace("__SCRIPT__", MAP_SCRIPT)
+    return page.replace("__DATA__", payload).replace("__TITLE__", title)  # user text last
 
 
 def _escape(text: str) -> str:

@@ -42,7 +42,15 @@ from optimizer.errors import (
     UnknownNetworkError,
     UnknownSiteError,
 )
-from optimizer.geodata import LAYERS, GeodataSpec, Layers, LayerSource, load_geodata, spec_from_path
+from optimizer.geodata import (
+    LAYER_SUFFIXES,
+    LAYERS,
+    GeodataSpec,
+    Layers,
+    LayerSource,
+    load_geodata,
+    spec_from_path,
+)
 from optimizer.graph import Network, build_graph
 from optimizer.problem import RouteStatus, SolverOptions, StopSignal
 from optimizer.routes import Solution, demand_query, solve_demand
@@ -62,6 +70,8 @@ STATUS_CODE = {
 """Domain errors to gRPC status codes; anything else is INTERNAL, never UNKNOWN."""
 
 _DEADLINE_MARGIN_S = 0.2
+_NO_DEADLINE_S = 1e7
+_SLOT_POLL_S = 0.1
 
 
 @dataclass(frozen=True)
@@ -74,6 +84,7 @@ class ServiceLimits:
     max_inline_bytes: int = 64 * 1024 * 1024
     max_unzipped_bytes: int = 512 * 1024 * 1024
     max_demands: int = 1000
+    max_networks: int = 32
 
 
 @dataclass(frozen=True, eq=False)
@@ -154,14 +165,15 @@ class RouteOptimizerService(pb_grpc.RouteOptimizerServicer):
         """Load (or find) the network a request describes; returns its id and default graph."""
         settings = settings_from_proto(request.settings)
         with tempfile.TemporaryDirectory(prefix="fiberopt-load-") as tmp:
-            root, files = self._materialize(request, Path(tmp))
-            network_id = _content_id(root, files, request, settings)
-            with self._lock:
-                known = self._networks.get(network_id)
-            if known is not None:
-                return network_id, known.graphs[known.default_key]
+            root = self._materialize(request, Path(tmp))
             spec = _spec(request, root)
-            with self._build_lock:
+            files = _confined_files(spec, root, self.data_root if request.HasField("name") else Path(tmp))
+            network_id = _content_id(root, files, request, settings)
+            with self._build_lock:  # one build at a time; a twin request waits and finds it cached
+                with self._lock:
+                    known = self._networks.get(network_id)
+                if known is not None:
+                    return network_id, known.graphs[known.default_key]
                 layers = load_geodata(spec)
                 network = build_graph(layers, settings=settings)
         name = request.display_name or (request.name if request.HasField("name") else network_id[:12])
@@ -169,27 +181,23 @@ class RouteOptimizerService(pb_grpc.RouteOptimizerServicer):
         key = _settings_key(settings)
         with self._lock:
             self._networks.setdefault(network_id, _Loaded(network_id, layers, {key: network}, key))
+            while len(self._networks) > self.limits.max_networks:  # forget the oldest loaded
+                self._networks.pop(next(iter(self._networks)))
         logger.info("network %s (%s) loaded: %s", network_id[:12], name, network.stats)
         return network_id, network
 
-    def _materialize(self, request: pb.LoadNetworkRequest, tmp: Path) -> tuple[Path, list[Path]]:
-        """The folder or file holding the set, and every data file in it (for the content id)."""
+    def _materialize(self, request: pb.LoadNetworkRequest, tmp: Path) -> Path:
+        """The folder or file holding the set."""
         source = request.WhichOneof("source")
         if source == "name":
-            path = self._inside_root(request.name)
-            files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
-            if outside := [p.name for p in files if not p.resolve().is_relative_to(self.data_root)]:
-                raise InvalidRequestError(
-                    f"name {request.name!r}: files {outside} link outside the data root"
-                )
-            return path, files
+            return self._inside_root(request.name)
         if source == "inline_data":
             return self._unpack(request.inline_data, tmp)
         raise InvalidRequestError("source: give name (a set under the data root) or inline_data")
 
     def _inside_root(self, name: str) -> Path:
         """A data set path that cannot leave the data root (no absolute paths, .., symlinks out)."""
-        if not name or Path(name).is_absolute() or ".." in Path(name).parts:
+        if not name or "\x00" in name or Path(name).is_absolute() or ".." in Path(name).parts:
             raise InvalidRequestError(f"name {name!r} must be a relative path inside the data root")
         path = (self.data_root / name).resolve()
         if not path.is_relative_to(self.data_root):
@@ -198,7 +206,7 @@ class RouteOptimizerService(pb_grpc.RouteOptimizerServicer):
             raise UnknownNetworkError(f"name {name!r}: no such geodata set under the data root")
         return path
 
-    def _unpack(self, data: bytes, tmp: Path) -> tuple[Path, list[Path]]:
+    def _unpack(self, data: bytes, tmp: Path) -> Path:
         """Inline bytes as files: a GeoPackage as is, a zip extracted safely."""
         if len(data) > self.limits.max_inline_bytes:
             raise CapacityError(
@@ -207,7 +215,7 @@ class RouteOptimizerService(pb_grpc.RouteOptimizerServicer):
         if data.startswith(b"SQLite format 3\x00"):
             path = tmp / "geodata.gpkg"
             path.write_bytes(data)
-            return path, [path]
+            return path
         if not data.startswith(b"PK"):
             raise InvalidRequestError("inline_data must be a GeoPackage or a zip of layer files")
         try:
@@ -217,16 +225,17 @@ class RouteOptimizerService(pb_grpc.RouteOptimizerServicer):
         members = [m for m in archive.infolist() if not m.is_dir()]
         if sum(m.file_size for m in members) > self.limits.max_unzipped_bytes:
             raise CapacityError(f"inline_data unpacks beyond {self.limits.max_unzipped_bytes:,} bytes")
-        files = []
         for member in members:
             parts = Path(member.filename).parts
             if Path(member.filename).is_absolute() or ".." in parts:
                 raise InvalidRequestError(f"inline_data: member {member.filename!r} leaves the archive")
             target = tmp.joinpath(*parts)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(archive.read(member))
-            files.append(target)
-        return tmp, sorted(files)
+            try:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(archive.read(member))
+            except (OSError, zipfile.BadZipFile) as exc:
+                raise InvalidRequestError(f"inline_data: cannot unpack {member.filename!r} ({exc})") from exc
+        return tmp
 
     def network(self, network_id: str, settings: GraphSettings | None = None) -> Network:
         """A loaded network's graph, built once per distinct settings."""
@@ -266,7 +275,7 @@ class RouteOptimizerService(pb_grpc.RouteOptimizerServicer):
             demand_query(network, demand)
         graph_s = time.perf_counter() - started
         options = solver_from_proto(request.solver, max_workers=self.limits.max_solver_threads)
-        with self._solve_slot(deadline_s):
+        with self._solve_slot(deadline_s, stop):
             routes, messages = [], []
             for i, demand in enumerate(demands):
                 if stop.is_set():
@@ -298,7 +307,7 @@ class RouteOptimizerService(pb_grpc.RouteOptimizerServicer):
         )
 
     @contextlib.contextmanager
-    def _solve_slot(self, deadline_s: float | None) -> Iterator[None]:
+    def _solve_slot(self, deadline_s: float | None, stop: StopSignal) -> Iterator[None]:
         """Admission: run now, wait in a bounded queue, or refuse with RESOURCE_EXHAUSTED."""
         cap = self.limits.max_concurrent_solves + self.limits.max_queued_solves
         with self._lock:
@@ -309,9 +318,9 @@ class RouteOptimizerService(pb_grpc.RouteOptimizerServicer):
                 )
             self._admitted += 1
         try:
-            timeout = None if deadline_s is None else max(deadline_s - time.monotonic(), 0.0)
-            if not self._running.acquire(timeout=timeout):
-                raise _StoppedError()
+            while not self._running.acquire(timeout=_SLOT_POLL_S):  # waiting, but not past a stop
+                if stop.is_set() or (deadline_s is not None and time.monotonic() >= deadline_s):
+                    raise _StoppedError()
             try:
                 yield
             finally:
@@ -427,7 +436,9 @@ def _stopped_status(context: grpc.ServicerContext) -> tuple[grpc.StatusCode, str
 def _deadline(context: grpc.ServicerContext) -> float | None:
     """The call's deadline on the monotonic clock, if it has one."""
     remaining = context.time_remaining()
-    return None if remaining is None else time.monotonic() + remaining
+    if remaining is None or remaining > _NO_DEADLINE_S:  # gRPC says ~9e18 s for "no deadline"
+        return None
+    return time.monotonic() + remaining
 
 
 def _with(
@@ -470,12 +481,53 @@ def _spec(request: pb.LoadNetworkRequest, root: Path) -> GeodataSpec:
     )
 
 
+ALLOWED_LAYER_SUFFIXES = (*LAYER_SUFFIXES, ".csv")
+_FILE_MAGIC = {
+    ".gpkg": (b"SQLite format 3\x00",),
+    ".fgb": (b"fgb",),
+    ".shp": (b"\x00\x00\x27\x0a",),
+    ".geojson": (b"{",),
+    ".json": (b"{",),
+}
+"""What each layer file must start with: GDAL picks drivers by content, and a file that is
+really a VRT could make the server read other files or URLs."""
+
+
+def _confined_files(spec: GeodataSpec, root: Path, boundary: Path) -> list[Path]:
+    """Every file the spec will open, with sidecars; each inside the set, of a plain format."""
+    folder = (root if root.is_dir() else root.parent).resolve()
+    files: set[Path] = set()
+    for layer, sources in spec.sources.items():
+        for src in sources:
+            resolved = src.path.resolve()
+            if not (resolved.is_relative_to(folder) and resolved.is_relative_to(boundary.resolve())):
+                raise InvalidRequestError(f"{layer}: {src.path.name} lies outside the geodata set")
+            if resolved.suffix.lower() not in ALLOWED_LAYER_SUFFIXES:
+                raise InvalidRequestError(
+                    f"{layer}: {src.path.name}: layer files must be one of {ALLOWED_LAYER_SUFFIXES}"
+                )
+            if not resolved.is_file():
+                raise InvalidGeodataError(f"{layer}: file {src.path.name} does not exist in the set")
+            _check_magic(layer, resolved)
+            files.update(p for p in resolved.parent.iterdir() if p.is_file() and p.stem == resolved.stem)
+    return sorted(files)
+
+
+def _check_magic(layer: str, path: Path) -> None:
+    """Refuse a layer file whose content is not of the format its name says."""
+    with path.open("rb") as handle:
+        head = handle.read(64).lstrip()
+    expected = _FILE_MAGIC.get(path.suffix.lower())
+    if (expected and not head.startswith(expected)) or head.startswith(b"<"):
+        raise InvalidGeodataError(f"{layer}: {path.name} is not a {path.suffix} file")
+
+
 def _content_id(
     root: Path, files: list[Path], request: pb.LoadNetworkRequest, settings: GraphSettings
 ) -> str:
     """Hash of every data file's bytes, the layer mapping and the graph settings."""
     h = hashlib.sha256()
-    folder = root if root.is_dir() else root.parent
+    folder = (root if root.is_dir() else root.parent).resolve()
     for path in files:
         h.update(path.relative_to(folder).as_posix().encode())
         h.update(hashlib.sha256(path.read_bytes()).digest())

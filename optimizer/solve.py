@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+from dataclasses import replace
 
 import numpy as np
 
@@ -107,7 +108,8 @@ def solve_route(
     found = _checked_route(arrays, query, arcs, outcome)
     if found is None and best is None:
         if outcome.status is RouteStatus.INFEASIBLE:
-            reason = _diagnose(arrays, query, options, fastest_ms)
+            remaining = options.time_limit_s - (time.perf_counter() - started)
+            reason = _diagnose(arrays, query, replace(options, time_limit_s=remaining), fastest_ms)
             return _infeasible(reason, bound=math.inf, stats=stats)
         return RouteResult(
             RouteStatus.UNSOLVED,
@@ -267,7 +269,14 @@ def _disconnected_reason(arrays: EdgeArrays, query: RouteQuery) -> str:
 
 
 def _diagnose(arrays: EdgeArrays, query: RouteQuery, options: SolverOptions, fastest_ms: float) -> str:
-    """Which constraint, in numbers, leaves no route although one meets the latency bound."""
+    """Which constraint, in numbers, leaves no route although one meets the latency bound.
+
+    Diagnosis solves share the caller's remaining time and stop signal; without time it says less.
+    """
+    began = time.perf_counter()
+    stopped = options.stop is not None and options.stop.is_set()
+    if stopped or options.time_limit_s <= 0.05:
+        return f"no route meets all constraints together (fastest route {fastest_ms:.2f} ms)"
     if query.max_jurisdictions is not None:
         few = _fewest_jurisdictions(arrays, query, options)
         if few is not None and few > query.max_jurisdictions:
@@ -275,8 +284,11 @@ def _diagnose(arrays: EdgeArrays, query: RouteQuery, options: SolverOptions, fas
                 f"every route within {query.max_latency_ms:.2f} ms crosses at least {few} "
                 f"permit jurisdictions, limit is {query.max_jurisdictions}"
             )
-    if query.max_cost is not None:
-        relaxed = solve_route(arrays, _replace(query, max_cost=None), options=options)
+    left_s = options.time_limit_s - (time.perf_counter() - began)
+    if query.max_cost is not None and left_s > 0.05:
+        relaxed = solve_route(
+            arrays, replace(query, max_cost=None), options=replace(options, time_limit_s=left_s)
+        )
         if relaxed.has_route:
             return (
                 f"cheapest route within the bounds costs {_money(relaxed.cost)}, "
@@ -302,18 +314,7 @@ def _fewest_jurisdictions(arrays: EdgeArrays, query: RouteQuery, options: Solver
     )
     result = solve_route(
         counted_only,
-        _replace(query, max_jurisdictions=None, max_cost=None),
-        options=SolverOptions(
-            time_limit_s=options.time_limit_s,
-            num_workers=options.num_workers,
-            tie_break_latency=False,
-        ),
+        replace(query, max_jurisdictions=None, max_cost=None),
+        options=replace(options, tie_break_latency=False, on_incumbent=None),
     )
     return round(result.cost) if result.status is RouteStatus.OPTIMAL else None
-
-
-def _replace(query: RouteQuery, **changes) -> RouteQuery:
-    """A copy of the query with some fields changed."""
-    from dataclasses import replace
-
-    return replace(query, **changes)

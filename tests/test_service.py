@@ -397,6 +397,53 @@ def test_symlink_out_of_the_data_root_is_refused(tmp_path):
         with connect(f"localhost:{running.port}", timeout_s=10) as c:
             error = _call_error(lambda: c.load_named("evil"))
         assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
-        assert "link outside the data root" in error.details()
+        assert "lies outside the geodata set" in error.details()
+    finally:
+        running.stop(grace_s=0)
+
+
+def test_layer_files_must_be_plain_formats_inside_the_set(client, tmp_path):
+    import io
+    import zipfile
+
+    vrt = b'<OGRVRTDataSource><OGRVRTLayer name="x"><SrcDataSource>/etc/passwd</SrcDataSource>'
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("sites.geojson", vrt + b"</OGRVRTLayer></OGRVRTDataSource>")
+        archive.writestr("corridors.vrt", vrt)
+    for layers, message in (
+        ([], "sites: sites.geojson is not a .geojson file"),
+        ([pb.LayerSource(layer="corridors", path="corridors.vrt")], "layer files must be one of"),
+    ):
+        request = pb.LoadNetworkRequest(inline_data=buffer.getvalue(), layers=layers)
+        error = _call_error(lambda r=request: client.stub.LoadNetwork(r, timeout=10))
+        assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert message in error.details()
+
+
+@pytest.mark.parametrize("field", ["snap_tolerance_m", "group_index", "min_entry_m"])
+def test_out_of_range_settings_are_invalid_argument(client, field):
+    request = pb.LoadNetworkRequest(name="sample")
+    setattr(request.settings, field, float("inf"))
+    error = _call_error(lambda: client.stub.LoadNetwork(request, timeout=10))
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert f"settings.{field} is out of range" in error.details()
+
+
+def test_calls_without_a_deadline_wait_their_turn(hard_set):
+    running = create_server(
+        ROOT / "geodata",
+        port=0,
+        host="localhost",
+        preload=("sample",),
+        limits=ServiceLimits(max_concurrent_solves=1, max_queued_solves=4),
+    )
+    try:
+        with connect(f"localhost:{running.port}") as c:  # no timeout: gRPC's "infinite" deadline
+            network_id = c.load_named("sample").network_id
+            demands = [Demand("d", "CHI1", "DAL1", 7.0)]
+            request = pb.OptimizeRequest(network_id=network_id, demands=[demand_to_proto(d) for d in demands])
+            calls = [c.stub.Optimize.future(request) for _ in range(4)]
+            assert [f.result().routes[0].status for f in calls] == [pb.ROUTE_STATUS_OPTIMAL] * 4
     finally:
         running.stop(grace_s=0)
