@@ -275,6 +275,14 @@ def test_cancelled_stream_stops_its_solve(server, client, hard_set):
     _wait_idle(server)
 
 
+def _wait_until(condition, timeout_s: float = 10.0) -> None:
+    """Poll until condition() holds (or fail)."""
+    end = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < end, "condition not reached"
+        time.sleep(0.02)
+
+
 def _wait_idle(server, timeout_s: float = 5.0) -> None:
     """Assert the server's solves all end soon (the stop reached the solver)."""
     end = time.monotonic() + timeout_s
@@ -304,7 +312,7 @@ def test_over_limit_requests_are_resource_exhausted(hard_set):
                 ),
                 timeout=30,
             )
-            time.sleep(0.5)
+            _wait_until(lambda: running.service.active_calls == 1)
             error = _call_error(lambda: c.optimize(info.network_id, hard))
             assert error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
             assert "server busy" in error.details()
@@ -377,11 +385,11 @@ def test_sigterm_lets_the_call_in_flight_finish(tmp_path):
                 demands=[demand_to_proto(d) for d in hard],
                 solver=pb.SolverOptions(time_limit_s=2),
             )
-            in_flight = c.stub.Optimize.future(request, timeout=30)
-            time.sleep(0.5)
+            stream = c.stub.OptimizeStream(request, timeout=30)
+            assert next(stream).progress.phase == pb.PHASE_GRAPH  # the call is in flight
             os.kill(process.pid, signal.SIGTERM)
-            response = in_flight.result()
-            assert response.routes[0].status == pb.ROUTE_STATUS_UNSOLVED
+            result = [e for e in stream if e.WhichOneof("event") == "result"]
+            assert result[0].result.routes[0].status == pb.ROUTE_STATUS_UNSOLVED
         assert process.wait(timeout=15) == 0
     finally:
         process.kill()
