@@ -256,6 +256,13 @@ def _finite(value):
     return value
 
 
+def _umask() -> int:
+    """The process umask (read by setting and restoring it)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def write_solution(
     solution: Solution,
     network: Network,
@@ -271,6 +278,7 @@ def write_solution(
     out_dir.mkdir(parents=True, exist_ok=True)
     final = out_dir / solution.name
     staging = Path(tempfile.mkdtemp(prefix=f".{solution.name}.", dir=out_dir))
+    staging.chmod(0o777 & ~_umask())  # mkdtemp makes 0700; results are for sharing like any folder
     try:
         layers = solution_layers(solution, network, scenario_digest=scenario_digest, run_info=run_info)
         summary = solution_summary(solution, network, scenario_digest=scenario_digest)
