@@ -371,6 +371,7 @@ def test_sigterm_lets_the_call_in_flight_finish(tmp_path):
             "hard",
         ],
         stdout=subprocess.PIPE,
+        stderr=(tmp_path / "server.log").open("w"),
         text=True,
         cwd=ROOT,
     )
@@ -390,7 +391,7 @@ def test_sigterm_lets_the_call_in_flight_finish(tmp_path):
             os.kill(process.pid, signal.SIGTERM)
             result = [e for e in stream if e.WhichOneof("event") == "result"]
             assert result[0].result.routes[0].status == pb.ROUTE_STATUS_UNSOLVED
-        assert process.wait(timeout=15) == 0
+        assert process.wait(timeout=15) == 0, (tmp_path / "server.log").read_text()
     finally:
         process.kill()
         process.stdout.close()
