@@ -193,8 +193,12 @@ def network_info(network_id: str, network: Network, *, repairs: Sequence[str] = 
     )
 
 
-def route_to_proto(route: Route, network: Network, *, with_polygons: bool = False) -> pb.Route:
-    """A route with its segments (oriented a to b) and the jurisdictions it enters."""
+def route_to_proto(
+    route: Route, network: Network, *, with_polygons: bool = False, polygons_sent: set[str] | None = None
+) -> pb.Route:
+    """A route with its segments (oriented a to b) and the jurisdictions it enters; with_polygons
+    adds each jurisdiction's polygon once per polygons_sent set (a response sends each once)."""
+    polygons_sent = set() if polygons_sent is None else polygons_sent
     juris = network.jurisdictions.set_index(network.jurisdictions["jurisdiction_id"].astype(str))
     message = pb.Route(
         demand_id=route.demand_id,
@@ -220,7 +224,9 @@ def route_to_proto(route: Route, network: Network, *, with_polygons: bool = Fals
         message.geometry_wkb = shapely.to_wkb(route.geometry)
         message.geometry_geojson = shapely.to_geojson(route.geometry)
     for j in route.jurisdictions:
-        polygon = shapely.to_wkb(juris.geometry.loc[j.jurisdiction_id]) if with_polygons else b""
+        first = with_polygons and j.jurisdiction_id not in polygons_sent
+        polygon = shapely.to_wkb(juris.geometry.loc[j.jurisdiction_id]) if first else b""
+        polygons_sent.add(j.jurisdiction_id)
         message.jurisdictions.append(
             pb.JurisdictionCrossed(
                 jurisdiction_id=j.jurisdiction_id,

@@ -277,6 +277,7 @@ class RouteOptimizerService(pb_grpc.RouteOptimizerServicer):
         options = solver_from_proto(request.solver, max_workers=self.limits.max_solver_threads)
         with self._solve_slot(deadline_s, stop):
             routes, messages = [], []
+            polygons, sent = request.include_jurisdiction_geometry, set()  # each polygon sent once
             for i, demand in enumerate(demands):
                 if stop.is_set():
                     raise _StoppedError()
@@ -288,9 +289,7 @@ class RouteOptimizerService(pb_grpc.RouteOptimizerServicer):
                 if stop.is_set() or (deadline_s is not None and time.monotonic() >= deadline_s):
                     raise _StoppedError()  # the answer is cut short: the call ends with its cause
                 routes.append(route)
-                messages.append(
-                    route_to_proto(route, network, with_polygons=request.include_jurisdiction_geometry)
-                )
+                messages.append(route_to_proto(route, network, with_polygons=polygons, polygons_sent=sent))
                 if on_route is not None:
                     on_route(i, messages[-1])
         solution = Solution(request.name, tuple(routes), network.stats.as_dict())

@@ -456,3 +456,12 @@ def test_calls_without_a_deadline_wait_their_turn(hard_set):
             assert [f.result().routes[0].status for f in calls] == [pb.ROUTE_STATUS_OPTIMAL] * 4
     finally:
         running.stop(grace_s=0)
+
+
+def test_each_jurisdiction_polygon_is_sent_once_per_response(client, sample_id):
+    demands = [Demand("a", "CHI1", "DAL1", 7.0), Demand("b", "CHI2", "DAL2", 7.5)]
+    response = client.optimize(sample_id, demands, include_jurisdiction_geometry=True)
+    crossed = [j for r in response.routes for j in r.jurisdictions]
+    with_polygon = [j.jurisdiction_id for j in crossed if j.geometry_wkb]
+    assert sorted(with_polygon) == sorted({j.jurisdiction_id for j in crossed})
+    assert len(crossed) > len(with_polygon)  # the two routes share jurisdictions
