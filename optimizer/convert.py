@@ -208,16 +208,16 @@ def route_to_proto(
         status=STATUS_TO_PROTO[route.status],
         reason=route.reason,
         max_latency_ms=route.max_latency_ms,
-        length_km=_finite(route.length_km),
-        latency_ms=_finite(route.latency_ms),
-        cost=_finite(route.cost),
-        build_cost=_finite(route.build_cost),
-        permit_cost=_finite(route.permit_cost),
+        length_km=route.length_km,
+        latency_ms=route.latency_ms,
+        cost=route.cost,
+        build_cost=route.build_cost,
+        permit_cost=route.permit_cost,
         corridor_kinds=list(route.corridor_kinds),
         count_by_level=route.count_by_level,
         permit_count=route.permit_count,
-        bound=_finite(route.bound),
-        gap=_finite(route.gap),
+        bound=route.bound,
+        gap=route.gap,
         solve_s=route.solve_s,
     )
     if route.geometry is not None:
@@ -263,11 +263,6 @@ def _segments(route: Route, network: Network) -> list[pb.RouteSegment]:
             )
         )
     return out
-
-
-def _finite(value: float) -> float:
-    """NaN and infinities travel as NaN (proto doubles hold them; JSON clients see "NaN")."""
-    return float(value) if value is not None else math.nan
 
 
 def struct_to_dict(struct: Any) -> dict:

@@ -143,11 +143,21 @@ class Solution:
         return tuple(sorted({j.jurisdiction_id for r in self.routes for j in r.jurisdictions}))
 
 
+def check_demands(network: Network, demands: Sequence[Demand]) -> None:
+    """Every site and jurisdiction the demands name exists in the network (before any solving)."""
+    juris_ids = set(network.jurisdictions["jurisdiction_id"].astype(str))
+    for demand in demands:
+        for end in (demand.a, demand.b):
+            if end not in network.site_node:
+                raise UnknownSiteError(f"demand {demand.id!r}: unknown site {end!r}")
+        named = demand.allowed_jurisdictions + demand.avoid_jurisdictions
+        if unknown := sorted(set(named) - juris_ids):
+            raise UnknownSiteError(f"demand {demand.id!r}: unknown jurisdictions {unknown}")
+
+
 def demand_query(network: Network, demand: Demand) -> RouteQuery:
     """The solver query for a demand: site nodes, bounds and the edges it may use."""
-    for end in (demand.a, demand.b):
-        if end not in network.site_node:
-            raise UnknownSiteError(f"demand {demand.id!r}: unknown site {end!r}")
+    check_demands(network, [demand])
     return RouteQuery(
         source=network.site_node[demand.a],
         target=network.site_node[demand.b],
@@ -168,9 +178,6 @@ def _edge_allowed(network: Network, demand: Demand) -> np.ndarray:
     allowed = (site < 0) | np.isin(site, list(own))
     juris_ids = network.jurisdictions["jurisdiction_id"].astype(str).to_numpy()
     juris_level = network.jurisdictions["level"].to_numpy()
-    unknown = sorted(set(demand.allowed_jurisdictions + demand.avoid_jurisdictions) - set(juris_ids))
-    if unknown:
-        raise UnknownSiteError(f"demand {demand.id!r}: unknown jurisdictions {unknown}")
     for k, level in enumerate(network.levels):
         column = network.arrays.jurisdiction[:, k]
         ids = np.append(juris_ids, "")[column]  # -1 (none) maps to ""
@@ -203,8 +210,7 @@ def solve_demands(
     on_route: Callable[[Route], None] | None = None,
 ) -> tuple[Route, ...]:
     """Solve each demand in turn; on_route sees each as it finishes (progress)."""
-    for demand in demands:  # unknown sites or jurisdictions fail before any solving
-        demand_query(network, demand)
+    check_demands(network, demands)
     routes = []
     for demand in demands:
         route = solve_demand(network, demand, options=options)

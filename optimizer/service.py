@@ -53,7 +53,7 @@ from optimizer.geodata import (
 )
 from optimizer.graph import Network, build_graph
 from optimizer.problem import RouteStatus, SolverOptions, StopSignal
-from optimizer.routes import Solution, demand_query, solve_demand
+from optimizer.routes import Solution, check_demands, solve_demand
 
 __all__ = ["RouteOptimizerService", "ServiceLimits"]
 
@@ -271,8 +271,7 @@ class RouteOptimizerService(pb_grpc.RouteOptimizerServicer):
         started = time.perf_counter()
         settings = settings_from_proto(request.settings) if request.HasField("settings") else None
         network = self.network(request.network_id, settings)
-        for demand in demands:  # unknown sites fail before any solving
-            demand_query(network, demand)
+        check_demands(network, demands)
         graph_s = time.perf_counter() - started
         options = solver_from_proto(request.solver, max_workers=self.limits.max_solver_threads)
         with self._solve_slot(deadline_s, stop):
