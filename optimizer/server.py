@@ -103,5 +103,8 @@ def serve(
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    stopping.wait()
+    # A signal may land on a gRPC thread; Python runs the handler only when the main thread is
+    # back in the interpreter, so wait in short slices rather than block in one long wait.
+    while not stopping.wait(0.2):
+        pass
     running.stop(grace_s)
