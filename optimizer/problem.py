@@ -13,7 +13,12 @@ import numpy as np
 __all__ = [
     "COST_RELATIVE_TOLERANCE",
     "LATENCY_TOLERANCE_MS",
+    "DesignDemand",
+    "DesignResult",
+    "Diversity",
     "EdgeArrays",
+    "FrontierPoint",
+    "FrontierResult",
     "RouteQuery",
     "RouteResult",
     "RouteStatus",
@@ -40,11 +45,18 @@ class EdgeArrays:
     jurisdiction: np.ndarray
     permit_cost: np.ndarray
     counted: np.ndarray
+    srlg_edge: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    """With srlg_group: (edge, shared-risk group) pairs; an edge may be in several groups."""
+    srlg_group: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
     def __post_init__(self) -> None:
         """Check shapes and ranges once, so the solver can trust the arrays."""
         n_edges = len(self.tail)
         problems = []
+        if len(self.srlg_edge) != len(self.srlg_group):
+            problems.append("srlg_edge and srlg_group must pair up")
+        elif len(self.srlg_edge) and not (self.srlg_edge.min() >= 0 and self.srlg_edge.max() < n_edges):
+            problems.append(f"srlg_edge must lie in [0, {n_edges})")
         for name in ("head", "cost", "latency_ms"):
             if len(getattr(self, name)) != n_edges:
                 problems.append(f"{name} has {len(getattr(self, name))} rows, tail has {n_edges}")
@@ -91,6 +103,32 @@ class RouteQuery:
         if node == self.target and self.target_name:
             return self.target_name
         return f"node {node}"
+
+
+class Diversity(enum.Enum):
+    """What the routes of one demand may not share, besides its two end nodes."""
+
+    EDGE = "edge"
+    """No edge."""
+    NODE = "node"
+    """No edge and no node."""
+    SRLG = "srlg"
+    """No edge, no node and no shared-risk group."""
+
+
+@dataclass(frozen=True, eq=False)
+class DesignDemand:
+    """A demand for `paths` mutually diverse routes, each meeting every bound of `query`.
+
+    conflicts holds (m, 2) edge-id pairs too close to each other: two different routes of
+    this demand may not use one edge of a pair each (minimum separation).  max_cost in the
+    query applies to the demand's routes together: their distinct edges and permits.
+    """
+
+    query: RouteQuery
+    paths: int = 1
+    diversity: Diversity = Diversity.SRLG
+    conflicts: np.ndarray | None = None
 
 
 class StopSignal:
@@ -171,3 +209,50 @@ class RouteResult:
     def has_route(self) -> bool:
         """Whether the result carries a route."""
         return self.status in (RouteStatus.OPTIMAL, RouteStatus.FEASIBLE)
+
+
+@dataclass(frozen=True)
+class DesignResult:
+    """Routes for several demands built together: the union of their edges and permits is paid once.
+
+    routes[d] holds demand d's routes, fastest first (empty when it has none);
+    demand_status[d] and demand_reason[d] say how it ended.  cost is the union cost of every
+    route found, bound the proven lower bound on the optimal union cost, gap their distance.
+    """
+
+    status: RouteStatus
+    routes: tuple[tuple[RouteResult, ...], ...]
+    demand_status: tuple[RouteStatus, ...]
+    demand_reason: tuple[str, ...]
+    cost: float = float("nan")
+    bound: float = float("nan")
+    gap: float = float("nan")
+    independent_cost: float = float("nan")
+    """Union cost when each demand is solved on its own (the heuristic start), for the saving."""
+    stats: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def latency_total_ms(self) -> float:
+        """Sum of the latency of every route found."""
+        return float(sum(r.latency_ms for rs in self.routes for r in rs))
+
+
+@dataclass(frozen=True)
+class FrontierPoint:
+    """One Pareto-optimal (cost, latency) design of a demand; latency is its slowest route's."""
+
+    cost: float
+    latency_ms: float
+    routes: tuple[RouteResult, ...]
+
+
+@dataclass(frozen=True)
+class FrontierResult:
+    """The cost-latency frontier of a demand, fastest point first.
+
+    complete is False when max_points or the time limit ended the sweep early (reason says which).
+    """
+
+    points: tuple[FrontierPoint, ...]
+    complete: bool
+    reason: str = ""
