@@ -36,6 +36,10 @@ __all__ = [
     "RouteResult",
     "RouteStatus",
     "SolverOptions",
+    "disconnected_reason",
+    "distinct_numbers",
+    "money",
+    "relative_gap",
     "solve_route",
 ]
 
@@ -55,10 +59,10 @@ def solve_route(
     graph = ShortestPaths(arrays.n_nodes, np.flatnonzero(usable))
     lat_s = graph.distances(arrays, arrays.latency_ms, query.source)[0]
     if not math.isfinite(lat_s[query.target]):
-        return _infeasible(_disconnected_reason(arrays, query))
+        return _infeasible(disconnected_reason(arrays, query))
     fastest_ms = float(lat_s[query.target])
     if fastest_ms > query.max_latency_ms + LATENCY_TOLERANCE_MS:
-        fastest, limit = _distinct(fastest_ms, query.max_latency_ms)
+        fastest, limit = distinct_numbers(fastest_ms, query.max_latency_ms)
         return _infeasible(f"fastest possible route is {fastest} ms, bound is {limit} ms")
     lat_t = graph.distances(arrays, arrays.latency_ms, query.target)[0]
     lat_ok = usable & (
@@ -156,7 +160,7 @@ def _proven_result(
     if math.isfinite(outcome.bound) and outcome.status is not RouteStatus.INFEASIBLE:
         bound = max(bound, outcome.bound)
     bound = min(bound, best.cost)
-    gap = _gap(best.cost, bound)
+    gap = relative_gap(best.cost, bound)
     if gap <= COST_RELATIVE_TOLERANCE:
         return _result(RouteStatus.OPTIMAL, best, bound=best.cost, gap=0.0, stats=stats)
     return _result(RouteStatus.FEASIBLE, best, bound=bound, gap=gap, stats=stats)
@@ -219,7 +223,7 @@ def _tie_break(arrays, query, route_model, outcome, best, options, started) -> P
     return best
 
 
-def _distinct(value: float, limit: float) -> tuple[str, str]:
+def distinct_numbers(value: float, limit: float) -> tuple[str, str]:
     """Two numbers with 2 decimals, or as many more as it takes to tell them apart."""
     for digits in range(2, 10):
         a, b = f"{value:.{digits}f}", f"{limit:.{digits}f}"
@@ -228,12 +232,12 @@ def _distinct(value: float, limit: float) -> tuple[str, str]:
     return f"{value!r}", f"{limit!r}"
 
 
-def _money(value: float) -> str:
+def money(value: float) -> str:
     """A cost for a sentence: whole units when large, significant digits when small."""
     return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.6g}"
 
 
-def _gap(cost: float, bound: float) -> float:
+def relative_gap(cost: float, bound: float) -> float:
     """Relative optimality gap."""
     return max(0.0, (cost - bound) / max(abs(cost), 1e-12))
 
@@ -258,7 +262,7 @@ def _infeasible(reason: str, *, bound: float = math.inf, stats: dict | None = No
     return RouteResult(RouteStatus.INFEASIBLE, bound=bound, reason=reason, stats=stats or {})
 
 
-def _disconnected_reason(arrays: EdgeArrays, query: RouteQuery) -> str:
+def disconnected_reason(arrays: EdgeArrays, query: RouteQuery) -> str:
     """Why no route connects the two ends: the graph itself, or the edges the query forbids."""
     a, b = query.label(query.source), query.label(query.target)
     if query.edge_allowed is not None:
@@ -291,8 +295,8 @@ def _diagnose(arrays: EdgeArrays, query: RouteQuery, options: SolverOptions, fas
         )
         if relaxed.has_route:
             return (
-                f"cheapest route within the bounds costs {_money(relaxed.cost)}, "
-                f"max_cost is {_money(query.max_cost)}"
+                f"cheapest route within the bounds costs {money(relaxed.cost)}, "
+                f"max_cost is {money(query.max_cost)}"
             )
     return (
         f"no route meets all constraints together (fastest route {fastest_ms:.2f} ms, "

@@ -1,0 +1,614 @@
+"""Exact designs: k diverse routes per demand, several demands sharing what they build.
+
+Each demand is first solved on its own (single routes by the spine solver, diverse sets by
+one CP-SAT model); those answers are the heuristic start and the upper bound.  Demands are then
+pruned with exact bounds and designed together in one CP-SAT model whose objective is the cost
+of the union: an edge or a permit used by several routes is paid once.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from optimizer.design_model import (
+    DesignModel,
+    Slot,
+    build_design_model,
+    hint_design,
+    restrict_design_to_cost,
+    solve_design_model,
+    split_values,
+)
+from optimizer.problem import (
+    COST_RELATIVE_TOLERANCE,
+    LATENCY_TOLERANCE_MS,
+    DesignDemand,
+    DesignResult,
+    Diversity,
+    EdgeArrays,
+    RouteQuery,
+    RouteResult,
+    RouteStatus,
+    SolverOptions,
+)
+from optimizer.prune import (
+    PathEval,
+    PrunedArcs,
+    ShortestPaths,
+    cost_ceiling,
+    evaluate_path,
+    is_feasible,
+    lagrangian_paths,
+    prune_arcs,
+)
+from optimizer.solve import disconnected_reason, distinct_numbers, money, relative_gap, solve_route
+
+__all__ = ["solve_design", "union_cost"]
+
+logger = logging.getLogger(__name__)
+
+_MAX_PATHS = 8
+"""Most diverse routes one demand may ask for."""
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    """One demand's (or one design's) routes with status, proof and reason."""
+
+    status: RouteStatus
+    routes: tuple[PathEval, ...] = ()
+    bound: float = math.nan
+    reason: str = ""
+    single: RouteResult | None = None  # the spine solver's own result, for paths == 1
+
+
+@dataclass(frozen=True, eq=False)
+class _Bounds:
+    """A demand's exact latency bounds and the cost distances used for pruning."""
+
+    usable: np.ndarray
+    lat_s: np.ndarray
+    lat_t: np.ndarray
+    lat_ok: np.ndarray
+    fastest_ms: float
+    cheapest: float
+    cost_bounds: list
+    larac_paths: tuple[tuple[int, ...], ...]
+
+
+def solve_design(
+    arrays: EdgeArrays, demands: Sequence[DesignDemand], *, options: SolverOptions | None = None
+) -> DesignResult:
+    """Every demand's diverse routes at the least cost of their union, proven or with its gap."""
+    options = options or SolverOptions()
+    started = time.perf_counter()
+    for i, demand in enumerate(demands):
+        _check_demand(arrays, demand, i)
+    alone = []
+    for demand in demands:
+        alone.append(_solve_alone(arrays, demand, _remaining(options, started)))
+    independent = union_cost(arrays, [r for o in alone for r in o.routes])
+    found = [i for i, o in enumerate(alone) if o.routes]
+    stats = {"independent_s": time.perf_counter() - started}
+    if len(found) < 2:
+        return _result(arrays, demands, alone, independent, None, stats)
+    joint = _solve_joint(arrays, demands, alone, found, independent, _remaining(options, started), stats)
+    stats["solve_s"] = time.perf_counter() - started
+    return _result(arrays, demands, alone, independent, joint, stats)
+
+
+def _remaining(options: SolverOptions, started: float) -> SolverOptions:
+    """The options with the time left of the call's limit."""
+    return replace(options, time_limit_s=max(options.time_limit_s - (time.perf_counter() - started), 0.0))
+
+
+def _check_demand(arrays: EdgeArrays, demand: DesignDemand, index: int) -> None:
+    """Reject a design demand the arrays cannot answer (programming errors, not user data)."""
+    if not 1 <= demand.paths <= _MAX_PATHS:
+        raise ValueError(f"demands[{index}].paths must be in [1, {_MAX_PATHS}], got {demand.paths}")
+    if demand.conflicts is not None:
+        c = demand.conflicts
+        if c.ndim != 2 or c.shape[1] != 2 or (len(c) and (c.min() < 0 or c.max() >= arrays.n_edges)):
+            raise ValueError(f"demands[{index}].conflicts must be (m, 2) edge ids")
+
+
+def union_cost(arrays: EdgeArrays, routes: Sequence[PathEval]) -> float:
+    """Cost of the distinct edges and distinct permit jurisdictions of the routes together."""
+    if not routes:
+        return 0.0
+    edges = np.unique(np.concatenate([np.asarray(r.edges, dtype=np.int64) for r in routes]))
+    juris = np.unique(np.concatenate([np.asarray(r.jurisdictions, dtype=np.int64) for r in routes]))
+    return float(arrays.cost[edges].sum()) + float(arrays.permit_cost[juris].sum())
+
+
+# --- one demand on its own ------------------------------------------------------------------
+
+
+def _solve_alone(arrays: EdgeArrays, demand: DesignDemand, options: SolverOptions) -> _Outcome:
+    """A demand's optimal route set as if nothing else were built."""
+    if demand.paths == 1:
+        result = solve_route(arrays, demand.query, options=options)
+        routes = (evaluate_path(arrays, demand.query.source, result.edges),) if result.has_route else ()
+        return _Outcome(result.status, routes, result.bound, result.reason, single=result)
+    started = time.perf_counter()
+    bounds = _bounds(arrays, demand.query)
+    if isinstance(bounds, str):
+        return _Outcome(RouteStatus.INFEASIBLE, bound=math.inf, reason=bounds)
+    if bounds.fastest_ms > demand.query.max_latency_ms + LATENCY_TOLERANCE_MS:
+        return _diagnosed(arrays, demand, bounds, options)
+    start = _greedy(arrays, demand, bounds)
+    upper = union_cost(arrays, start) if start else math.inf
+    arcs = _prune(arrays, demand, bounds, upper)
+    slots = [Slot(0, p, demand.query.source, arcs) for p in range(demand.paths)]
+    design = build_design_model(arrays, [demand], slots, upper_bound=upper)
+    if start:
+        hint_design(design, [r.edges for r in start])
+    outcome = _run(arrays, [demand], design, start, _remaining(options, started))
+    if outcome.status is RouteStatus.INFEASIBLE:
+        return _diagnosed(arrays, demand, bounds, _remaining(options, started))
+    return outcome
+
+
+def _bounds(arrays: EdgeArrays, query: RouteQuery) -> _Bounds | str:
+    """Latency from both ends, the latency-feasible edges and cost distances; or why none."""
+    usable = arrays.tail != arrays.head
+    if query.edge_allowed is not None:
+        usable &= query.edge_allowed
+    graph = ShortestPaths(arrays.n_nodes, np.flatnonzero(usable))
+    lat_s = graph.distances(arrays, arrays.latency_ms, query.source)[0]
+    if not math.isfinite(lat_s[query.target]):
+        return disconnected_reason(arrays, query)
+    lat_t = graph.distances(arrays, arrays.latency_ms, query.target)[0]
+    budget = query.max_latency_ms + LATENCY_TOLERANCE_MS
+    through = np.minimum(lat_s[arrays.tail] + lat_t[arrays.head], lat_s[arrays.head] + lat_t[arrays.tail])
+    lat_ok = usable & (through + arrays.latency_ms <= budget)
+    fastest = float(lat_s[query.target])
+    if fastest > budget:
+        return _Bounds(usable, lat_s, lat_t, lat_ok, fastest, math.nan, [], ())
+    bounded = ShortestPaths(arrays.n_nodes, np.flatnonzero(lat_ok))
+    larac = lagrangian_paths(arrays, bounded, query)
+    cost_bounds = [
+        (lam, bounded.distances(arrays, w, query.source)[0], bounded.distances(arrays, w, query.target)[0])
+        for lam in sorted({0.0, larac.multiplier})
+        for w in [arrays.cost + lam * arrays.latency_ms]
+    ]
+    cheapest = float(cost_bounds[0][1][query.target])
+    return _Bounds(usable, lat_s, lat_t, lat_ok, fastest, cheapest, cost_bounds, larac.paths)
+
+
+def _prune(arrays: EdgeArrays, demand: DesignDemand, bounds: _Bounds, upper: float) -> PrunedArcs:
+    """Arcs that can lie on one of the demand's routes in a design cheaper than upper.
+
+    Any route P of the demand in such a design costs at most upper minus what its other
+    paths - 1 routes cost at least: they are edge-disjoint from P and each no cheaper than
+    the cheapest latency-feasible route.  max_cost bounds the demand's own routes the same way.
+    """
+    query = demand.query
+    ceiling = upper if query.max_cost is None else min(upper, query.max_cost)
+    if math.isfinite(ceiling):
+        ceiling = ceiling - (demand.paths - 1) * bounds.cheapest + 1e-12 * ceiling
+    return prune_arcs(
+        arrays,
+        query,
+        usable=bounds.lat_ok,
+        latency_from=(bounds.lat_s, bounds.lat_t),
+        cost_bounds=bounds.cost_bounds,
+        upper_bound=ceiling,
+    )
+
+
+def _greedy(arrays: EdgeArrays, demand: DesignDemand, bounds: _Bounds) -> list[PathEval] | None:
+    """Diverse routes one after another, each the best Lagrangian candidate left; None if stuck."""
+    query = replace(demand.query, max_cost=None)
+    allowed = bounds.lat_ok.copy()
+    routes: list[PathEval] = []
+    for _ in range(demand.paths):
+        graph = ShortestPaths(arrays.n_nodes, np.flatnonzero(allowed))
+        if not math.isfinite(graph.distances(arrays, arrays.latency_ms, query.source)[0][query.target]):
+            return None
+        candidates = lagrangian_paths(arrays, graph, query).paths
+        feasible = [
+            p for p in (evaluate_path(arrays, query.source, c) for c in candidates) if is_feasible(p, query)
+        ]
+        if not feasible:
+            return None
+        route = min(feasible, key=lambda p: (p.cost, p.latency_ms))
+        routes.append(route)
+        allowed &= ~_blocked_by(arrays, demand, route)
+    return routes if _set_feasible(arrays, demand, routes) else None
+
+
+def _blocked_by(arrays: EdgeArrays, demand: DesignDemand, route: PathEval) -> np.ndarray:
+    """Edges another route of the demand may not use once this route is chosen."""
+    blocked = np.zeros(arrays.n_edges, dtype=bool)
+    edges = np.asarray(route.edges, dtype=np.int64)
+    blocked[edges] = True
+    if demand.diversity is not Diversity.EDGE:
+        inner = np.asarray(route.nodes[1:-1], dtype=np.int64)
+        blocked |= np.isin(arrays.tail, inner) | np.isin(arrays.head, inner)
+    if demand.diversity is Diversity.SRLG and len(arrays.srlg_edge):
+        groups = arrays.srlg_group[np.isin(arrays.srlg_edge, edges)]
+        blocked[arrays.srlg_edge[np.isin(arrays.srlg_group, groups)]] = True
+    if demand.conflicts is not None and len(demand.conflicts):
+        c = demand.conflicts
+        blocked[c[np.isin(c[:, 0], edges), 1]] = True
+        blocked[c[np.isin(c[:, 1], edges), 0]] = True
+    return blocked
+
+
+def _set_feasible(arrays: EdgeArrays, demand: DesignDemand, routes: Sequence[PathEval]) -> bool:
+    """Whether routes meet every bound of the demand and are mutually diverse."""
+    query = demand.query
+    if len(routes) != demand.paths or not all(is_feasible(r, replace(query, max_cost=None)) for r in routes):
+        return False
+    if query.max_cost is not None and union_cost(arrays, routes) > cost_ceiling(query.max_cost):
+        return False
+    for i, route in enumerate(routes):
+        blocked = _blocked_by(arrays, demand, route)
+        for other in routes[i + 1 :]:
+            if blocked[np.asarray(other.edges, dtype=np.int64)].any():
+                return False
+    return True
+
+
+# --- the model, its answer and the tie-break ---------------------------------------------------
+
+
+def _run(
+    arrays: EdgeArrays,
+    demands: Sequence[DesignDemand],
+    design: DesignModel,
+    start: Sequence[PathEval] | None,
+    options: SolverOptions,
+) -> _Outcome:
+    """Solve a design model, check its routes in floats, settle cost ties by latency."""
+    started = time.perf_counter()
+    outcome = solve_design_model(design, options=options, time_limit_s=options.time_limit_s)
+    routes = _checked(arrays, demands, design, outcome.arc_values)
+    start_cost = union_cost(arrays, start) if start else math.inf
+    if routes is None:
+        if start:
+            bound = outcome.bound if outcome.status is not RouteStatus.INFEASIBLE else -math.inf
+            return _Outcome(RouteStatus.FEASIBLE, tuple(start), bound)
+        if outcome.status is RouteStatus.INFEASIBLE:
+            return _Outcome(RouteStatus.INFEASIBLE, bound=math.inf)
+        return _Outcome(RouteStatus.UNSOLVED, bound=outcome.bound, reason=_unsolved_reason(options))
+    cost = union_cost(arrays, routes)
+    proven = outcome.status is RouteStatus.OPTIMAL
+    if proven and start_cost < cost - 2 * design.rounding_margin:
+        logger.error("CP-SAT claimed a design of %s optimal but the start costs %s", cost, start_cost)
+        proven = False
+    if start and start_cost < cost:
+        routes, cost = list(start), start_cost
+    if proven and options.tie_break_latency:
+        routes = _tie_break(arrays, demands, design, outcome, routes, options, started)
+    if proven:
+        return _Outcome(RouteStatus.OPTIMAL, tuple(routes), cost)
+    bound = min(outcome.bound, cost) if math.isfinite(outcome.bound) else -math.inf
+    if relative_gap(cost, bound) <= COST_RELATIVE_TOLERANCE:
+        return _Outcome(RouteStatus.OPTIMAL, tuple(routes), cost)
+    return _Outcome(RouteStatus.FEASIBLE, tuple(routes), bound)
+
+
+def _unsolved_reason(options: SolverOptions) -> str:
+    """Why a search ended without routes: stopped by the caller, or out of time."""
+    if options.stop is not None and options.stop.is_set():
+        return "stopped (cancelled or past the deadline) before any feasible design was found"
+    return f"time limit {options.time_limit_s:g} s reached before any feasible design was found"
+
+
+def _checked(
+    arrays: EdgeArrays, demands: Sequence[DesignDemand], design: DesignModel, values: np.ndarray | None
+) -> list[PathEval] | None:
+    """The model's routes slot by slot, re-evaluated in floats; None if absent or not feasible."""
+    if values is None:
+        return None
+    routes = [
+        _walk(arrays, slot, v) for slot, v in zip(design.slots, split_values(design, values), strict=True)
+    ]
+    for d, demand in enumerate(demands):
+        own = [r for r, slot in zip(routes, design.slots, strict=True) if slot.demand == d]
+        if own and not _set_feasible(arrays, demand, own):
+            logger.warning("design routes of demand %d fail the float check; discarded", d)
+            return None
+    return routes
+
+
+def _walk(arrays: EdgeArrays, slot: Slot, values: np.ndarray) -> PathEval:
+    """The slot's path from its source in its arc values (detached cycles dropped)."""
+    arcs = slot.arcs
+    next_arc = {int(arcs.tail[a]): int(a) for a in np.flatnonzero(values)}
+    node, edges, seen = slot.source, [], {slot.source}
+    while node in next_arc:
+        a = next_arc[node]
+        edges.append(int(arcs.edge[a]))
+        node = int(arcs.head[a])
+        if node in seen:
+            raise RuntimeError(f"design route revisits node {node}")
+        seen.add(node)
+    return evaluate_path(arrays, slot.source, tuple(edges))
+
+
+def _tie_break(arrays, demands, design, outcome, routes, options, started) -> list[PathEval]:
+    """Among designs of the optimal cost, the one of lowest total latency."""
+    remaining = options.time_limit_s - (time.perf_counter() - started)
+    if remaining <= 0.05:
+        return routes
+    cost = union_cost(arrays, routes)
+    restrict_design_to_cost(design, outcome)
+    second = solve_design_model(design, options=options, time_limit_s=remaining)
+    faster = _checked(arrays, demands, design, second.arc_values)
+    if faster is None or union_cost(arrays, faster) > cost_ceiling(cost):
+        return routes
+    if sum(r.latency_ms for r in faster) < sum(r.latency_ms for r in routes):
+        return faster
+    return routes
+
+
+# --- several demands together ----------------------------------------------------------------
+
+
+def _solve_joint(
+    arrays: EdgeArrays,
+    demands: Sequence[DesignDemand],
+    alone: Sequence[_Outcome],
+    found: Sequence[int],
+    upper: float,
+    options: SolverOptions,
+    stats: dict[str, float],
+) -> _Outcome:
+    """One model for the demands that have routes, the union of their independent answers as start."""
+    started = time.perf_counter()
+    chosen = [demands[i] for i in found]
+    slots: list[Slot] = []
+    start: list[PathEval] = []
+    for d, i in enumerate(found):
+        bounds = _bounds(arrays, demands[i].query)
+        assert not isinstance(bounds, str)
+        arcs = _prune(arrays, demands[i], bounds, upper)
+        slots.extend(Slot(d, p, demands[i].query.source, arcs) for p in range(demands[i].paths))
+        start.extend(sorted(alone[i].routes, key=lambda r: r.latency_ms))
+    stats["arcs_model"] = float(sum(len(s.arcs.edge) for s in slots))
+    stats["prune_s"] = time.perf_counter() - started
+    design = build_design_model(arrays, chosen, slots, upper_bound=upper)
+    hint_design(design, [r.edges for r in start])
+    outcome = _run(arrays, chosen, design, start, _remaining(options, started))
+    stats["model_s"] = time.perf_counter() - started - stats["prune_s"]
+    # The union costs at least what the costliest demand costs on its own.
+    floor = max((alone[i].bound for i in found if math.isfinite(alone[i].bound)), default=-math.inf)
+    if outcome.status is RouteStatus.FEASIBLE:
+        return replace(outcome, bound=max(outcome.bound, floor))
+    return outcome
+
+
+def _result(
+    arrays: EdgeArrays,
+    demands: Sequence[DesignDemand],
+    alone: Sequence[_Outcome],
+    independent: float,
+    joint: _Outcome | None,
+    stats: dict[str, float],
+) -> DesignResult:
+    """Per-demand routes, statuses and reasons, with the design's cost, bound and gap."""
+    chosen: list[tuple[PathEval, ...]] = []
+    statuses = []
+    cursor = 0
+    for demand, own in zip(demands, alone, strict=True):
+        if joint is not None and own.routes:
+            chosen.append(tuple(joint.routes[cursor : cursor + demand.paths]))
+            statuses.append(joint.status)
+            cursor += demand.paths
+        else:
+            chosen.append(own.routes)
+            statuses.append(own.status)
+    cost = union_cost(arrays, [r for rs in chosen for r in rs])
+    status = _overall(statuses)
+    bound = _design_bound(alone, joint, cost)
+    gap = (
+        0.0
+        if status is RouteStatus.OPTIMAL
+        else relative_gap(cost, bound)
+        if math.isfinite(bound)
+        else math.nan
+    )
+    routes = tuple(
+        _route_results(own, paths, st, alone_only=joint is None, bound=bound, gap=gap)
+        for own, paths, st in zip(alone, chosen, statuses, strict=True)
+    )
+    return DesignResult(
+        status=status,
+        routes=routes,
+        demand_status=tuple(statuses),
+        demand_reason=tuple(o.reason for o in alone),
+        cost=cost,
+        bound=bound,
+        gap=gap,
+        independent_cost=independent,
+        stats=stats,
+    )
+
+
+def _design_bound(alone: Sequence[_Outcome], joint: _Outcome | None, cost: float) -> float:
+    """Proven lower bound on the optimal union cost of the demands that have routes."""
+    if joint is not None:
+        return cost if joint.status is RouteStatus.OPTIMAL else joint.bound
+    own = [o for o in alone if o.routes]
+    if not own:
+        return math.inf if any(o.status is RouteStatus.INFEASIBLE for o in alone) else math.nan
+    return own[0].bound if own[0].status is not RouteStatus.OPTIMAL else cost
+
+
+def _overall(statuses: Sequence[RouteStatus]) -> RouteStatus:
+    """OPTIMAL when every demand is proven or proven infeasible, else the weakest status met."""
+    if statuses and all(s is RouteStatus.INFEASIBLE for s in statuses):
+        return RouteStatus.INFEASIBLE
+    for weak in (RouteStatus.UNSOLVED, RouteStatus.FEASIBLE):
+        if weak in statuses:
+            return weak
+    return RouteStatus.OPTIMAL
+
+
+def _route_results(
+    own: _Outcome,
+    paths: Sequence[PathEval],
+    status: RouteStatus,
+    *,
+    alone_only: bool,
+    bound: float,
+    gap: float,
+) -> tuple[RouteResult, ...]:
+    """RouteResults of a demand, fastest first; a lone single route keeps the spine's own proof.
+
+    Routes of a diverse set or a shared build carry the bound and gap of the design's cost.
+    """
+    if alone_only and own.single is not None:
+        return (own.single,) if own.single.has_route else ()
+    ordered = sorted(paths, key=lambda p: (p.latency_ms, p.cost))
+    return tuple(
+        RouteResult(
+            status,
+            edges=p.edges,
+            nodes=p.nodes,
+            cost=p.cost,
+            edge_cost=p.edge_cost,
+            permit_cost=p.permit_cost,
+            latency_ms=p.latency_ms,
+            jurisdictions=p.jurisdictions,
+            bound=bound,
+            gap=gap,
+        )
+        for p in ordered
+    )
+
+
+# --- why a diverse set does not exist ------------------------------------------------------------
+
+
+def _diagnosed(arrays: EdgeArrays, demand: DesignDemand, bounds: _Bounds, options: SolverOptions) -> _Outcome:
+    """INFEASIBLE with the reason in numbers: too few diverse routes, too slow, or other limits."""
+    return _Outcome(
+        RouteStatus.INFEASIBLE, bound=math.inf, reason=_diverse_reason(arrays, demand, bounds, options)
+    )
+
+
+def _diverse_reason(arrays: EdgeArrays, demand: DesignDemand, bounds: _Bounds, options: SolverOptions) -> str:
+    """Which requirement leaves no set of diverse routes, said in numbers."""
+    query, k = demand.query, demand.paths
+    a, b = query.label(query.source), query.label(query.target)
+    kind = _kind_words(demand)
+    started = time.perf_counter()
+    count = _most_diverse(arrays, demand, bounds, options)
+    if count is not None and count < k:
+        ways = _ways_in(arrays, demand, bounds)
+        site = ""
+        if ways[1] == count:
+            site = f"site {ways[0]} has {'a single way' if count == 1 else f'only {count} ways'} in: "
+        routes = "route exists" if count == 1 else "routes exist"
+        return f"{site}only {count} {kind} {routes} between {a} and {b} ({k} asked)"
+    slowest = _least_slowest(arrays, demand, bounds, _remaining(options, started))
+    limit = query.max_latency_ms
+    if slowest is not None and slowest[0] > limit + LATENCY_TOLERANCE_MS:
+        value, bound = distinct_numbers(slowest[0], limit)
+        need = "need" if slowest[1] else "need at least"
+        return f"{k} {kind} routes {a}-{b} {need} {value} ms, bound is {bound} ms"
+    limits = []
+    if query.max_jurisdictions is not None:
+        limits.append(f"max_jurisdictions {query.max_jurisdictions} per route")
+    if query.max_cost is not None:
+        limits.append(f"max_cost {money(query.max_cost)}")
+    if slowest is not None and limits:
+        return (
+            f"{k} {kind} routes {a}-{b} exist within {limit:.2f} ms, but none within {' and '.join(limits)}"
+        )
+    return f"no {k} {kind} routes {a}-{b} meet all constraints together (bound {limit:.2f} ms)"
+
+
+def _kind_words(demand: DesignDemand) -> str:
+    """'SRLG-diverse', 'node-diverse' ..., with the separation when one is asked."""
+    name = {Diversity.EDGE: "edge", Diversity.NODE: "node", Diversity.SRLG: "SRLG"}[demand.diversity]
+    separated = demand.conflicts is not None and len(demand.conflicts) > 0
+    return f"{name}-diverse{' and separated' if separated else ''}"
+
+
+def _ways_in(arrays: EdgeArrays, demand: DesignDemand, bounds: _Bounds) -> tuple[str, int]:
+    """The end with the fewest usable ways in: distinct edges, or distinct neighbours unless
+    edge diversity (parallel edges straight to the other end count one each)."""
+    query = demand.query
+    ends = (query.source, query.target)
+    best: tuple[str, int] | None = None
+    for end, far in (ends, ends[::-1]):
+        at = bounds.usable & ((arrays.tail == end) | (arrays.head == end))
+        other = np.where(arrays.tail[at] == end, arrays.head[at], arrays.tail[at])
+        if demand.diversity is Diversity.EDGE:
+            ways = int(at.sum())
+        else:
+            ways = len(np.unique(other[other != far])) + int(np.sum(other == far))
+        if best is None or ways < best[1]:
+            best = (query.label(end), ways)
+    assert best is not None
+    return best
+
+
+def _open_slots(arrays: EdgeArrays, demand: DesignDemand, bounds: _Bounds, paths: int) -> list[Slot]:
+    """Slots over every usable arc, no latency or cost pruning (for diagnosis)."""
+    usable = np.flatnonzero(bounds.usable)
+    tail = np.concatenate([arrays.tail[usable], arrays.head[usable]])
+    head = np.concatenate([arrays.head[usable], arrays.tail[usable]])
+    edge = np.concatenate([usable, usable])
+    keep = (head != demand.query.source) & (tail != demand.query.target)
+    arcs = PrunedArcs(edge[keep], tail[keep], head[keep], int(keep.sum()))
+    return [Slot(0, p, demand.query.source, arcs) for p in range(paths)]
+
+
+def _relaxed(demand: DesignDemand) -> DesignDemand:
+    """The demand with only its diversity, separation and allowed edges left."""
+    return replace(demand, query=replace(demand.query, max_jurisdictions=None, max_cost=None))
+
+
+def _most_diverse(
+    arrays: EdgeArrays, demand: DesignDemand, bounds: _Bounds, options: SolverOptions
+) -> int | None:
+    """How many mutually diverse routes exist at all, up to paths (None if time ran out)."""
+    started = time.perf_counter()
+    relaxed = _relaxed(demand)
+    for count in range(demand.paths, 1, -1):
+        design = build_design_model(
+            arrays, [relaxed], _open_slots(arrays, relaxed, bounds, count), latency_bounded=False
+        )
+        design.model.clear_objective()
+        outcome = solve_design_model(
+            design, options=options, time_limit_s=_remaining(options, started).time_limit_s
+        )
+        if outcome.status in (RouteStatus.OPTIMAL, RouteStatus.FEASIBLE):
+            return count
+        if outcome.status is not RouteStatus.INFEASIBLE:
+            return None
+    return 1
+
+
+def _least_slowest(
+    arrays: EdgeArrays, demand: DesignDemand, bounds: _Bounds, options: SolverOptions
+) -> tuple[float, bool] | None:
+    """The least possible latency of the slowest of paths diverse routes, and whether proven."""
+    relaxed = _relaxed(demand)
+    slots = _open_slots(arrays, relaxed, bounds, demand.paths)
+    design = build_design_model(arrays, [relaxed], slots, latency_bounded=False)
+    last = design.slot_latency[-1]
+    design.model.minimize(last)
+    outcome = solve_design_model(design, options=options, time_limit_s=options.time_limit_s)
+    if outcome.arc_values is None:
+        return None
+    routes = [
+        _walk(arrays, s, v) for s, v in zip(slots, split_values(design, outcome.arc_values), strict=True)
+    ]
+    slowest = max(r.latency_ms for r in routes)
+    if outcome.status is RouteStatus.OPTIMAL:
+        return slowest, True
+    raw_bound = (outcome.bound + design.rounding_margin) * design.cost_scale  # objective units
+    return raw_bound / design.latency_scale - 0.5 * len(slots[0].arcs.edge) / design.latency_scale, False

@@ -1,0 +1,391 @@
+"""The OR-Tools CP-SAT model of several demands' diverse routes, their union paid once."""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import math
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+from ortools.sat.python import cp_model
+
+from optimizer.model import ModelOutcome
+from optimizer.problem import (
+    LATENCY_TOLERANCE_MS,
+    DesignDemand,
+    Diversity,
+    EdgeArrays,
+    RouteStatus,
+    SolverOptions,
+)
+from optimizer.prune import PrunedArcs, cost_ceiling
+
+__all__ = [
+    "DesignModel",
+    "Slot",
+    "build_design_model",
+    "hint_design",
+    "restrict_design_to_cost",
+    "solve_design_model",
+    "split_values",
+]
+
+_COST_SCALE_BUDGET = 2.0**40
+"""Integer cost units: the model's total cost range fits in 2^40 units."""
+
+_LATENCY_SCALE_BUDGET = 2.0**36
+"""Integer latency units: the largest bound is about 2^36 units."""
+
+_STATUS = {
+    cp_model.OPTIMAL: RouteStatus.OPTIMAL,
+    cp_model.FEASIBLE: RouteStatus.FEASIBLE,
+    cp_model.INFEASIBLE: RouteStatus.INFEASIBLE,
+    cp_model.UNKNOWN: RouteStatus.UNSOLVED,
+}
+
+
+@dataclass(frozen=True, eq=False)
+class Slot:
+    """One route to find: demand d's route number p over that demand's pruned arcs."""
+
+    demand: int
+    path: int
+    source: int
+    arcs: PrunedArcs
+
+
+@dataclass(eq=False)
+class DesignModel:
+    """A CP-SAT model with one 0/1 flow per slot and the integer scales of its objective."""
+
+    model: cp_model.CpModel
+    slots: list[Slot]
+    x: list[list[cp_model.IntVar]]
+    objective: cp_model.LinearExpr
+    latency: cp_model.LinearExpr
+    cost_scale: float
+    latency_scale: float
+    rounding_margin: float
+    slot_latency: list
+    """Each slot's latency in integer units, for diagnosis objectives."""
+    ors: list[tuple[cp_model.IntVar, list[tuple[int, int]]]] = field(default_factory=list)
+    """Indicators defined as 'some of these (slot, arc) is used', for complete hints."""
+
+
+def _scale(total: float, budget: float, integral: bool) -> float:
+    """A power-of-two scale that maps a range of total into the budget."""
+    if (integral and total <= budget) or total <= 0:
+        return 1.0
+    return 2.0 ** math.floor(math.log2(budget / total))
+
+
+class _Builder:
+    """Collects variables and constraints of a design model."""
+
+    def __init__(self, arrays: EdgeArrays, demands: Sequence[DesignDemand], slots: list[Slot]) -> None:
+        self.arrays, self.demands, self.slots = arrays, demands, slots
+        self.model = cp_model.CpModel()
+        self.x = [[self.model.new_bool_var("") for _ in range(len(s.arcs.edge))] for s in slots]
+        self.ors: list[tuple[cp_model.IntVar, list[tuple[int, int]]]] = []
+
+    def indicator(self, uses: list[tuple[int, int]]) -> cp_model.IntVar:
+        """A Boolean forced on by any of the (slot, arc) uses."""
+        var = self.model.new_bool_var("")
+        for s, a in uses:
+            self.model.add_implication(self.x[s][a], var)
+        self.ors.append((var, uses))
+        return var
+
+    def arcs_by(self, key: Callable[[Slot], np.ndarray], slots: Sequence[int]) -> dict[int, list]:
+        """(slot, arc) uses grouped by a per-arc key (edge, head node ...)."""
+        groups: dict[int, list[tuple[int, int]]] = defaultdict(list)
+        for s in slots:
+            for a, k in enumerate(key(self.slots[s]).tolist()):
+                groups[k].append((s, a))
+        return groups
+
+
+def build_design_model(
+    arrays: EdgeArrays,
+    demands: Sequence[DesignDemand],
+    slots: list[Slot],
+    *,
+    upper_bound: float = math.inf,
+    latency_bounded: bool = True,
+) -> DesignModel:
+    """Minimum union cost of every slot's route, each demand's routes diverse and bounded.
+
+    min   sum_e cost_e U_e + sum_j permit_j Y_j        (U_e: edge e on any route, Y_j: j entered)
+    s.t.  a unit s-t flow per slot, at most one arc into any node          (1)
+          sum latency x <= max_latency_ms per slot                         (2)
+          diversity between the slots of a demand: shared edge, node, group (3)
+          conflicting edge pairs not on two slots of a demand              (4)
+          counted jurisdictions per slot <= max_jurisdictions              (5)
+          each demand's own union cost <= max_cost                         (6)
+          slots of a demand ordered by latency (symmetry)                  (7)
+    """
+    b = _Builder(arrays, demands, slots)
+    model = b.model
+    used_edges = np.unique(np.concatenate([s.arcs.edge for s in slots])) if slots else np.zeros(0, int)
+    all_juris = _jurisdictions_on(arrays, used_edges)
+    permit_j = all_juris[arrays.permit_cost[all_juris] > 0]
+    edge_cost = arrays.cost[used_edges]
+    cost_range = min(upper_bound, float(edge_cost.sum() + arrays.permit_cost[permit_j].sum()))
+    integral = bool(np.all(edge_cost == np.round(edge_cost))) and bool(
+        np.all(arrays.permit_cost == np.round(arrays.permit_cost))
+    )
+    cost_scale = _scale(cost_range, _COST_SCALE_BUDGET, integral)
+    bounds = [demands[s.demand].query.max_latency_ms for s in slots]
+    top = max(bounds, default=1.0) if latency_bounded else float(arrays.latency_ms[used_edges].sum())
+    lat_integral = bool(np.all(arrays.latency_ms == np.round(arrays.latency_ms))) and all(
+        float(v).is_integer() for v in bounds
+    )
+    latency_scale = _scale(max(top, 1e-9), _LATENCY_SCALE_BUDGET, lat_integral)
+    slot_latency = []
+    for i, slot in enumerate(slots):
+        query = demands[slot.demand].query
+        _flow(model, b.x[i], slot.arcs, arrays.n_nodes, query.source, query.target)  # (1)
+        lat_int = np.round(arrays.latency_ms[slot.arcs.edge] * latency_scale).astype(np.int64)
+        latency = cp_model.LinearExpr.weighted_sum(b.x[i], lat_int.tolist())
+        slot_latency.append(latency)
+        if latency_bounded:  # (2)
+            model.add(latency <= math.floor((query.max_latency_ms + LATENCY_TOLERANCE_MS) * latency_scale))
+        if query.max_jurisdictions is not None:  # (5)
+            counted = [b.indicator(uses) for j, uses in _juris_uses(b, [i]).items() if arrays.counted[j]]
+            if counted:
+                model.add(sum(counted) <= query.max_jurisdictions)
+    by_demand: dict[int, list[int]] = defaultdict(list)
+    for i, slot in enumerate(slots):
+        by_demand[slot.demand].append(i)
+    for d, members in by_demand.items():
+        _diversity(b, demands[d], members)  # (3), (4)
+        for first, second in itertools.pairwise(members):  # (7)
+            model.add(slot_latency[first] <= slot_latency[second])
+    edge_uses = b.arcs_by(lambda s: s.arcs.edge, range(len(slots)))
+    terms, coefs = _union_cost_terms(b, edge_uses, permit_j, cost_scale)
+    objective = cp_model.LinearExpr.weighted_sum(terms, coefs)
+    for d, members in by_demand.items():  # (6)
+        max_cost = demands[d].query.max_cost
+        if max_cost is not None:
+            own_edges = b.arcs_by(lambda s: s.arcs.edge, members)
+            own_terms, own_coefs = _union_cost_terms(b, own_edges, permit_j, cost_scale, members)
+            model.add(
+                cp_model.LinearExpr.weighted_sum(own_terms, own_coefs)
+                <= math.floor(cost_ceiling(max_cost) * cost_scale)
+            )
+    model.minimize(objective)
+    latency_total = sum(slot_latency) if slot_latency else cp_model.LinearExpr.constant(0)
+    margin = 0.5 * (len(used_edges) + len(permit_j)) / cost_scale
+    return DesignModel(
+        model, slots, b.x, objective, latency_total, cost_scale, latency_scale, margin, slot_latency, b.ors
+    )
+
+
+def _jurisdictions_on(arrays: EdgeArrays, edges: np.ndarray) -> np.ndarray:
+    """Distinct jurisdiction ids of any level on the edges."""
+    ids = np.unique(arrays.jurisdiction[edges].ravel()) if len(edges) else np.zeros(0, np.int64)
+    return ids[ids >= 0]
+
+
+def _juris_uses(b: _Builder, members: Sequence[int]) -> dict[int, list[tuple[int, int]]]:
+    """(slot, arc) uses per jurisdiction entered, over the member slots."""
+    uses: dict[int, list[tuple[int, int]]] = defaultdict(list)
+    for s in members:
+        levels = b.arrays.jurisdiction[b.slots[s].arcs.edge]
+        for a, row in enumerate(levels.tolist()):
+            for j in row:
+                if j >= 0:
+                    uses[j].append((s, a))
+    return uses
+
+
+def _union_cost_terms(
+    b: _Builder,
+    edge_uses: dict[int, list[tuple[int, int]]],
+    permit_j: np.ndarray,
+    cost_scale: float,
+    members: Sequence[int] | None = None,
+) -> tuple[list, list[int]]:
+    """Cost of the distinct edges and permits the slots use, as integer-weighted terms.
+
+    An edge that only one demand's slots can use is on at most one of them (diversity), so its
+    arc variables carry the cost directly; an edge several demands may share gets an indicator.
+    """
+    terms: list = []
+    coefs: list[int] = []
+    cost = b.arrays.cost
+    for e, uses in edge_uses.items():
+        c = round(float(cost[e]) * cost_scale)
+        if c == 0:
+            continue
+        if len({b.slots[s].demand for s, _a in uses}) == 1:
+            terms.extend(b.x[s][a] for s, a in uses)
+            coefs.extend([c] * len(uses))
+        else:
+            terms.append(b.indicator(uses))
+            coefs.append(c)
+    priced = set(permit_j.tolist())
+    for j, uses in _juris_uses(b, range(len(b.slots)) if members is None else members).items():
+        if j in priced:
+            terms.append(b.indicator(uses))
+            coefs.append(round(float(b.arrays.permit_cost[j]) * cost_scale))
+    return terms, coefs
+
+
+def _flow(model: cp_model.CpModel, x: list, arcs: PrunedArcs, n_nodes: int, source: int, target: int) -> None:
+    """Unit flow from source to target, at most one arc into any node."""
+    outs: dict[int, list] = defaultdict(list)
+    ins: dict[int, list] = defaultdict(list)
+    for a, (u, v) in enumerate(zip(arcs.tail.tolist(), arcs.head.tolist(), strict=True)):
+        outs[u].append(x[a])
+        ins[v].append(x[a])
+    for n in set(outs) | set(ins):
+        model.add(sum(outs[n]) - sum(ins[n]) == (n == source) - (n == target))
+        if len(ins[n]) > 1:
+            model.add_at_most_one(ins[n])
+    if source not in outs or target not in ins:
+        model.add_bool_or([])  # an end unreachable within the bounds: infeasible
+
+
+def _diversity(b: _Builder, demand: DesignDemand, members: list[int]) -> None:
+    """No shared edge / node / risk group, no conflicting pair, between a demand's slots."""
+    if len(members) < 2:
+        return
+    query = demand.query
+    ends = {query.source, query.target}
+    edge_uses = b.arcs_by(lambda s: s.arcs.edge, members)
+    arrays = b.arrays
+    for e, uses in edge_uses.items():
+        between_ends = {int(arrays.tail[e]), int(arrays.head[e])} <= ends
+        if (demand.diversity is Diversity.EDGE or between_ends) and len({s for s, _a in uses}) > 1:
+            b.model.add_at_most_one(b.x[s][a] for s, a in uses)
+    if demand.diversity in (Diversity.NODE, Diversity.SRLG):
+        for n, uses in b.arcs_by(lambda s: s.arcs.head, members).items():
+            if n not in ends and len({s for s, _a in uses}) > 1:
+                b.model.add_at_most_one(b.x[s][a] for s, a in uses)
+    if demand.diversity is Diversity.SRLG and len(arrays.srlg_edge):
+        groups: dict[int, list[int]] = defaultdict(list)
+        for e, g in zip(arrays.srlg_edge.tolist(), arrays.srlg_group.tolist(), strict=True):
+            if e in edge_uses:
+                groups[g].append(e)
+        for edges in groups.values():
+            per_slot: dict[int, list[tuple[int, int]]] = defaultdict(list)
+            for e in edges:
+                for s, a in edge_uses[e]:
+                    per_slot[s].append((s, a))
+            if len(per_slot) > 1:
+                b.model.add_at_most_one(b.indicator(uses) for uses in per_slot.values())
+    if demand.conflicts is not None and len(demand.conflicts):
+        _separation(b, demand.conflicts, edge_uses)
+
+
+def _separation(b: _Builder, conflicts: np.ndarray, edge_uses: dict[int, list[tuple[int, int]]]) -> None:
+    """For each too-close edge pair, two different slots may not hold one edge each."""
+    used: dict[tuple[int, int], cp_model.IntVar] = {}
+
+    def on(slot: int, edge: int) -> cp_model.IntVar:
+        key = (slot, edge)
+        if key not in used:
+            used[key] = b.indicator([u for u in edge_uses[edge] if u[0] == slot])
+        return used[key]
+
+    for e, f in conflicts.tolist():
+        if e == f or e not in edge_uses or f not in edge_uses:
+            continue
+        slots_e = {s for s, _a in edge_uses[e]}
+        slots_f = {s for s, _a in edge_uses[f]}
+        for p in slots_e:
+            for q in slots_f:
+                if p != q:
+                    b.model.add_bool_or([on(p, e).Not(), on(q, f).Not()])
+
+
+def hint_design(design: DesignModel, routes: Sequence[Sequence[int] | None]) -> None:
+    """Warm start from known routes (edge lists per slot, travel order), with every indicator."""
+    values: list[list[bool]] = []
+    for slot, edges in zip(design.slots, routes, strict=True):
+        values.append(_arc_values(slot, edges) if edges is not None else [])
+    if any(not v for v in values):
+        return  # a hint must be complete to help; a partial one is dropped
+    for xs, vs in zip(design.x, values, strict=True):
+        for var, value in zip(xs, vs, strict=True):
+            design.model.add_hint(var, value)
+    for var, uses in design.ors:
+        design.model.add_hint(var, any(values[s][a] for s, a in uses))
+
+
+def _arc_values(slot: Slot, edges: Sequence[int]) -> list[bool]:
+    """The slot's arc values for a route given as edges from its source; empty if an arc was pruned."""
+    arcs = slot.arcs
+    arc_of = {(e, u): a for a, (e, u) in enumerate(zip(arcs.edge.tolist(), arcs.tail.tolist(), strict=True))}
+    node, chosen = slot.source, set()
+    for e in edges:
+        a = arc_of.get((int(e), node))
+        if a is None:
+            return []
+        chosen.add(a)
+        node = int(arcs.head[a])
+    return [a in chosen for a in range(len(arcs.edge))]
+
+
+def solve_design_model(design: DesignModel, *, options: SolverOptions, time_limit_s: float) -> ModelOutcome:
+    """Solve to proven optimality or the time limit; arc values are per slot, concatenated."""
+    solver = cp_model.CpSolver()
+    solver.parameters.max_time_in_seconds = max(time_limit_s, 0.01)
+    solver.parameters.num_workers = max(1, options.num_workers)
+    solver.parameters.log_search_progress = options.log_search
+    solver.parameters.relative_gap_limit = 0.0
+    solver.parameters.absolute_gap_limit = 0.0
+    solver.parameters.presolve_inclusion_work_limit = 0  # google/or-tools#5293, as in model.py
+    callback = _Incumbents(design, options.on_incumbent) if options.on_incumbent else None
+    stop = options.stop
+    with stop.hooked(solver.stop_search) if stop else contextlib.nullcontext():
+        if stop is not None and stop.is_set():
+            solver.parameters.max_time_in_seconds = 0.0
+        code = solver.solve(design.model, callback)
+    if code == cp_model.MODEL_INVALID:
+        raise RuntimeError(f"CP-SAT rejected the design model: {design.model.validate()}")
+    status = _STATUS[code]
+    values = None
+    objective = bound = float("nan")
+    if status in (RouteStatus.OPTIMAL, RouteStatus.FEASIBLE):
+        values = np.array([solver.boolean_value(v) for xs in design.x for v in xs], dtype=bool)
+        objective = solver.objective_value / design.cost_scale
+    if status is not RouteStatus.INFEASIBLE:
+        bound = solver.best_objective_bound / design.cost_scale - design.rounding_margin
+    return ModelOutcome(status, values, objective, bound, solver.wall_time)
+
+
+class _Incumbents(cp_model.CpSolverSolutionCallback):
+    """Reports each improving design's union cost and the current bound, in currency units."""
+
+    def __init__(self, design: DesignModel, report: Callable[[float, float], None]) -> None:
+        super().__init__()
+        self._scale = design.cost_scale
+        self._report = report
+
+    def on_solution_callback(self) -> None:
+        """Forward objective and bound of the new incumbent."""
+        self._report(self.objective_value / self._scale, self.best_objective_bound / self._scale)
+
+
+def restrict_design_to_cost(design: DesignModel, outcome: ModelOutcome) -> DesignModel:
+    """The same model held at the proven optimal cost, now minimizing total latency (tie-break)."""
+    model = design.model
+    model.add(design.objective <= round(outcome.objective * design.cost_scale))
+    model.minimize(design.latency)
+    model.clear_hints()
+    assert outcome.arc_values is not None
+    flat = [v for xs in design.x for v in xs]
+    for var, value in zip(flat, outcome.arc_values.tolist(), strict=True):
+        model.add_hint(var, value)
+    return design
+
+
+def split_values(design: DesignModel, values: np.ndarray) -> list[np.ndarray]:
+    """Concatenated arc values cut back into one array per slot."""
+    sizes = np.cumsum([len(xs) for xs in design.x])[:-1]
+    return np.split(values, sizes)
