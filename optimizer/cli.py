@@ -1,9 +1,10 @@
-"""Command line: `fiberopt solve` for batches of scenarios, `fiberopt inspect` for geodata."""
+"""Command line: `fiberopt solve` for batches of scenarios, `frontier`, `inspect`, `export`, `serve`."""
 
 from __future__ import annotations
 
 import argparse
 import logging
+import math
 import sys
 from collections import Counter
 from collections.abc import Sequence
@@ -26,11 +27,12 @@ from optimizer.export import (
     run_info_for,
     write_solution,
 )
+from optimizer.frontier_export import frontier_folder, frontier_table, write_frontier
 from optimizer.geodata import Layers, load_geodata, spec_from_path
 from optimizer.geometry import geodesic_length_km
 from optimizer.graph import Network, build_graph
 from optimizer.pipeline import run_digest, solve_scenario
-from optimizer.routes import Route, Solution
+from optimizer.routes import DemandFrontier, Route, Solution, solve_frontier
 from optimizer.scenario import load_scenario
 from optimizer.server import serve
 from optimizer.service import ServiceLimits
@@ -95,6 +97,14 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--max-concurrent-solves", type=int, default=2, metavar="N")
     serve.add_argument("--max-solver-threads", type=int, default=2, metavar="N")
     serve.set_defaults(func=_cmd_serve)
+    frontier = sub.add_parser("frontier", help="the cost-latency frontier of one demand of a scenario")
+    frontier.add_argument("scenario", type=Path, metavar="SCENARIO")
+    frontier.add_argument("--demand", required=True, metavar="ID", help="demand id in the scenario")
+    frontier.add_argument("--out", type=Path, default=Path("out"), help="output folder (default out/)")
+    frontier.add_argument(
+        "--max-points", type=int, default=200, metavar="N", help="stop after N points (default 200)"
+    )
+    frontier.set_defaults(func=_cmd_frontier)
     export = sub.add_parser("export", help="write more GIS formats into a solved scenario's folder")
     export.add_argument("result", type=Path, metavar="RESULT_DIR", help="a folder `fiberopt solve` wrote")
     export.add_argument("--format", required=True, help=f"comma-separated, from {', '.join(FORMATS)} or all")
@@ -130,7 +140,7 @@ def _cmd_solve(args: argparse.Namespace) -> int:
 
         def progress(route: Route, name: str = scenario.name) -> None:
             bar.set_postfix_str(f"{name}/{route.demand_id} {route.status.value}")
-            bar.update(1)
+            bar.update(route.route_index == 0)  # one step per demand, whatever its paths
 
         if args.server:
             with connect(args.server) as client:
@@ -169,33 +179,85 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 
 
 def format_solution(solution: Solution) -> str:
-    """The route table: demand, status, km, ms, cost, permits; reasons below."""
-    header = f"{'demand':<14} {'status':<10} {'km':>9} {'ms':>7} {'bound_ms':>8} {'cost':>14} {'permits':>7}"
+    """The route table: demand, route index, status, km, ms, cost, permits; reasons below."""
+    header = (
+        f"{'demand':<14} {'#':>2} {'status':<10} {'km':>9} {'ms':>7} {'bound_ms':>8} "
+        f"{'cost':>14} {'permits':>7}"
+    )
     lines = [f"== {solution.name} ==", header, "-" * len(header)]
     notes = []
     for r in solution.routes:
         if r.geometry is None:
             lines.append(
-                f"{r.demand_id:<14} {r.status.value:<10} {'-':>9} {'-':>7} "
+                f"{r.demand_id:<14} {'-':>2} {r.status.value:<10} {'-':>9} {'-':>7} "
                 f"{r.max_latency_ms:>8.2f} {'-':>14} {'-':>7}"
             )
             notes.append(f"  {r.demand_id}: {r.reason}")
         else:
             lines.append(
-                f"{r.demand_id:<14} {r.status.value:<10} {r.length_km:>9.1f} "
+                f"{r.demand_id:<14} {r.route_index:>2} {r.status.value:<10} {r.length_km:>9.1f} "
                 f"{r.latency_ms:>7.3f} {r.max_latency_ms:>8.2f} {r.cost:>14,.0f} "
                 f"{r.permit_count:>7d}"
             )
-            if r.gap > 0:
+            if r.gap > 0 and r.route_index == 0 and not solution.shared_build:
                 notes.append(f"  {r.demand_id}: gap {r.gap:.2%} (bound {r.bound:,.0f})")
     lines.append("-" * len(header))
-    counts = Counter(r.status.value for r in solution.routes)
+    counts = Counter(r.status.value for r in solution.routes if r.route_index == 0)
     statuses = ", ".join(f"{n} {status}" for status, n in counts.items())
     lines.append(
-        f"total cost {solution.total_cost:,.0f}; {statuses}; timings "
+        f"total cost {solution.total_cost:,.0f} (each edge and permit once); {statuses}; timings "
         + ", ".join(f"{k} {v:.2f} s" for k, v in solution.timings_s.items())
     )
+    if solution.shared_build and (design := solution.design) is not None:
+        saved = design.independent_cost - design.cost
+        proof = "optimal" if design.gap == 0 else f"gap {design.gap:.2%}, bound {design.bound:,.0f}"
+        lines.append(
+            f"shared build: {design.cost:,.0f} ({proof}); each demand on its own: "
+            f"{design.independent_cost:,.0f}; sharing saves {saved:,.0f} "
+            f"({saved / max(design.independent_cost, 1e-12):.1%})"
+        )
     return "\n".join(lines + notes)
+
+
+def _cmd_frontier(args: argparse.Namespace) -> int:
+    """Sweep one demand's frontier; write frontier.csv, .png and .gpkg; print the table."""
+    scenario = load_scenario(args.scenario)
+    demand = next((d for d in scenario.demands if d.id == args.demand), None)
+    if demand is None:
+        known = ", ".join(d.id for d in scenario.demands)
+        print(
+            f"fiberopt: error: {args.scenario}: no demand {args.demand!r} (demands: {known})", file=sys.stderr
+        )
+        return 2
+    if args.max_points < 1:
+        print("fiberopt: error: --max-points must be >= 1", file=sys.stderr)
+        return 2
+    network = build_graph(load_geodata(scenario.geodata), settings=scenario.settings)
+    frontier = solve_frontier(network, demand, options=scenario.solver, max_points=args.max_points)
+    folder = frontier_folder(args.out, scenario.name, demand.id)
+    written = write_frontier(frontier, folder)
+    print(format_frontier(frontier))
+    print(f"{scenario.name}/{demand.id}: wrote {', '.join(str(p) for p in written.values())}")
+    return 0 if frontier.complete else 1
+
+
+def format_frontier(frontier: DemandFrontier) -> str:
+    """The frontier as a table, fastest first, with the price of each millisecond saved."""
+    d = frontier.demand
+    header = f"{'point':>5} {'latency_ms':>10} {'cost':>14} {'km':>9} {'cost/ms saved':>14} {'bound':>5}"
+    lines = [f"== frontier {d.id}: {d.a}-{d.b}, paths {d.paths} ==", header, "-" * len(header)]
+    for row in frontier_table(frontier):
+        per_ms = "-" if math.isnan(row["cost_per_ms_saved"]) else f"{row['cost_per_ms_saved']:,.0f}"
+        lines.append(
+            f"{row['point']:>5} {row['latency_ms']:>10.4f} {row['cost']:>14,.0f} {row['length_km']:>9.1f} "
+            f"{per_ms:>14} {'ok' if row['meets_bound'] else '-':>5}"
+        )
+    lines.append("-" * len(header))
+    state = "complete" if frontier.complete else f"incomplete: {frontier.reason}"
+    if not frontier.points and frontier.reason:
+        state = f"no design: {frontier.reason}"
+    lines.append(f"{len(frontier.points)} Pareto-optimal points in {frontier.solve_s:.2f} s; {state}")
+    return "\n".join(lines)
 
 
 def _cmd_export(args: argparse.Namespace) -> int:

@@ -533,6 +533,7 @@ def _edge_arrays(
     """Solver arrays for the edges."""
     jcols = [f"jurisdiction_{level}" for level in levels]
     jmatrix = edges[jcols].to_numpy(dtype=np.int64) if jcols else np.zeros((len(edges), 0), np.int64)
+    srlg_edge, srlg_group = _srlg_pairs(edges["srlg"].to_numpy(dtype=object))
     return EdgeArrays(
         n_nodes=n_nodes,
         tail=edges["tail"].to_numpy(dtype=np.int64),
@@ -542,7 +543,28 @@ def _edge_arrays(
         jurisdiction=jmatrix,
         permit_cost=juris["permit_cost"].to_numpy(dtype=float),
         counted=juris["counted"].to_numpy(dtype=bool),
+        srlg_edge=srlg_edge,
+        srlg_group=srlg_group,
     )
+
+
+def _srlg_pairs(srlg: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(edge, group number) pairs from comma-separated shared-risk group ids per edge."""
+    texts, inverse = np.unique(srlg.astype(str), return_inverse=True)
+    numbers: dict[str, int] = {}
+    per_text = [[numbers.setdefault(g, len(numbers)) for g in _groups(t)] for t in texts]
+    lengths = np.array([len(g) for g in per_text], dtype=np.int64)
+    flat = np.array([g for gs in per_text for g in gs], dtype=np.int64)
+    starts = np.cumsum(lengths) - lengths
+    counts = lengths[inverse]
+    edge = np.repeat(np.arange(len(srlg), dtype=np.int64), counts)
+    ramp = np.arange(len(edge)) - np.repeat(np.cumsum(counts) - counts, counts)
+    return edge, flat[starts[inverse][edge] + ramp]
+
+
+def _groups(text: str) -> list[str]:
+    """Distinct, trimmed group ids of one srlg field."""
+    return list(dict.fromkeys(g.strip() for g in text.split(",") if g.strip()))
 
 
 def _stats(

@@ -26,10 +26,16 @@ def solve_scenario(
     t1 = time.perf_counter()
     network = build_graph(layers, settings=scenario.settings)
     t2 = time.perf_counter()
-    routes = solve_demands(network, scenario.demands, options=scenario.solver, on_route=on_route)
+    routes, design = solve_demands(
+        network,
+        scenario.demands,
+        options=scenario.solver,
+        on_route=on_route,
+        shared_build=scenario.shared_build,
+    )
     t3 = time.perf_counter()
     timings = {"load": round(t1 - t0, 3), "graph": round(t2 - t1, 3), "solve": round(t3 - t2, 3)}
-    return Solution(scenario.name, routes, network.stats.as_dict(), timings), network
+    return Solution(scenario.name, routes, network.stats.as_dict(), timings, design), network
 
 
 def run_digest(scenario: Scenario) -> str:

@@ -8,16 +8,42 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+import pyproj
 import shapely
 
+from optimizer.design import solve_design, union_cost
 from optimizer.errors import InvalidRequestError, UnknownSiteError
+from optimizer.frontier import cost_latency_frontier
+from optimizer.geometry import WorkingProjection
 from optimizer.graph import Network
-from optimizer.problem import RouteQuery, RouteResult, RouteStatus, SolverOptions
-from optimizer.solve import solve_route
+from optimizer.problem import (
+    DesignDemand,
+    DesignResult,
+    Diversity,
+    RouteQuery,
+    RouteResult,
+    RouteStatus,
+    SolverOptions,
+)
+from optimizer.prune import evaluate_path
 
-__all__ = ["Demand", "JurisdictionCrossed", "Route", "Solution", "solve_demand", "solve_demands"]
+__all__ = [
+    "Demand",
+    "DemandFrontier",
+    "DesignSummary",
+    "FrontierStep",
+    "JurisdictionCrossed",
+    "Route",
+    "Solution",
+    "design_demand",
+    "solve_demand",
+    "solve_demands",
+    "solve_frontier",
+]
 
 DIVERSITY_KINDS = ("edge", "node", "srlg")
+MAX_PATHS = 8
+"""Most diverse routes one demand may ask for."""
 
 
 @dataclass(frozen=True)
@@ -34,6 +60,9 @@ class Demand:
     max_cost: float | None = None
     allowed_jurisdictions: tuple[str, ...] = ()
     avoid_jurisdictions: tuple[str, ...] = ()
+    min_separation_km: float = 0.0
+    """Between two routes of this demand, outside endpoint_radius_km of its sites (0: off)."""
+    endpoint_radius_km: float = 10.0
 
     def __post_init__(self) -> None:
         """Check values, naming the demand and field at fault."""
@@ -43,11 +72,14 @@ class Demand:
             problems.append(f"{where}: max_latency_ms must be > 0, got {self.max_latency_ms!r}")
         if self.a == self.b:
             problems.append(f"{where}: a and b are the same site {self.a!r}")
-        if self.paths != 1:
-            problems.append(
-                f"{where}: paths={self.paths} asks for diverse routes, which this version does "
-                f"not solve yet; use paths: 1"
-            )
+        if not (
+            isinstance(self.paths, int) and not isinstance(self.paths, bool) and 1 <= self.paths <= MAX_PATHS
+        ):
+            problems.append(f"{where}: paths must be an integer in [1, {MAX_PATHS}], got {self.paths!r}")
+        for name in ("min_separation_km", "endpoint_radius_km"):
+            value = getattr(self, name)
+            if not (_is_number(value) and 0 <= value < math.inf):
+                problems.append(f"{where}: {name} must be a number >= 0, got {value!r}")
         if self.diversity not in DIVERSITY_KINDS:
             problems.append(f"{where}: diversity must be one of {DIVERSITY_KINDS}, got {self.diversity!r}")
         if self.max_jurisdictions is not None and not (
@@ -117,6 +149,21 @@ class Route:
 
 
 @dataclass(frozen=True)
+class DesignSummary:
+    """What the routes of a scenario cost together: each edge and permit paid once."""
+
+    shared_build: bool
+    """True when the demands were optimized together for the union's cost."""
+    cost: float
+    bound: float = float("nan")
+    """Proven lower bound on the least union cost (shared build); NaN when not optimized jointly."""
+    gap: float = float("nan")
+    independent_cost: float = float("nan")
+    """Union cost when every demand is optimized on its own: what sharing saves against."""
+    solve_s: float = float("nan")
+
+
+@dataclass(frozen=True)
 class Solution:
     """All routes of a scenario with totals and timings."""
 
@@ -124,11 +171,19 @@ class Solution:
     routes: tuple[Route, ...]
     graph_stats: dict
     timings_s: dict[str, float] = field(default_factory=dict)
+    design: DesignSummary | None = None
 
     @property
     def total_cost(self) -> float:
-        """Build plus permit cost of every route found (routes solved independently)."""
+        """Build plus permit cost of the routes found, each edge and permit paid once."""
+        if self.design is not None:
+            return self.design.cost
         return float(sum(r.cost for r in self.routes if r.geometry is not None))
+
+    @property
+    def shared_build(self) -> bool:
+        """Whether the demands were optimized together."""
+        return self.design is not None and self.design.shared_build
 
     @property
     def status(self) -> str:
@@ -190,16 +245,53 @@ def _edge_allowed(network: Network, demand: Demand) -> np.ndarray:
     return allowed
 
 
-def solve_demand(network: Network, demand: Demand, *, options: SolverOptions | None = None) -> Route:
-    """The demand's optimal route (or why there is none) on the network."""
-    started = time.perf_counter()
+def design_demand(network: Network, demand: Demand) -> DesignDemand:
+    """The solver's view of a demand: its query, diversity and too-close edge pairs."""
     query = demand_query(network, demand)
-    for end in (demand.a, demand.b):
-        if end in network.unreachable:
-            result = RouteResult(RouteStatus.INFEASIBLE, reason=network.unreachable[end])
-            return describe_route(network, demand, result, time.perf_counter() - started)
-    result = solve_route(network.arrays, query, options=options)
-    return describe_route(network, demand, result, time.perf_counter() - started)
+    conflicts = None
+    if demand.paths > 1 and demand.min_separation_km > 0:
+        conflicts = separation_conflicts(network, demand, query.edge_allowed)
+    return DesignDemand(query, demand.paths, Diversity(demand.diversity), conflicts)
+
+
+def separation_conflicts(network: Network, demand: Demand, allowed: np.ndarray | None) -> np.ndarray:
+    """Edge pairs closer than min_separation_km, beyond endpoint_radius_km of the demand's sites.
+
+    Distances are measured in an equidistant projection fitted to the edges considered.
+    """
+    idx = np.flatnonzero(allowed) if allowed is not None else np.arange(network.arrays.n_edges)
+    geoms = network.edges.geometry.values[idx]
+    if not len(idx):
+        return np.zeros((0, 2), dtype=np.int64)
+    proj = WorkingProjection.fitted(tuple(shapely.total_bounds(geoms)))
+    to_m = pyproj.Transformer.from_crs("EPSG:4326", proj.crs, always_xy=True)
+
+    def project(g: np.ndarray) -> np.ndarray:
+        return shapely.transform(g, lambda xy: np.column_stack(to_m.transform(*xy.T)))
+
+    ends = network.node_lonlat[[network.site_node[demand.a], network.site_node[demand.b]]]
+    disks = shapely.buffer(project(shapely.points(ends)), demand.endpoint_radius_km * 1000.0, quad_segs=16)
+    clipped = shapely.difference(project(geoms), shapely.union_all(disks))
+    keep = ~shapely.is_empty(clipped)
+    clipped, idx = clipped[keep], idx[keep]
+    separation_m = demand.min_separation_km * 1000.0
+    left, right = shapely.STRtree(clipped).query(clipped, predicate="dwithin", distance=separation_m)
+    pair = left < right
+    left, right = left[pair], right[pair]
+    close = shapely.distance(clipped[left], clipped[right]) < separation_m
+    return np.column_stack([idx[left[close]], idx[right[close]]]).astype(np.int64)
+
+
+def solve_demand(
+    network: Network, demand: Demand, *, options: SolverOptions | None = None
+) -> tuple[Route, ...]:
+    """The demand's optimal routes (paths of them, fastest first), or why there are none."""
+    started = time.perf_counter()
+    check_demands(network, [demand])
+    if unreachable := _unreachable(network, demand):
+        return (describe_route(network, demand, unreachable, time.perf_counter() - started),)
+    result = solve_design(network.arrays, [design_demand(network, demand)], options=options)
+    return _describe_design(network, [demand], result, time.perf_counter() - started)[0]
 
 
 def solve_demands(
@@ -208,19 +300,94 @@ def solve_demands(
     *,
     options: SolverOptions | None = None,
     on_route: Callable[[Route], None] | None = None,
-) -> tuple[Route, ...]:
-    """Solve each demand in turn; on_route sees each as it finishes (progress)."""
+    shared_build: bool = False,
+) -> tuple[tuple[Route, ...], DesignSummary]:
+    """Every demand's routes, one demand at a time or (shared_build) all designed together.
+
+    on_route sees each route as it is settled (progress).
+    """
     check_demands(network, demands)
-    routes = []
+    started = time.perf_counter()
+    if shared_build:
+        routes, design = _solve_shared(network, demands, options)
+        for route in routes:
+            if on_route:
+                on_route(route)
+    else:
+        routes = []
+        for demand in demands:
+            for route in solve_demand(network, demand, options=options):
+                routes.append(route)
+                if on_route:
+                    on_route(route)
+        design = None
+    cost = _union_cost(network, routes)
+    solve_s = time.perf_counter() - started
+    if design is None:
+        return tuple(routes), DesignSummary(False, cost, independent_cost=cost, solve_s=solve_s)
+    summary = DesignSummary(True, cost, design.bound, design.gap, design.independent_cost, solve_s)
+    return tuple(routes), summary
+
+
+def _solve_shared(
+    network: Network, demands: Sequence[Demand], options: SolverOptions | None
+) -> tuple[list[Route], DesignResult | None]:
+    """All demands with reachable sites in one design; the others carry their reason."""
+    started = time.perf_counter()
+    reachable = [d for d in demands if _unreachable(network, d) is None]
+    result = solve_design(network.arrays, [design_demand(network, d) for d in reachable], options=options)
+    solve_s = time.perf_counter() - started
+    solved = dict(
+        zip((d.id for d in reachable), _describe_design(network, reachable, result, solve_s), strict=True)
+    )
+    routes: list[Route] = []
     for demand in demands:
-        route = solve_demand(network, demand, options=options)
-        routes.append(route)
-        if on_route:
-            on_route(route)
-    return tuple(routes)
+        if demand.id in solved:
+            routes.extend(solved[demand.id])
+        else:
+            unreachable = _unreachable(network, demand)
+            assert unreachable is not None
+            routes.append(describe_route(network, demand, unreachable, 0.0))
+    return routes, result
 
 
-def describe_route(network: Network, demand: Demand, result: RouteResult, solve_s: float) -> Route:
+def _unreachable(network: Network, demand: Demand) -> RouteResult | None:
+    """An INFEASIBLE result when one of the demand's sites has no lateral at all."""
+    for end in (demand.a, demand.b):
+        if end in network.unreachable:
+            return RouteResult(RouteStatus.INFEASIBLE, reason=network.unreachable[end])
+    return None
+
+
+def _describe_design(
+    network: Network, demands: Sequence[Demand], result: DesignResult, solve_s: float
+) -> list[tuple[Route, ...]]:
+    """Routes of each demand for people and GIS, route 0 the fastest."""
+    described = []
+    for demand, routes, status, reason in zip(
+        demands, result.routes, result.demand_status, result.demand_reason, strict=True
+    ):
+        if not routes:
+            none = RouteResult(
+                status, reason=reason, bound=math.inf if status is RouteStatus.INFEASIBLE else math.nan
+            )
+            described.append((describe_route(network, demand, none, solve_s),))
+            continue
+        described.append(
+            tuple(describe_route(network, demand, r, solve_s, route_index=i) for i, r in enumerate(routes))
+        )
+    return described
+
+
+def _union_cost(network: Network, routes: Sequence[Route]) -> float:
+    """Cost of the routes' distinct edges and permits."""
+    found = [evaluate_path(network.arrays, r.nodes[0], r.edges) for r in routes if r.edges]
+    return union_cost(network.arrays, found)
+
+
+def describe_route(
+    network: Network, demand: Demand, result: RouteResult, solve_s: float, *, route_index: int = 0
+) -> Route:
     """A route's geometry and figures, from the solver's edge list."""
     edges = network.edges
     idx = np.asarray(result.edges, dtype=np.int64)
@@ -238,7 +405,7 @@ def describe_route(network: Network, demand: Demand, result: RouteResult, solve_
     )
     return Route(
         demand_id=demand.id,
-        route_index=0,
+        route_index=route_index,
         a=demand.a,
         b=demand.b,
         status=result.status,
@@ -270,3 +437,50 @@ def _route_geometry(network: Network, result: RouteResult) -> shapely.LineString
         parts.append(coords if tails[e] == node else coords[::-1])
     stitched = [parts[0]] + [p[1:] for p in parts[1:]]
     return shapely.LineString(np.concatenate(stitched))
+
+
+@dataclass(frozen=True)
+class FrontierStep:
+    """One Pareto-optimal design of a demand: its cost, slowest latency and routes."""
+
+    cost: float
+    latency_ms: float
+    routes: tuple[Route, ...]
+
+
+@dataclass(frozen=True)
+class DemandFrontier:
+    """A demand's cost-latency frontier, fastest point first."""
+
+    demand: Demand
+    points: tuple[FrontierStep, ...]
+    complete: bool
+    reason: str
+    solve_s: float
+
+
+def solve_frontier(
+    network: Network,
+    demand: Demand,
+    *,
+    options: SolverOptions | None = None,
+    max_points: int | None = None,
+) -> DemandFrontier:
+    """Every Pareto-optimal (cost, latency) design of the demand, ignoring its latency bound."""
+    started = time.perf_counter()
+    check_demands(network, [demand])
+    if unreachable := _unreachable(network, demand):
+        return DemandFrontier(demand, (), True, unreachable.reason, time.perf_counter() - started)
+    result = cost_latency_frontier(
+        network.arrays, design_demand(network, demand), options=options, max_points=max_points
+    )
+    solve_s = time.perf_counter() - started
+    points = tuple(
+        FrontierStep(
+            p.cost,
+            p.latency_ms,
+            tuple(describe_route(network, demand, r, solve_s, route_index=i) for i, r in enumerate(p.routes)),
+        )
+        for p in result.points
+    )
+    return DemandFrontier(demand, points, result.complete, result.reason, solve_s)

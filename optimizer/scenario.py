@@ -20,7 +20,7 @@ __all__ = ["Scenario", "load_scenario"]
 
 _SOURCE_KEYS = {"path", "layer", "fields", "defaults", "x_field", "y_field", "crs"}
 _GEODATA_KEYS = {"path", "layers", "cost_per_km_by_kind", "permit_cost_by_level"}
-_TOP_KEYS = {"name", "geodata", "settings", "solver", "demands", "description"}
+_TOP_KEYS = {"name", "geodata", "settings", "solver", "demands", "description", "shared_build"}
 
 
 @dataclass(frozen=True)
@@ -34,6 +34,8 @@ class Scenario:
     solver: SolverOptions
     demands: tuple[Demand, ...]
     digest: str
+    shared_build: bool = False
+    """Design every demand together, each edge and permit paid once (else each on its own)."""
 
 
 def load_scenario(path: str | Path) -> Scenario:
@@ -54,6 +56,9 @@ def load_scenario(path: str | Path) -> Scenario:
     for key in ("name", "geodata", "demands"):
         if key not in raw:
             raise InvalidScenarioError(f"{where}: missing key {key!r}")
+    shared = raw.get("shared_build", False)
+    if not isinstance(shared, bool):
+        raise InvalidScenarioError(f"{where}: shared_build must be true or false, got {shared!r}")
     name = str(raw["name"])
     if not name or "/" in name or name.startswith("."):
         raise InvalidScenarioError(f"{where}: name {name!r} must be a plain folder name")
@@ -66,6 +71,7 @@ def load_scenario(path: str | Path) -> Scenario:
             solver=_solver(raw.get("solver"), where),
             demands=_demands(raw["demands"], where),
             digest=hashlib.sha256(text.encode()).hexdigest(),
+            shared_build=shared,
         )
     except OptimizerError:
         raise

@@ -210,7 +210,7 @@ class GetNetworkRequest(_message.Message):
     def __init__(self, network_id: _Optional[str] = ...) -> None: ...
 
 class Demand(_message.Message):
-    __slots__ = ("id", "a", "b", "max_latency_ms", "paths", "diversity", "max_jurisdictions", "max_cost", "allowed_jurisdictions", "avoid_jurisdictions")
+    __slots__ = ("id", "a", "b", "max_latency_ms", "paths", "diversity", "max_jurisdictions", "max_cost", "allowed_jurisdictions", "avoid_jurisdictions", "min_separation_km", "endpoint_radius_km")
     ID_FIELD_NUMBER: _ClassVar[int]
     A_FIELD_NUMBER: _ClassVar[int]
     B_FIELD_NUMBER: _ClassVar[int]
@@ -221,6 +221,8 @@ class Demand(_message.Message):
     MAX_COST_FIELD_NUMBER: _ClassVar[int]
     ALLOWED_JURISDICTIONS_FIELD_NUMBER: _ClassVar[int]
     AVOID_JURISDICTIONS_FIELD_NUMBER: _ClassVar[int]
+    MIN_SEPARATION_KM_FIELD_NUMBER: _ClassVar[int]
+    ENDPOINT_RADIUS_KM_FIELD_NUMBER: _ClassVar[int]
     id: str
     a: str
     b: str
@@ -231,7 +233,9 @@ class Demand(_message.Message):
     max_cost: float
     allowed_jurisdictions: _containers.RepeatedScalarFieldContainer[str]
     avoid_jurisdictions: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, id: _Optional[str] = ..., a: _Optional[str] = ..., b: _Optional[str] = ..., max_latency_ms: _Optional[float] = ..., paths: _Optional[int] = ..., diversity: _Optional[_Union[Diversity, str]] = ..., max_jurisdictions: _Optional[int] = ..., max_cost: _Optional[float] = ..., allowed_jurisdictions: _Optional[_Iterable[str]] = ..., avoid_jurisdictions: _Optional[_Iterable[str]] = ...) -> None: ...
+    min_separation_km: float
+    endpoint_radius_km: float
+    def __init__(self, id: _Optional[str] = ..., a: _Optional[str] = ..., b: _Optional[str] = ..., max_latency_ms: _Optional[float] = ..., paths: _Optional[int] = ..., diversity: _Optional[_Union[Diversity, str]] = ..., max_jurisdictions: _Optional[int] = ..., max_cost: _Optional[float] = ..., allowed_jurisdictions: _Optional[_Iterable[str]] = ..., avoid_jurisdictions: _Optional[_Iterable[str]] = ..., min_separation_km: _Optional[float] = ..., endpoint_radius_km: _Optional[float] = ...) -> None: ...
 
 class SolverOptions(_message.Message):
     __slots__ = ("time_limit_s", "num_workers")
@@ -242,20 +246,22 @@ class SolverOptions(_message.Message):
     def __init__(self, time_limit_s: _Optional[float] = ..., num_workers: _Optional[int] = ...) -> None: ...
 
 class OptimizeRequest(_message.Message):
-    __slots__ = ("network_id", "demands", "settings", "solver", "include_jurisdiction_geometry", "name")
+    __slots__ = ("network_id", "demands", "settings", "solver", "include_jurisdiction_geometry", "name", "shared_build")
     NETWORK_ID_FIELD_NUMBER: _ClassVar[int]
     DEMANDS_FIELD_NUMBER: _ClassVar[int]
     SETTINGS_FIELD_NUMBER: _ClassVar[int]
     SOLVER_FIELD_NUMBER: _ClassVar[int]
     INCLUDE_JURISDICTION_GEOMETRY_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
+    SHARED_BUILD_FIELD_NUMBER: _ClassVar[int]
     network_id: str
     demands: _containers.RepeatedCompositeFieldContainer[Demand]
     settings: GraphSettings
     solver: SolverOptions
     include_jurisdiction_geometry: bool
     name: str
-    def __init__(self, network_id: _Optional[str] = ..., demands: _Optional[_Iterable[_Union[Demand, _Mapping]]] = ..., settings: _Optional[_Union[GraphSettings, _Mapping]] = ..., solver: _Optional[_Union[SolverOptions, _Mapping]] = ..., include_jurisdiction_geometry: _Optional[bool] = ..., name: _Optional[str] = ...) -> None: ...
+    shared_build: bool
+    def __init__(self, network_id: _Optional[str] = ..., demands: _Optional[_Iterable[_Union[Demand, _Mapping]]] = ..., settings: _Optional[_Union[GraphSettings, _Mapping]] = ..., solver: _Optional[_Union[SolverOptions, _Mapping]] = ..., include_jurisdiction_geometry: _Optional[bool] = ..., name: _Optional[str] = ..., shared_build: _Optional[bool] = ...) -> None: ...
 
 class JurisdictionCrossed(_message.Message):
     __slots__ = ("jurisdiction_id", "name", "level", "permit_cost", "geometry_wkb")
@@ -272,7 +278,7 @@ class JurisdictionCrossed(_message.Message):
     def __init__(self, jurisdiction_id: _Optional[str] = ..., name: _Optional[str] = ..., level: _Optional[str] = ..., permit_cost: _Optional[float] = ..., geometry_wkb: _Optional[bytes] = ...) -> None: ...
 
 class RouteSegment(_message.Message):
-    __slots__ = ("seq", "corridor_id", "kind", "srlg", "length_km", "latency_ms", "cost", "cost_per_km", "jurisdiction_by_level", "geometry_wkb")
+    __slots__ = ("seq", "corridor_id", "kind", "srlg", "length_km", "latency_ms", "cost", "cost_per_km", "jurisdiction_by_level", "geometry_wkb", "edge_id")
     class JurisdictionByLevelEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -290,6 +296,7 @@ class RouteSegment(_message.Message):
     COST_PER_KM_FIELD_NUMBER: _ClassVar[int]
     JURISDICTION_BY_LEVEL_FIELD_NUMBER: _ClassVar[int]
     GEOMETRY_WKB_FIELD_NUMBER: _ClassVar[int]
+    EDGE_ID_FIELD_NUMBER: _ClassVar[int]
     seq: int
     corridor_id: str
     kind: str
@@ -300,7 +307,8 @@ class RouteSegment(_message.Message):
     cost_per_km: float
     jurisdiction_by_level: _containers.ScalarMap[str, str]
     geometry_wkb: bytes
-    def __init__(self, seq: _Optional[int] = ..., corridor_id: _Optional[str] = ..., kind: _Optional[str] = ..., srlg: _Optional[str] = ..., length_km: _Optional[float] = ..., latency_ms: _Optional[float] = ..., cost: _Optional[float] = ..., cost_per_km: _Optional[float] = ..., jurisdiction_by_level: _Optional[_Mapping[str, str]] = ..., geometry_wkb: _Optional[bytes] = ...) -> None: ...
+    edge_id: int
+    def __init__(self, seq: _Optional[int] = ..., corridor_id: _Optional[str] = ..., kind: _Optional[str] = ..., srlg: _Optional[str] = ..., length_km: _Optional[float] = ..., latency_ms: _Optional[float] = ..., cost: _Optional[float] = ..., cost_per_km: _Optional[float] = ..., jurisdiction_by_level: _Optional[_Mapping[str, str]] = ..., geometry_wkb: _Optional[bytes] = ..., edge_id: _Optional[int] = ...) -> None: ...
 
 class Route(_message.Message):
     __slots__ = ("demand_id", "route_index", "a", "b", "status", "reason", "max_latency_ms", "geometry_geojson", "geometry_wkb", "length_km", "latency_ms", "cost", "build_cost", "permit_cost", "corridor_kinds", "jurisdictions", "count_by_level", "permit_count", "bound", "gap", "solve_s", "segments")
@@ -366,7 +374,7 @@ class Timings(_message.Message):
     def __init__(self, graph_s: _Optional[float] = ..., solve_s: _Optional[float] = ...) -> None: ...
 
 class OptimizeResponse(_message.Message):
-    __slots__ = ("name", "network_id", "routes", "total_cost", "status", "timings", "stats", "sites", "levels")
+    __slots__ = ("name", "network_id", "routes", "total_cost", "status", "timings", "stats", "sites", "levels", "design")
     NAME_FIELD_NUMBER: _ClassVar[int]
     NETWORK_ID_FIELD_NUMBER: _ClassVar[int]
     ROUTES_FIELD_NUMBER: _ClassVar[int]
@@ -376,6 +384,7 @@ class OptimizeResponse(_message.Message):
     STATS_FIELD_NUMBER: _ClassVar[int]
     SITES_FIELD_NUMBER: _ClassVar[int]
     LEVELS_FIELD_NUMBER: _ClassVar[int]
+    DESIGN_FIELD_NUMBER: _ClassVar[int]
     name: str
     network_id: str
     routes: _containers.RepeatedCompositeFieldContainer[Route]
@@ -385,7 +394,22 @@ class OptimizeResponse(_message.Message):
     stats: GraphStats
     sites: _containers.RepeatedCompositeFieldContainer[Site]
     levels: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, name: _Optional[str] = ..., network_id: _Optional[str] = ..., routes: _Optional[_Iterable[_Union[Route, _Mapping]]] = ..., total_cost: _Optional[float] = ..., status: _Optional[_Union[RouteStatus, str]] = ..., timings: _Optional[_Union[Timings, _Mapping]] = ..., stats: _Optional[_Union[GraphStats, _Mapping]] = ..., sites: _Optional[_Iterable[_Union[Site, _Mapping]]] = ..., levels: _Optional[_Iterable[str]] = ...) -> None: ...
+    design: Design
+    def __init__(self, name: _Optional[str] = ..., network_id: _Optional[str] = ..., routes: _Optional[_Iterable[_Union[Route, _Mapping]]] = ..., total_cost: _Optional[float] = ..., status: _Optional[_Union[RouteStatus, str]] = ..., timings: _Optional[_Union[Timings, _Mapping]] = ..., stats: _Optional[_Union[GraphStats, _Mapping]] = ..., sites: _Optional[_Iterable[_Union[Site, _Mapping]]] = ..., levels: _Optional[_Iterable[str]] = ..., design: _Optional[_Union[Design, _Mapping]] = ...) -> None: ...
+
+class Design(_message.Message):
+    __slots__ = ("shared_build", "cost", "bound", "gap", "independent_cost")
+    SHARED_BUILD_FIELD_NUMBER: _ClassVar[int]
+    COST_FIELD_NUMBER: _ClassVar[int]
+    BOUND_FIELD_NUMBER: _ClassVar[int]
+    GAP_FIELD_NUMBER: _ClassVar[int]
+    INDEPENDENT_COST_FIELD_NUMBER: _ClassVar[int]
+    shared_build: bool
+    cost: float
+    bound: float
+    gap: float
+    independent_cost: float
+    def __init__(self, shared_build: _Optional[bool] = ..., cost: _Optional[float] = ..., bound: _Optional[float] = ..., gap: _Optional[float] = ..., independent_cost: _Optional[float] = ...) -> None: ...
 
 class Progress(_message.Message):
     __slots__ = ("phase", "percent", "demand_id", "incumbent_cost", "bound")
@@ -410,3 +434,41 @@ class OptimizeEvent(_message.Message):
     route: Route
     result: OptimizeResponse
     def __init__(self, progress: _Optional[_Union[Progress, _Mapping]] = ..., route: _Optional[_Union[Route, _Mapping]] = ..., result: _Optional[_Union[OptimizeResponse, _Mapping]] = ...) -> None: ...
+
+class FrontierRequest(_message.Message):
+    __slots__ = ("network_id", "demand", "settings", "solver", "max_points")
+    NETWORK_ID_FIELD_NUMBER: _ClassVar[int]
+    DEMAND_FIELD_NUMBER: _ClassVar[int]
+    SETTINGS_FIELD_NUMBER: _ClassVar[int]
+    SOLVER_FIELD_NUMBER: _ClassVar[int]
+    MAX_POINTS_FIELD_NUMBER: _ClassVar[int]
+    network_id: str
+    demand: Demand
+    settings: GraphSettings
+    solver: SolverOptions
+    max_points: int
+    def __init__(self, network_id: _Optional[str] = ..., demand: _Optional[_Union[Demand, _Mapping]] = ..., settings: _Optional[_Union[GraphSettings, _Mapping]] = ..., solver: _Optional[_Union[SolverOptions, _Mapping]] = ..., max_points: _Optional[int] = ...) -> None: ...
+
+class FrontierPoint(_message.Message):
+    __slots__ = ("cost", "latency_ms", "routes")
+    COST_FIELD_NUMBER: _ClassVar[int]
+    LATENCY_MS_FIELD_NUMBER: _ClassVar[int]
+    ROUTES_FIELD_NUMBER: _ClassVar[int]
+    cost: float
+    latency_ms: float
+    routes: _containers.RepeatedCompositeFieldContainer[Route]
+    def __init__(self, cost: _Optional[float] = ..., latency_ms: _Optional[float] = ..., routes: _Optional[_Iterable[_Union[Route, _Mapping]]] = ...) -> None: ...
+
+class FrontierResponse(_message.Message):
+    __slots__ = ("demand_id", "points", "complete", "reason", "solve_s")
+    DEMAND_ID_FIELD_NUMBER: _ClassVar[int]
+    POINTS_FIELD_NUMBER: _ClassVar[int]
+    COMPLETE_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    SOLVE_S_FIELD_NUMBER: _ClassVar[int]
+    demand_id: str
+    points: _containers.RepeatedCompositeFieldContainer[FrontierPoint]
+    complete: bool
+    reason: str
+    solve_s: float
+    def __init__(self, demand_id: _Optional[str] = ..., points: _Optional[_Iterable[_Union[FrontierPoint, _Mapping]]] = ..., complete: _Optional[bool] = ..., reason: _Optional[str] = ..., solve_s: _Optional[float] = ...) -> None: ...

@@ -60,6 +60,11 @@ class RouteOptimizerStub:
                 request_serializer=optimizer_dot_api_dot_fiberopt_dot_v1_dot_route__optimizer__pb2.OptimizeRequest.SerializeToString,
                 response_deserializer=optimizer_dot_api_dot_fiberopt_dot_v1_dot_route__optimizer__pb2.OptimizeEvent.FromString,
                 _registered_method=True)
+        self.Frontier = channel.unary_unary(
+                '/fiberopt.v1.RouteOptimizer/Frontier',
+                request_serializer=optimizer_dot_api_dot_fiberopt_dot_v1_dot_route__optimizer__pb2.FrontierRequest.SerializeToString,
+                response_deserializer=optimizer_dot_api_dot_fiberopt_dot_v1_dot_route__optimizer__pb2.FrontierResponse.FromString,
+                _registered_method=True)
 
 
 class RouteOptimizerServicer:
@@ -103,6 +108,14 @@ class RouteOptimizerServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Frontier(self, request, context):
+        """The cost-latency frontier of one demand: every Pareto-optimal (cost, latency) design
+        from the fastest possible to the cheapest with no latency bound, each point exact.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_RouteOptimizerServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -130,6 +143,11 @@ def add_RouteOptimizerServicer_to_server(servicer, server):
                     servicer.OptimizeStream,
                     request_deserializer=optimizer_dot_api_dot_fiberopt_dot_v1_dot_route__optimizer__pb2.OptimizeRequest.FromString,
                     response_serializer=optimizer_dot_api_dot_fiberopt_dot_v1_dot_route__optimizer__pb2.OptimizeEvent.SerializeToString,
+            ),
+            'Frontier': grpc.unary_unary_rpc_method_handler(
+                    servicer.Frontier,
+                    request_deserializer=optimizer_dot_api_dot_fiberopt_dot_v1_dot_route__optimizer__pb2.FrontierRequest.FromString,
+                    response_serializer=optimizer_dot_api_dot_fiberopt_dot_v1_dot_route__optimizer__pb2.FrontierResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -268,6 +286,33 @@ class RouteOptimizer:
             '/fiberopt.v1.RouteOptimizer/OptimizeStream',
             optimizer_dot_api_dot_fiberopt_dot_v1_dot_route__optimizer__pb2.OptimizeRequest.SerializeToString,
             optimizer_dot_api_dot_fiberopt_dot_v1_dot_route__optimizer__pb2.OptimizeEvent.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Frontier(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fiberopt.v1.RouteOptimizer/Frontier',
+            optimizer_dot_api_dot_fiberopt_dot_v1_dot_route__optimizer__pb2.FrontierRequest.SerializeToString,
+            optimizer_dot_api_dot_fiberopt_dot_v1_dot_route__optimizer__pb2.FrontierResponse.FromString,
             options,
             channel_credentials,
             insecure,
