@@ -73,13 +73,36 @@ class RouteOptimizerClient:
         settings: GraphSettings | None = None,
         name: str = "",
         include_jurisdiction_geometry: bool = False,
+        shared_build: bool = False,
         timeout_s: float | None = None,
     ) -> pb.OptimizeResponse:
-        """Solve demands on a loaded network (unary)."""
+        """Solve demands on a loaded network (unary); shared_build designs them together."""
         request = _optimize_request(
             network_id, demands, solver, settings, name, include_jurisdiction_geometry
         )
+        request.shared_build = shared_build
         return self.stub.Optimize(request, timeout=timeout_s or self.timeout_s)
+
+    def frontier(
+        self,
+        network_id: str,
+        demand: Demand,
+        *,
+        solver: SolverOptions | None = None,
+        settings: GraphSettings | None = None,
+        max_points: int = 0,
+        timeout_s: float | None = None,
+    ) -> pb.FrontierResponse:
+        """The cost-latency frontier of one demand (its max_latency_ms is ignored)."""
+        request = pb.FrontierRequest(
+            network_id=network_id, demand=demand_to_proto(demand), max_points=max_points
+        )
+        if solver is not None:
+            request.solver.time_limit_s = solver.time_limit_s
+            request.solver.num_workers = solver.num_workers
+        if settings is not None:
+            request.settings.CopyFrom(settings_to_proto(settings))
+        return self.stub.Frontier(request, timeout=timeout_s or self.timeout_s)
 
     def stream(
         self,
@@ -104,6 +127,7 @@ class RouteOptimizerClient:
             solver=scenario.solver,
             name=scenario.name,
             include_jurisdiction_geometry=True,
+            shared_build=scenario.shared_build,
         )
         return solution_from_proto(response)
 

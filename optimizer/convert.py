@@ -18,12 +18,24 @@ from optimizer.config import GraphSettings
 from optimizer.errors import InvalidRequestError
 from optimizer.graph import GraphStats, Network
 from optimizer.problem import RouteStatus, SolverOptions
-from optimizer.routes import DIVERSITY_KINDS, Demand, JurisdictionCrossed, Route, Solution
+from optimizer.routes import (
+    DIVERSITY_KINDS,
+    MAX_PATHS,
+    Demand,
+    DemandFrontier,
+    DesignSummary,
+    JurisdictionCrossed,
+    Route,
+    Solution,
+)
 
 __all__ = [
     "NetworkView",
     "demand_to_proto",
     "demands_from_proto",
+    "design_from_proto",
+    "design_to_proto",
+    "frontier_to_proto",
     "network_info",
     "route_to_proto",
     "settings_from_proto",
@@ -104,6 +116,8 @@ def demands_from_proto(messages: Sequence[pb.Demand]) -> tuple[Demand, ...]:
                 max_cost=m.max_cost if m.HasField("max_cost") else None,
                 allowed_jurisdictions=tuple(m.allowed_jurisdictions),
                 avoid_jurisdictions=tuple(m.avoid_jurisdictions),
+                min_separation_km=m.min_separation_km,
+                endpoint_radius_km=m.endpoint_radius_km if m.HasField("endpoint_radius_km") else 10.0,
             )
         )
     ids = [d.id for d in demands]
@@ -120,10 +134,14 @@ def _check_demand_fields(i: int, m: pb.Demand) -> None:
         problems.append(f"{at}.max_latency_ms must be > 0, got {m.max_latency_ms:g}")
     if m.a and m.a == m.b:
         problems.append(f"{at}.b must differ from a, both are {m.a!r}")
-    if m.paths not in (0, 1):
-        problems.append(
-            f"{at}.paths must be 1 (diverse routes are not solved by this version), got {m.paths}"
-        )
+    if not 0 <= m.paths <= MAX_PATHS:
+        problems.append(f"{at}.paths must be in [1, {MAX_PATHS}] (0 means 1), got {m.paths}")
+    if not (m.min_separation_km >= 0 and math.isfinite(m.min_separation_km)):
+        problems.append(f"{at}.min_separation_km must be >= 0, got {m.min_separation_km:g}")
+    if m.HasField("endpoint_radius_km") and not (
+        m.endpoint_radius_km >= 0 and math.isfinite(m.endpoint_radius_km)
+    ):
+        problems.append(f"{at}.endpoint_radius_km must be >= 0, got {m.endpoint_radius_km:g}")
     if m.diversity not in DIVERSITY_FROM_PROTO:
         problems.append(f"{at}.diversity is not one of {DIVERSITY_KINDS}")
     if m.HasField("max_jurisdictions") and m.max_jurisdictions < 0:
@@ -145,6 +163,8 @@ def demand_to_proto(demand: Demand) -> pb.Demand:
         diversity=DIVERSITY_TO_PROTO[demand.diversity],
         allowed_jurisdictions=list(demand.allowed_jurisdictions),
         avoid_jurisdictions=list(demand.avoid_jurisdictions),
+        min_separation_km=demand.min_separation_km,
+        endpoint_radius_km=demand.endpoint_radius_km,
     )
     if demand.max_jurisdictions is not None:
         message.max_jurisdictions = demand.max_jurisdictions
@@ -260,6 +280,7 @@ def _segments(route: Route, network: Network) -> list[pb.RouteSegment]:
                 cost_per_km=row["cost_per_km"],
                 jurisdiction_by_level={lv: ids[row[f"jurisdiction_{lv}"]] for lv in network.levels},
                 geometry_wkb=shapely.to_wkb(geom),
+                edge_id=int(e),
             )
         )
     return out
@@ -298,6 +319,7 @@ def solution_from_proto(response: pb.OptimizeResponse) -> tuple[Solution, Networ
                     "head": base + s.seq + 1,
                     "kind": s.kind,
                     "corridor_id": s.corridor_id,
+                    "edge_id": s.edge_id,
                     "srlg": s.srlg,
                     "length_km": s.length_km,
                     "latency_ms": s.latency_ms,
@@ -341,7 +363,30 @@ def solution_from_proto(response: pb.OptimizeResponse) -> tuple[Solution, Networ
         name=response.name,
     )
     timings = {"graph": response.timings.graph_s, "solve": response.timings.solve_s}
-    return Solution(response.name, tuple(routes), view.stats.as_dict(), timings), view
+    design = design_from_proto(response.design) if response.HasField("design") else None
+    return Solution(response.name, tuple(routes), view.stats.as_dict(), timings, design), view
+
+
+def design_to_proto(design: DesignSummary) -> pb.Design:
+    """The design summary message."""
+    return pb.Design(
+        shared_build=design.shared_build,
+        cost=design.cost,
+        bound=design.bound,
+        gap=design.gap,
+        independent_cost=design.independent_cost,
+    )
+
+
+def design_from_proto(message: pb.Design) -> DesignSummary:
+    """The design summary from its message."""
+    return DesignSummary(
+        shared_build=message.shared_build,
+        cost=message.cost,
+        bound=message.bound,
+        gap=message.gap,
+        independent_cost=message.independent_cost,
+    )
 
 
 def _crossed_table(response: pb.OptimizeResponse) -> tuple[list[dict], dict[str, int]]:
@@ -388,4 +433,22 @@ def _route_from_proto(m: pb.Route, *, edges: tuple[int, ...], nodes: tuple[int, 
         solve_s=m.solve_s,
         edges=edges,
         nodes=nodes,
+    )
+
+
+def frontier_to_proto(frontier: DemandFrontier, network: Network) -> pb.FrontierResponse:
+    """The frontier message: each point's cost, latency and routes, fastest first."""
+    return pb.FrontierResponse(
+        demand_id=frontier.demand.id,
+        points=[
+            pb.FrontierPoint(
+                cost=p.cost,
+                latency_ms=p.latency_ms,
+                routes=[route_to_proto(r, network) for r in p.routes],
+            )
+            for p in frontier.points
+        ],
+        complete=frontier.complete,
+        reason=frontier.reason,
+        solve_s=frontier.solve_s,
     )

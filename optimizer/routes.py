@@ -36,6 +36,7 @@ __all__ = [
     "Route",
     "Solution",
     "design_demand",
+    "routes_union_cost",
     "solve_demand",
     "solve_demands",
     "solve_frontier",
@@ -321,7 +322,7 @@ def solve_demands(
                 if on_route:
                     on_route(route)
         design = None
-    cost = _union_cost(network, routes)
+    cost = routes_union_cost(network, routes)
     solve_s = time.perf_counter() - started
     if design is None:
         return tuple(routes), DesignSummary(False, cost, independent_cost=cost, solve_s=solve_s)
@@ -379,7 +380,7 @@ def _describe_design(
     return described
 
 
-def _union_cost(network: Network, routes: Sequence[Route]) -> float:
+def routes_union_cost(network: Network, routes: Sequence[Route]) -> float:
     """Cost of the routes' distinct edges and permits."""
     found = [evaluate_path(network.arrays, r.nodes[0], r.edges) for r in routes if r.edges]
     return union_cost(network.arrays, found)

@@ -13,7 +13,7 @@ import tempfile
 import threading
 import time
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
@@ -25,6 +25,8 @@ from optimizer.config import GraphSettings
 from optimizer.convert import (
     STATUS_TO_PROTO,
     demands_from_proto,
+    design_to_proto,
+    frontier_to_proto,
     network_info,
     route_to_proto,
     settings_from_proto,
@@ -53,7 +55,16 @@ from optimizer.geodata import (
 )
 from optimizer.graph import Network, build_graph
 from optimizer.problem import RouteStatus, SolverOptions, StopSignal
-from optimizer.routes import Solution, check_demands, solve_demand
+from optimizer.routes import (
+    DesignSummary,
+    Route,
+    Solution,
+    check_demands,
+    routes_union_cost,
+    solve_demand,
+    solve_demands,
+    solve_frontier,
+)
 
 __all__ = ["RouteOptimizerService", "ServiceLimits"]
 
@@ -85,6 +96,7 @@ class ServiceLimits:
     max_unzipped_bytes: int = 512 * 1024 * 1024
     max_demands: int = 1000
     max_networks: int = 32
+    max_frontier_points: int = 500
 
 
 @dataclass(frozen=True, eq=False)
@@ -275,23 +287,37 @@ class RouteOptimizerService(pb_grpc.RouteOptimizerServicer):
         graph_s = time.perf_counter() - started
         options = solver_from_proto(request.solver, max_workers=self.limits.max_solver_threads)
         with self._solve_slot(deadline_s, stop):
-            routes, messages = [], []
+            routes: list[Route] = []
+            messages: list[pb.Route] = []
             polygons, sent = request.include_jurisdiction_geometry, set()  # each polygon sent once
-            for i, demand in enumerate(demands):
-                if stop.is_set():
-                    raise _StoppedError()
-                limit = options.time_limit_s  # never beyond the deadline, where stop is set anyway
-                if deadline_s is not None:
-                    limit = min(limit, max(deadline_s - time.monotonic(), 0.01))
-                report = None if on_incumbent is None else functools.partial(on_incumbent, demand.id)
-                route = solve_demand(network, demand, options=_with(options, limit, stop, report))
-                if stop.is_set() or (deadline_s is not None and time.monotonic() >= deadline_s):
-                    raise _StoppedError()  # the answer is cut short: the call ends with its cause
-                routes.append(route)
-                messages.append(route_to_proto(route, network, with_polygons=polygons, polygons_sent=sent))
-                if on_route is not None:
-                    on_route(i, messages[-1])
-        solution = Solution(request.name, tuple(routes), network.stats.as_dict())
+
+            def emit(i: int, demand_routes: Sequence[Route]) -> None:
+                for route in demand_routes:
+                    routes.append(route)
+                    messages.append(
+                        route_to_proto(route, network, with_polygons=polygons, polygons_sent=sent)
+                    )
+                    if on_route is not None:
+                        on_route(i, messages[-1])
+
+            if request.shared_build:
+                report = None if on_incumbent is None else functools.partial(on_incumbent, "")
+                options = _with(options, self._limit(options, deadline_s), stop, report)
+                found, design = solve_demands(network, demands, options=options, shared_build=True)
+                self._check_stopped(stop, deadline_s)
+                for i, demand in enumerate(demands):
+                    emit(i, [r for r in found if r.demand_id == demand.id])
+            else:
+                for i, demand in enumerate(demands):
+                    self._check_stopped(stop, deadline_s)
+                    report = None if on_incumbent is None else functools.partial(on_incumbent, demand.id)
+                    limit = self._limit(options, deadline_s)
+                    demand_routes = solve_demand(network, demand, options=_with(options, limit, stop, report))
+                    self._check_stopped(stop, deadline_s)  # a cut-short answer ends the call with its cause
+                    emit(i, demand_routes)
+                cost = routes_union_cost(network, routes)
+                design = DesignSummary(False, cost, independent_cost=cost)
+        solution = Solution(request.name, tuple(routes), network.stats.as_dict(), design=design)
         return pb.OptimizeResponse(
             name=request.name,
             network_id=request.network_id,
@@ -302,7 +328,41 @@ class RouteOptimizerService(pb_grpc.RouteOptimizerServicer):
             stats=stats_to_proto(network.stats),
             sites=sites_to_proto(network),
             levels=list(network.levels),
+            design=design_to_proto(design),
         )
+
+    @staticmethod
+    def _limit(options: SolverOptions, deadline_s: float | None) -> float:
+        """The solver time limit, never beyond the deadline (where stop is set anyway)."""
+        if deadline_s is None:
+            return options.time_limit_s
+        return min(options.time_limit_s, max(deadline_s - time.monotonic(), 0.01))
+
+    @staticmethod
+    def _check_stopped(stop: StopSignal, deadline_s: float | None) -> None:
+        """End the call with its cause once it was cancelled or its deadline passed."""
+        if stop.is_set() or (deadline_s is not None and time.monotonic() >= deadline_s):
+            raise _StoppedError()
+
+    def frontier(self, request: pb.FrontierRequest, *, stop: StopSignal, deadline_s: float | None):
+        """The frontier of one demand on a loaded network, within the call's deadline."""
+        if not request.HasField("demand"):
+            raise InvalidRequestError("demand is required")
+        demand = demands_from_proto([request.demand])[0]
+        if request.max_points < 0:
+            raise InvalidRequestError(f"max_points must be >= 0, got {request.max_points}")
+        max_points = min(
+            request.max_points or self.limits.max_frontier_points, self.limits.max_frontier_points
+        )
+        settings = settings_from_proto(request.settings) if request.HasField("settings") else None
+        network = self.network(request.network_id, settings)
+        check_demands(network, [demand])
+        options = solver_from_proto(request.solver, max_workers=self.limits.max_solver_threads)
+        with self._solve_slot(deadline_s, stop):
+            options = _with(options, self._limit(options, deadline_s), stop, None)
+            result = solve_frontier(network, demand, options=options, max_points=max_points)
+            self._check_stopped(stop, deadline_s)
+        return frontier_to_proto(result, network)
 
     @contextlib.contextmanager
     def _solve_slot(self, deadline_s: float | None, stop: StopSignal) -> Iterator[None]:
@@ -362,6 +422,13 @@ class RouteOptimizerService(pb_grpc.RouteOptimizerServicer):
         stop = StopSignal()
         context.add_callback(stop.set)
         return self.solve(request, stop=stop, deadline_s=_deadline(context))
+
+    @_unary
+    def Frontier(self, request, context):  # noqa: N802
+        """The cost-latency frontier of one demand; deadline and cancellation stop the sweep."""
+        stop = StopSignal()
+        context.add_callback(stop.set)
+        return self.frontier(request, stop=stop, deadline_s=_deadline(context))
 
     @_streaming
     def OptimizeStream(self, request, context):  # noqa: N802
