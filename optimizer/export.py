@@ -105,14 +105,23 @@ def routes_frame(solution: Solution, levels: tuple[str, ...]) -> gpd.GeoDataFram
 
 
 def segments_frame(solution: Solution, network: Network) -> gpd.GeoDataFrame:
-    """One row per graph edge of each route, in travel order, oriented from a to b."""
+    """One row per graph edge of each route, in travel order, oriented from a to b.
+
+    edge_id names the network edge; shared_by counts the demands whose routes use it and
+    shared_demands lists them, so build shared by several demands stands out.
+    """
     parts = [
         _route_segments(network, r.demand_id, r.route_index, r.edges, r.nodes)
         for r in solution.routes
         if r.edges
     ]
     parts = parts or [_route_segments(network, "", 0, (), ())]  # no route at all: the columns only
-    return gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), geometry="geometry", crs=CRS)
+    frame = pd.concat(parts, ignore_index=True)
+    users = frame.groupby("edge_id")["demand_id"].agg(lambda ids: sorted(set(ids)))
+    listed = frame["edge_id"].map(users)
+    frame["shared_by"] = listed.map(len).astype("int64")
+    frame["shared_demands"] = listed.map(",".join).astype(object)
+    return gpd.GeoDataFrame(frame, geometry="geometry", crs=CRS)
 
 
 def _route_segments(
@@ -130,6 +139,8 @@ def _route_segments(
     for level in network.levels:
         column = part[f"jurisdiction_{level}"].to_numpy().astype(np.int64)
         part[f"jurisdiction_{level}"] = np.append(juris_ids, "")[column].astype(object)
+    keys = edges["edge_id"].to_numpy()[idx] if "edge_id" in edges.columns else idx
+    part["edge_id"] = np.asarray(keys, dtype=np.int64)
     part.insert(0, "seq", np.arange(len(part), dtype=np.int64))
     part.insert(0, "route_index", np.full(len(part), route_index, dtype=np.int64))
     part.insert(0, "demand_id", pd.Series([demand_id] * len(part), dtype=object))
@@ -236,12 +247,36 @@ def solution_summary(solution: Solution, network: Network, *, scenario_digest: s
         "scenario_sha256": scenario_digest,
         "status": solution.status,
         "total_cost": solution.total_cost,
-        "total_cost_note": "sum of independently solved routes (no shared build)",
+        "total_cost_note": _cost_note(solution),
+        "design": _finite(_design(solution)),
         "jurisdictions_overall": list(solution.jurisdictions_overall),
         "timings_s": solution.timings_s,
         "graph": network.stats.as_dict(),
         "routes": _finite(records),
         "files": list(OUTPUT_FILES),
+    }
+
+
+def _cost_note(solution: Solution) -> str:
+    """What total_cost means for this solution."""
+    if solution.shared_build:
+        return "shared build: demands designed together, each edge and permit paid once"
+    return "each demand optimized on its own; total counts each edge and permit once"
+
+
+def _design(solution: Solution) -> dict | None:
+    """The design summary as plain data, with what sharing saves."""
+    d = solution.design
+    if d is None:
+        return None
+    return {
+        "shared_build": d.shared_build,
+        "cost": d.cost,
+        "bound": d.bound,
+        "gap": d.gap,
+        "independent_cost": d.independent_cost,
+        "saving": d.independent_cost - d.cost,
+        "sum_of_route_costs": float(sum(r.cost for r in solution.routes if r.geometry is not None)),
     }
 
 

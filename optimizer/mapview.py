@@ -2,7 +2,8 @@
 
 The page holds its data as JSON and draws it as SVG with a small script of its own (no CDN,
 no library), so it works opened from disk with no network. Routes are colored by demand
-(diverse routes, route_index > 0, dashed); jurisdictions are simplified for display.
+(diverse routes, route_index > 0, dashed; build shared by several demands under a dark band);
+jurisdictions are simplified for display.
 An OpenStreetMap basemap can be switched on when online; offline its tiles fail silently.
 """
 
@@ -83,6 +84,7 @@ def map_data(layers: ResultLayers) -> dict:
         "software": f"fiberopt {__version__}",
         "levels": [{"level": level, "color": color} for level, color in levels.items()],
         "routes": [_route_item(row, colors) for _, row in layers.routes.iterrows()],
+        "shared": _shared_items(layers.route_segments),
         "sites": [_site_item(row) for _, row in layers.sites.iterrows()],
         "jurisdictions": _jurisdiction_items(layers.jurisdictions_crossed),
     }
@@ -134,6 +136,27 @@ def _route_item(row: pd.Series, colors: dict[str, str]) -> dict:
         "color": colors[str(row["demand_id"])],
         "coords": _flat(row.geometry, ROUTE_TOLERANCE_DEG) if has_line else None,
     }
+
+
+def _shared_items(segments: pd.DataFrame) -> list[dict]:
+    """Build used by several demands: merged lines per group of demands sharing them."""
+    if "shared_by" not in segments.columns:
+        return []
+    shared = segments[segments["shared_by"] >= 2].drop_duplicates("edge_id")
+    items = []
+    for demands, group in shared.groupby("shared_demands", sort=True):
+        merged = shapely.line_merge(shapely.union_all(group.geometry.values))
+        lines = [g for g in getattr(merged, "geoms", [merged]) if not g.is_empty]
+        km = float(group["length_km"].sum())
+        for line in lines:
+            items.append(
+                {
+                    "demands": str(demands).split(","),
+                    "length_km": _number(km),
+                    "coords": _flat(line, ROUTE_TOLERANCE_DEG),
+                }
+            )
+    return items
 
 
 def _site_item(row: pd.Series) -> dict:

@@ -69,6 +69,8 @@ body { display: flex; }
 .route { fill: none; stroke-width: 3.5; stroke-linecap: round; stroke-linejoin: round; cursor: pointer; }
 .route.diverse { stroke-dasharray: 9 6; stroke-width: 2.5; }
 .route.selected { stroke-width: 6; }
+.shared { fill: none; stroke: #111; stroke-opacity: 0.3; stroke-width: 11; stroke-linecap: round;
+  stroke-linejoin: round; cursor: pointer; }
 .route-hit { fill: none; stroke: transparent; stroke-width: 14; pointer-events: stroke; cursor: pointer; }
 .site { cursor: pointer; }
 .site circle { fill: #fff; stroke: #111; stroke-width: 2; }
@@ -253,6 +255,20 @@ MAP_SCRIPT = r"""
         ["permit cost", num(j.permit_cost, 0)], ["crossed by", j.demands.join(", ")]]);
       drawn.push({ kind: "jurisdiction", el: path, rings: rings, box: box(rings), label: label,
         at: mercator(j.label[0], j.label[1]) });
+    }
+  }
+
+  function drawShared(data) {
+    for (const s of data.shared || []) {
+      const xy = project(s.coords);
+      const hit = svgEl("path", { class: "route-hit" }, layer.routes);
+      const path = svgEl("path", { class: "shared", "data-shared": s.demands.join(",") }, layer.routes);
+      const heading = "shared build";
+      svgEl("title", {}, path).textContent = heading + ": " + s.demands.join(", ");
+      const rows = () => [["used by", s.demands.join(", ")], ["length (km)", num(s.length_km, 1)]];
+      onPick(hit, heading, rows);
+      onPick(path, heading, rows);
+      drawn.push({ kind: "route", el: path, hit: hit, xy: xy });
     }
   }
 
@@ -479,6 +495,7 @@ MAP_SCRIPT = r"""
   function main() {
     const data = JSON.parse(document.getElementById("map-data").textContent);
     drawJurisdictions(data);
+    drawShared(data);
     drawRoutes(data);
     drawSites(data);
     drawLegend(data);
