@@ -140,7 +140,8 @@ def _route_segments(
         column = part[f"jurisdiction_{level}"].to_numpy().astype(np.int64)
         part[f"jurisdiction_{level}"] = np.append(juris_ids, "")[column].astype(object)
     keys = edges["edge_id"].to_numpy()[idx] if "edge_id" in edges.columns else idx
-    part["edge_id"] = np.asarray(keys, dtype=np.int64)
+    part = part.drop(columns="edge_id", errors="ignore")
+    part.insert(0, "edge_id", np.asarray(keys, dtype=np.int64))
     part.insert(0, "seq", np.arange(len(part), dtype=np.int64))
     part.insert(0, "route_index", np.full(len(part), route_index, dtype=np.int64))
     part.insert(0, "demand_id", pd.Series([demand_id] * len(part), dtype=object))

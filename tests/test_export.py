@@ -339,8 +339,8 @@ def test_summary_lists_files_formats_and_drops(solved):
 
 
 def test_all_infeasible_solution_writes_empty_layers_with_their_fields(solved, tmp_path):
-    routes = solve_demands(solved.network, [Demand("none", "CHI1", "DAL1", max_latency_ms=0.5)])
-    solution = Solution("empty", routes, solved.solution.graph_stats)
+    routes, design = solve_demands(solved.network, [Demand("none", "CHI1", "DAL1", max_latency_ms=0.5)])
+    solution = Solution("empty", routes, solved.solution.graph_stats, design=design)
     folder = write_solution(solution, solved.network, tmp_path, formats=FORMATS)
     for fmt in ("gpkg", "fgb", "shp", "csv"):
         for layer in ("route_segments", "jurisdictions_crossed"):

@@ -177,7 +177,7 @@ def _clip_route(depth_m: float):
         {"site_id": "Q", "geometry": Point(-97.5, 35.021)},
     ]
     net = build_graph(make_layers([{"geometry": line}], sites=sites, jurisdictions=COUNTIES))
-    return solve_demand(net, Demand("pq", "P", "Q", max_latency_ms=5.0))
+    return solve_demand(net, Demand("pq", "P", "Q", max_latency_ms=5.0))[0]
 
 
 def test_corner_clip_under_10_m_does_not_enter_the_jurisdiction():
@@ -207,7 +207,7 @@ def test_route_running_along_a_boundary_enters_neither_side():
     net = build_graph(make_layers(corridors, sites=sites, jurisdictions=COUNTIES))
     boundary_rows = np.flatnonzero(net.edges["corridor_id"] == "c1")
     assert _county_ids(net, boundary_rows) == ["-"] * len(boundary_rows)
-    route = solve_demand(net, Demand("pq", "P", "Q", max_latency_ms=10.0))
+    route = solve_demand(net, Demand("pq", "P", "Q", max_latency_ms=10.0))[0]
     assert sorted(j.jurisdiction_id for j in route.jurisdictions) == ["A", "S"]
 
 
@@ -235,7 +235,7 @@ def test_sites_attach_by_laterals_or_are_reported_unreachable():
     assert lateral["length_km"] == pytest.approx(straight_km * 1.5, rel=1e-3)
     assert lateral["cost"] == pytest.approx(lateral["length_km"] * 500.0)
     assert net.unreachable == {"FAR": "site FAR has no corridor within 30 km"}
-    route = solve_demand(net, Demand("d", "NEAR", "FAR", max_latency_ms=10))
+    route = solve_demand(net, Demand("d", "NEAR", "FAR", max_latency_ms=10))[0]
     assert route.reason == "site FAR has no corridor within 30 km"
 
 
@@ -245,7 +245,7 @@ def test_route_geometry_runs_from_a_to_b():
         {"site_id": "E", "geometry": Point(-96.1, 35.01)},
     ]
     net = build_graph(make_layers([{"geometry": LineString([(-96, 35), (-98, 35)])}], sites=sites))
-    route = solve_demand(net, Demand("we", "W", "E", max_latency_ms=10))
+    route = solve_demand(net, Demand("we", "W", "E", max_latency_ms=10))[0]
     coords = shapely.get_coordinates(route.geometry)
     assert tuple(coords[0]) == pytest.approx((-97.9, 35.01))
     assert tuple(coords[-1]) == pytest.approx((-96.1, 35.01))
@@ -281,7 +281,7 @@ def test_site_lying_exactly_on_a_corridor_is_attached(where):
     ]
     net = build_graph(make_layers([{"geometry": LineString([(-98, 35), (-96, 35)])}], sites=sites))
     assert net.unreachable == {}
-    route = solve_demand(net, Demand("d", "ON", "NEAR", max_latency_ms=10))
+    route = solve_demand(net, Demand("d", "ON", "NEAR", max_latency_ms=10))[0]
     assert route.status.value == "OPTIMAL"
 
 
@@ -304,9 +304,9 @@ def test_allowed_list_accepts_border_pieces_but_not_land_outside_every_jurisdict
     ]
     net = build_graph(make_layers(corridors, sites=sites, jurisdictions=states))
     both = ("W", "E")
-    ab = solve_demand(net, Demand("ab", "A", "B", max_latency_ms=10, allowed_jurisdictions=both))
+    ab = solve_demand(net, Demand("ab", "A", "B", max_latency_ms=10, allowed_jurisdictions=both))[0]
     assert ab.status.value == "OPTIMAL"
-    cd = solve_demand(net, Demand("cd", "C", "D", max_latency_ms=10, allowed_jurisdictions=both))
+    cd = solve_demand(net, Demand("cd", "C", "D", max_latency_ms=10, allowed_jurisdictions=both))[0]
     assert cd.status.value == "INFEASIBLE"  # the only way runs east of both states
     assert "excludes" in cd.reason
 

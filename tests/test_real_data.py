@@ -29,7 +29,7 @@ def network(tmp_path_factory):
 
 
 def test_chicago_dallas_by_rail_matches_the_known_alignment(network):
-    route = solve_demand(network, Demand("chi-dal", "CHI1", "DAL1", max_latency_ms=9.0))
+    route = solve_demand(network, Demand("chi-dal", "CHI1", "DAL1", max_latency_ms=9.0))[0]
     assert route.status.value == "OPTIMAL"
     assert 1400 < route.length_km < 1560  # ~1,470 km by rail; great circle ~1,283 km
     states = sorted(j.name for j in route.jurisdictions if j.level == "state")
@@ -39,7 +39,7 @@ def test_chicago_dallas_by_rail_matches_the_known_alignment(network):
 
 
 def test_bound_below_the_fastest_rail_route_is_infeasible_with_numbers(network):
-    route = solve_demand(network, Demand("chi-dal", "CHI1", "DAL1", max_latency_ms=6.0))
+    route = solve_demand(network, Demand("chi-dal", "CHI1", "DAL1", max_latency_ms=6.0))[0]
     assert route.status.value == "INFEASIBLE"
     assert route.reason.startswith("fastest possible route is ")
     assert route.reason.endswith("ms, bound is 6.00 ms")

@@ -66,7 +66,7 @@ def scenario():
 def in_process(scenario):
     """The sample scenario solved by the library in this process."""
     network = build_graph(load_geodata(scenario.geodata), settings=scenario.settings)
-    return {d.id: solve_demand(network, d, options=scenario.solver) for d in scenario.demands}
+    return {d.id: solve_demand(network, d, options=scenario.solver)[0] for d in scenario.demands}
 
 
 def test_health_is_serving_once_preloads_are_built(server):
