@@ -503,7 +503,7 @@ def _diverse_reason(arrays: EdgeArrays, demand: DesignDemand, bounds: _Bounds, o
     a, b = query.label(query.source), query.label(query.target)
     kind = _kind_words(demand)
     started = time.perf_counter()
-    count = _most_diverse(arrays, demand, bounds, options)
+    count, found = _most_diverse(arrays, demand, bounds, options)
     if count is not None and count < k:
         ways = _ways_in(arrays, demand, bounds)
         site = ""
@@ -511,7 +511,8 @@ def _diverse_reason(arrays: EdgeArrays, demand: DesignDemand, bounds: _Bounds, o
             site = f"site {ways[0]} has {'a single way' if count == 1 else f'only {count} ways'} in: "
         routes = "route exists" if count == 1 else "routes exist"
         return f"{site}only {count} {kind} {routes} between {a} and {b} ({k} asked)"
-    slowest = _least_slowest(arrays, demand, bounds, _remaining(options, started))
+    budget = max(r.latency_ms for r in found) if found else math.inf
+    slowest = _least_slowest(arrays, demand, bounds, budget, _remaining(options, started))
     limit = query.max_latency_ms
     if slowest is not None and slowest[0] > limit + LATENCY_TOLERANCE_MS:
         value, bound = distinct_numbers(slowest[0], limit)
@@ -555,13 +556,18 @@ def _ways_in(arrays: EdgeArrays, demand: DesignDemand, bounds: _Bounds) -> tuple
     return best
 
 
-def _open_slots(arrays: EdgeArrays, demand: DesignDemand, bounds: _Bounds, paths: int) -> list[Slot]:
-    """Slots over every usable arc, no latency or cost pruning (for diagnosis)."""
+def _open_slots(
+    arrays: EdgeArrays, demand: DesignDemand, bounds: _Bounds, paths: int, budget_ms: float = math.inf
+) -> list[Slot]:
+    """Slots over every usable arc on some route within budget_ms; no cost pruning (diagnosis)."""
     usable = np.flatnonzero(bounds.usable)
     tail = np.concatenate([arrays.tail[usable], arrays.head[usable]])
     head = np.concatenate([arrays.head[usable], arrays.tail[usable]])
     edge = np.concatenate([usable, usable])
     keep = (head != demand.query.source) & (tail != demand.query.target)
+    if math.isfinite(budget_ms):
+        through = bounds.lat_s[tail] + arrays.latency_ms[edge] + bounds.lat_t[head]
+        keep &= through <= budget_ms + LATENCY_TOLERANCE_MS
     arcs = PrunedArcs(edge[keep], tail[keep], head[keep], int(keep.sum()))
     return [Slot(0, p, demand.query.source, arcs) for p in range(paths)]
 
@@ -573,41 +579,45 @@ def _relaxed(demand: DesignDemand) -> DesignDemand:
 
 def _most_diverse(
     arrays: EdgeArrays, demand: DesignDemand, bounds: _Bounds, options: SolverOptions
-) -> int | None:
-    """How many mutually diverse routes exist at all, up to paths (None if time ran out)."""
+) -> tuple[int | None, list[PathEval]]:
+    """How many mutually diverse routes exist at all, up to paths (None if time ran out),
+    with a set of paths of them when that many exist."""
     started = time.perf_counter()
     relaxed = _relaxed(demand)
+    unbounded = replace(relaxed, query=replace(relaxed.query, max_latency_ms=math.inf))
+    quick = _greedy(arrays, unbounded, replace(bounds, lat_ok=bounds.usable))
+    if quick:
+        return demand.paths, quick
     for count in range(demand.paths, 1, -1):
-        design = build_design_model(
-            arrays, [relaxed], _open_slots(arrays, relaxed, bounds, count), latency_bounded=False
-        )
+        slots = _open_slots(arrays, relaxed, bounds, count)
+        design = build_design_model(arrays, [relaxed], slots, latency_bounded=False)
         design.model.clear_objective()
-        outcome = solve_design_model(
-            design, options=options, time_limit_s=_remaining(options, started).time_limit_s
-        )
-        if outcome.status in (RouteStatus.OPTIMAL, RouteStatus.FEASIBLE):
-            return count
+        left = _remaining(options, started).time_limit_s
+        outcome = solve_design_model(design, options=options, time_limit_s=left)
+        if outcome.arc_values is not None:
+            values = split_values(design, outcome.arc_values)
+            return count, [_walk(arrays, slot, v) for slot, v in zip(slots, values, strict=True)]
         if outcome.status is not RouteStatus.INFEASIBLE:
-            return None
-    return 1
+            return None, []
+    return 1, []
 
 
 def _least_slowest(
-    arrays: EdgeArrays, demand: DesignDemand, bounds: _Bounds, options: SolverOptions
+    arrays: EdgeArrays, demand: DesignDemand, bounds: _Bounds, budget_ms: float, options: SolverOptions
 ) -> tuple[float, bool] | None:
-    """The least possible latency of the slowest of paths diverse routes, and whether proven."""
+    """The least possible latency of the slowest of paths diverse routes, and whether proven.
+
+    budget_ms, the slowest route of a diverse set already found, prunes arcs beyond it.
+    """
     relaxed = _relaxed(demand)
-    slots = _open_slots(arrays, relaxed, bounds, demand.paths)
+    slots = _open_slots(arrays, relaxed, bounds, demand.paths, budget_ms)
     design = build_design_model(arrays, [relaxed], slots, latency_bounded=False)
-    last = design.slot_latency[-1]
-    design.model.minimize(last)
+    design.model.minimize(design.slot_latency[-1])  # slots are ordered by latency
     outcome = solve_design_model(design, options=options, time_limit_s=options.time_limit_s)
     if outcome.arc_values is None:
         return None
-    routes = [
-        _walk(arrays, s, v) for s, v in zip(slots, split_values(design, outcome.arc_values), strict=True)
-    ]
-    slowest = max(r.latency_ms for r in routes)
+    values = split_values(design, outcome.arc_values)
+    slowest = max(_walk(arrays, s, v).latency_ms for s, v in zip(slots, values, strict=True))
     if outcome.status is RouteStatus.OPTIMAL:
         return slowest, True
     raw_bound = (outcome.bound + design.rounding_margin) * design.cost_scale  # objective units
