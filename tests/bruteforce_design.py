@@ -259,10 +259,8 @@ def compatible(p: RouteEval, q: RouteEval, diversity: Any, conflicts: Sequence[t
         return False
     if kind == SRLG and p.groups & q.groups:
         return False
-    for e, f in conflicts:
-        if (e in p_edges and f in q_edges) or (f in p_edges and e in q_edges):
-            return False
-    return True
+    # Minimum separation, pair by pair, both ways round.
+    return not any((e in p_edges and f in q_edges) or (f in p_edges and e in q_edges) for e, f in conflicts)
 
 
 def diverse_sets(
@@ -510,7 +508,8 @@ def pareto_points(sets: Sequence[RouteSet]) -> list[FrontierBrutePoint]:
     cheapest_faster = math.inf  # cheapest set of every faster group
     for group in groups:
         cheapest = min(group, key=lambda s: s.cost)
-        if cheapest.cost < cheapest_faster and not cost_tie(cheapest.cost, cheapest_faster):
+        # The fastest group always gives a point (and cost_tie(x, inf) is True).
+        if not points or (cheapest.cost < cheapest_faster and not cost_tie(cheapest.cost, cheapest_faster)):
             points.append(FrontierBrutePoint(cheapest.cost, group[0].latency_max_ms, cheapest))
         cheapest_faster = min(cheapest_faster, cheapest.cost)
     return points
