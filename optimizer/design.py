@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
+from ortools.sat.python import cp_model
 
 from optimizer.design_model import (
     DesignModel,
@@ -366,17 +367,19 @@ def _solve_joint(
     """One model for the demands that have routes, the union of their independent answers as start."""
     started = time.perf_counter()
     chosen = [demands[i] for i in found]
+    bounds = [_bounds(arrays, demands[i].query) for i in found]
+    arcs = [_prune(arrays, demands[i], b, upper) for i, b in zip(found, bounds, strict=True)]  # type: ignore[arg-type]
+    caps = [union_cost(arrays, alone[i].routes) for i in found]
+    private = _prune_private(arrays, chosen, bounds, arcs, caps)  # type: ignore[arg-type]
     slots: list[Slot] = []
     start: list[PathEval] = []
     for d, i in enumerate(found):
-        bounds = _bounds(arrays, demands[i].query)
-        assert not isinstance(bounds, str)
-        arcs = _prune(arrays, demands[i], bounds, upper)
-        slots.extend(Slot(d, p, demands[i].query.source, arcs) for p in range(demands[i].paths))
+        slots.extend(Slot(d, p, demands[i].query.source, arcs[d]) for p in range(demands[i].paths))
         start.extend(sorted(alone[i].routes, key=lambda r: r.latency_ms))
     stats["arcs_model"] = float(sum(len(s.arcs.edge) for s in slots))
     stats["prune_s"] = time.perf_counter() - started
     design = build_design_model(arrays, chosen, slots, upper_bound=upper)
+    _cap_private_cost(arrays, design, private, caps)
     hint_design(design, [r.edges for r in start])
     outcome = _run(arrays, chosen, design, start, _remaining(options, started))
     stats["model_s"] = time.perf_counter() - started - stats["prune_s"]
@@ -385,6 +388,77 @@ def _solve_joint(
     if outcome.status is RouteStatus.FEASIBLE:
         return replace(outcome, bound=max(outcome.bound, floor))
     return outcome
+
+
+def _prune_private(
+    arrays: EdgeArrays,
+    demands: Sequence[DesignDemand],
+    bounds: Sequence[_Bounds],
+    arcs: list[PrunedArcs],
+    caps: Sequence[float],
+    rounds: int = 3,
+) -> list[np.ndarray]:
+    """Drop arcs whose routes would build too much that no other demand can share; arcs in place.
+
+    In an optimal shared build, what a demand builds for itself alone (its edges no other
+    demand's routes can use) costs no more than its own best design, caps[d]: else swapping
+    that design in would be cheaper.  An edge outside every other demand's arcs is surely
+    private, so the cheapest private cost of a route through each arc (Dijkstra, private edges
+    priced, others free) plus paths - 1 cheapest private routes must fit within the cap.
+    Pruning one demand makes more edges private to the others, hence a few rounds.
+    Returns each demand's private-edge mask.
+    """
+    private = [np.zeros(arrays.n_edges, dtype=bool) for _ in demands]
+    for _ in range(rounds):
+        changed = False
+        for d, demand in enumerate(demands):
+            shared = np.zeros(arrays.n_edges, dtype=bool)
+            for other, a in enumerate(arcs):
+                if other != d:
+                    shared[a.edge] = True
+            private[d] = ~shared
+            kept = _private_filter(arrays, demand, arcs[d], private[d], caps[d])
+            changed |= len(kept.edge) < len(arcs[d].edge)
+            arcs[d] = kept
+        if not changed:
+            break
+    return private
+
+
+def _private_filter(
+    arrays: EdgeArrays, demand: DesignDemand, arcs: PrunedArcs, private: np.ndarray, cap: float
+) -> PrunedArcs:
+    """The arcs through which a route's private cost (plus paths - 1 cheapest) fits the cap."""
+    query = demand.query
+    weight = np.where(private, arrays.cost, 0.0)
+    graph = ShortestPaths(arrays.n_nodes, np.unique(arcs.edge))
+    from_s = graph.distances(arrays, weight, query.source)[0]
+    to_t = graph.distances(arrays, weight, query.target)[0]
+    least = float(from_s[query.target])
+    if not math.isfinite(least):
+        return arcs
+    through = from_s[arcs.tail] + weight[arcs.edge] + to_t[arcs.head] + (demand.paths - 1) * least
+    keep = through <= cost_ceiling(cap) + 1e-9 * cap
+    return PrunedArcs(arcs.edge[keep], arcs.tail[keep], arcs.head[keep], arcs.n_latency_feasible)
+
+
+def _cap_private_cost(
+    arrays: EdgeArrays, design: DesignModel, private: Sequence[np.ndarray], caps: Sequence[float]
+) -> None:
+    """The same argument as a cut: each demand's private build costs at most its own best design."""
+    for d, (mask, cap) in enumerate(zip(private, caps, strict=True)):
+        terms, coefs = [], []
+        for s, slot in enumerate(design.slots):
+            if slot.demand != d:
+                continue
+            on = np.flatnonzero(mask[slot.arcs.edge])
+            coef = np.round(arrays.cost[slot.arcs.edge[on]] * design.cost_scale).astype(np.int64)
+            terms.extend(design.x[s][a] for a in on.tolist())
+            coefs.extend(coef.tolist())
+        if terms:
+            slack = len(terms)  # each rounded term may sit half a unit above its true cost
+            ceiling = math.floor(cost_ceiling(cap) * design.cost_scale) + slack
+            design.model.add(cp_model.LinearExpr.weighted_sum(terms, coefs) <= ceiling)
 
 
 def _result(

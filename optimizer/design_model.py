@@ -225,7 +225,7 @@ def _union_cost_terms(
             terms.extend(b.x[s][a] for s, a in uses)
             coefs.extend([c] * len(uses))
         else:
-            terms.append(b.indicator(uses))
+            terms.append(_shared_edge(b, uses))
             coefs.append(c)
     priced = set(permit_j.tolist())
     for j, uses in _juris_uses(b, range(len(b.slots)) if members is None else members).items():
@@ -233,6 +233,22 @@ def _union_cost_terms(
             terms.append(b.indicator(uses))
             coefs.append(round(float(b.arrays.permit_cost[j]) * cost_scale))
     return terms, coefs
+
+
+def _shared_edge(b: _Builder, uses: list[tuple[int, int]]) -> cp_model.IntVar:
+    """An edge several demands may use: on when any does.
+
+    Linked per demand as one linear row (sum of that demand's arcs on the edge <= on), which
+    CP-SAT keeps in its LP relaxation, rather than as implications, which it does not.
+    """
+    var = b.model.new_bool_var("")
+    by_demand: dict[int, list] = defaultdict(list)
+    for s, a in uses:
+        by_demand[b.slots[s].demand].append(b.x[s][a])
+    for xs in by_demand.values():
+        b.model.add(sum(xs) <= var)
+    b.ors.append((var, uses))
+    return var
 
 
 def _flow(model: cp_model.CpModel, x: list, arcs: PrunedArcs, n_nodes: int, source: int, target: int) -> None:
