@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/fiberopt solve geodata/sample/scenario.yaml --out out
+	$(BIN)/fiberopt solve geodata/sample/scenario.yaml geodata/sample/shared-build.yaml --out out
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

@@ -180,8 +180,9 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 
 def format_solution(solution: Solution) -> str:
     """The route table: demand, route index, status, km, ms, cost, permits; reasons below."""
+    w = max([14, *(len(r.demand_id) for r in solution.routes)])
     header = (
-        f"{'demand':<14} {'#':>2} {'status':<10} {'km':>9} {'ms':>7} {'bound_ms':>8} "
+        f"{'demand':<{w}} {'#':>2} {'status':<10} {'km':>9} {'ms':>7} {'bound_ms':>8} "
         f"{'cost':>14} {'permits':>7}"
     )
     lines = [f"== {solution.name} ==", header, "-" * len(header)]
@@ -189,13 +190,13 @@ def format_solution(solution: Solution) -> str:
     for r in solution.routes:
         if r.geometry is None:
             lines.append(
-                f"{r.demand_id:<14} {'-':>2} {r.status.value:<10} {'-':>9} {'-':>7} "
+                f"{r.demand_id:<{w}} {'-':>2} {r.status.value:<10} {'-':>9} {'-':>7} "
                 f"{r.max_latency_ms:>8.2f} {'-':>14} {'-':>7}"
             )
             notes.append(f"  {r.demand_id}: {r.reason}")
         else:
             lines.append(
-                f"{r.demand_id:<14} {r.route_index:>2} {r.status.value:<10} {r.length_km:>9.1f} "
+                f"{r.demand_id:<{w}} {r.route_index:>2} {r.status.value:<10} {r.length_km:>9.1f} "
                 f"{r.latency_ms:>7.3f} {r.max_latency_ms:>8.2f} {r.cost:>14,.0f} "
                 f"{r.permit_count:>7d}"
             )

@@ -511,7 +511,8 @@ MAP_SCRIPT = r"""
     const jurisdictions = layer.jurisdictions.querySelectorAll("path.jurisdiction").length;
     const missing = data.routes.length - routes;
     status.textContent = "Drawn: " + routes + " routes, " + sites + " sites, " + jurisdictions
-      + " jurisdictions crossed" + (missing ? "; " + missing + " demand(s) without a route" : "") + ".";
+      + " jurisdictions crossed" + (missing ? "; " + missing + " demand(s) without a route" : "") + "."
+      + ((data.shared || []).length ? " Dark bands: build shared by several demands (paid once)." : "");
     status.dataset.routes = routes;
     status.dataset.sites = sites;
     status.dataset.jurisdictions = jurisdictions;
