@@ -133,7 +133,7 @@ def write_frontier(frontier: DemandFrontier, folder: Path) -> dict[str, Path]:
         ("frontier.png", lambda p: frontier_png(frontier, p)),
         ("frontier.gpkg", lambda p: frontier_routes(frontier).to_file(p, layer="routes", driver="GPKG")),
     ):
-        fd, tmp = tempfile.mkstemp(prefix=f".{name}.", dir=folder)
+        fd, tmp = tempfile.mkstemp(prefix=".", suffix=f".{name}", dir=folder)
         os.close(fd)
         os.unlink(tmp)  # writers create the file themselves (GDAL refuses an empty one)
         try:

@@ -1,0 +1,243 @@
+"""Diverse routes, separation, shared build and the frontier on real geometry (the sample and
+small networks made in code), each checked against figures recomputed here from the edges."""
+
+from __future__ import annotations
+
+import csv
+import itertools
+import math
+from pathlib import Path
+
+import numpy as np
+import pyogrio
+import pyproj
+import pytest
+import shapely
+from shapely import LineString, Point
+
+from optimizer.cli import main
+from optimizer.export import segments_frame
+from optimizer.geodata import load_geodata
+from optimizer.graph import _srlg_pairs, build_graph
+from optimizer.problem import RouteQuery
+from optimizer.routes import (
+    Demand,
+    Solution,
+    routes_union_cost,
+    separation_conflicts,
+    solve_demand,
+    solve_demands,
+    solve_frontier,
+)
+from optimizer.scenario import load_scenario
+from optimizer.solve import solve_route
+
+from .conftest import make_layers
+
+SAMPLE = Path(__file__).resolve().parents[1] / "geodata" / "sample"
+
+
+@pytest.fixture(scope="module")
+def sample():
+    """The sample network and its scenario."""
+    scenario = load_scenario(SAMPLE / "scenario.yaml")
+    return build_graph(load_geodata(scenario.geodata), settings=scenario.settings), scenario
+
+
+def _groups(network, edges) -> set[str]:
+    """Shared-risk group names of edges, read from the edge table's text."""
+    texts = network.edges["srlg"].to_numpy()[list(edges)]
+    return {g.strip() for t in texts for g in str(t).split(",") if g.strip()}
+
+
+def test_srlg_text_becomes_edge_group_pairs():
+    edge, group = _srlg_pairs(np.array(["", "a,b", "b", " ", "c , a,a"], dtype=object))
+    pairs = {(int(e), int(g)) for e, g in zip(edge, group, strict=True)}
+    names = {}
+    for e, g in pairs:
+        names.setdefault(g, set()).add(e)
+    assert sorted(map(sorted, names.values())) == [[1, 2], [1, 4], [4]]  # b, a, c
+    assert len(pairs) == len(edge) == 5  # a listed twice on edge 4 counts once
+
+
+def test_sample_diverse_pair_shares_no_edge_junction_or_risk_group(sample):
+    network, scenario = sample
+    demand = next(d for d in scenario.demands if d.id == "chi-dal-pair")
+    first, second = solve_demand(network, demand, options=scenario.solver)
+    assert (first.route_index, second.route_index) == (0, 1)
+    assert first.status.value == second.status.value == "OPTIMAL"
+    assert first.latency_ms <= second.latency_ms <= demand.max_latency_ms + 1e-6
+    assert not set(first.edges) & set(second.edges)
+    assert not set(first.nodes[1:-1]) & set(second.nodes[1:-1])
+    assert not _groups(network, first.edges) & _groups(network, second.edges)
+    assert _groups(network, first.edges) and _groups(network, second.edges)  # groups were in play
+    # Each route leaves each site by its own lateral.
+    laterals = network.edges["kind"].to_numpy() == "lateral"
+    assert {e for e in first.edges if laterals[e]}.isdisjoint(e for e in second.edges if laterals[e])
+
+
+def test_edge_diversity_is_cheaper_than_srlg_on_the_sample(sample):
+    network, scenario = sample
+    base = next(d for d in scenario.demands if d.id == "chi-dal-pair")
+    srlg = solve_demand(network, base, options=scenario.solver)
+    edge = solve_demand(network, Demand(**{**base.__dict__, "diversity": "edge"}), options=scenario.solver)
+    assert routes_union_cost(network, edge) <= routes_union_cost(network, srlg) + 1e-6
+    assert _groups(network, edge[0].edges) & _groups(network, edge[1].edges)  # SRLG was binding
+
+
+def test_diversity_infeasible_reason_gives_the_latency_needed(sample):
+    network, scenario = sample
+    demand = next(d for d in scenario.demands if d.id == "chi-dal-fast-pair")
+    (route,) = solve_demand(network, demand, options=scenario.solver)
+    assert route.status.value == "INFEASIBLE" and route.geometry is None
+    assert route.reason == "2 SRLG-diverse routes CHI1-DAL1 need 7.16 ms, bound is 7.00 ms"
+
+
+def _line(points):
+    return LineString(points)
+
+
+def test_site_with_a_single_way_in_cannot_have_diverse_routes():
+    # A is attached to one corridor end only; B has two corridors.
+    layers = make_layers(
+        corridors=[
+            {"geometry": _line([(0.0, 0.0), (0.5, 0.0)])},
+            {"geometry": _line([(0.5, 0.0), (1.0, 0.3), (1.5, 0.0)])},
+            {"geometry": _line([(0.5, 0.0), (1.0, -0.3), (1.5, 0.0)])},
+        ],
+        sites=[
+            {"site_id": "A", "geometry": Point(-0.01, 0.0)},
+            {"site_id": "B", "geometry": Point(1.51, 0.0)},
+        ],
+    )
+    network = build_graph(layers)
+    (route,) = solve_demand(network, Demand("ab", "A", "B", max_latency_ms=50, paths=2, diversity="edge"))
+    assert route.status.value == "INFEASIBLE"
+    assert "only 1 edge-diverse route exists between A and B" in route.reason
+    two = solve_demand(network, Demand("ab", "A", "B", max_latency_ms=50, paths=2, diversity="node"))
+    assert two[0].status.value == "INFEASIBLE" and "only 1 node-diverse route" in two[0].reason
+
+
+def _parallel_network(gap_deg: float):
+    """Two parallel corridors between sites A and B, gap_deg apart in the middle."""
+    half = gap_deg / 2
+
+    def corridor(end_y: float, mid_y: float) -> LineString:
+        return _line([(0.05, end_y), (0.3, mid_y), (1.7, mid_y), (1.95, end_y)])
+
+    return build_graph(
+        make_layers(
+            corridors=[
+                {"geometry": corridor(0.01, half)},
+                {"geometry": corridor(-0.01, -half)},
+                {"geometry": corridor(0.03, 0.2), "cost_per_km": 3000.0},
+            ],
+            sites=[
+                {"site_id": "A", "geometry": Point(-0.02, 0.0)},
+                {"site_id": "B", "geometry": Point(2.02, 0.0)},
+            ],
+        )
+    )
+
+
+def test_separation_conflicts_are_exactly_the_close_edge_pairs():
+    network = _parallel_network(0.05)  # ~5.6 km apart
+    demand = Demand("ab", "A", "B", max_latency_ms=50, paths=2, min_separation_km=8, endpoint_radius_km=40)
+    conflicts = {tuple(sorted(p)) for p in separation_conflicts(network, demand, None).tolist()}
+    # Brute force: every pair of edges, clipped outside 40 km of the sites, in a CONUS Albers
+    # projection (a different one than the solver's), closer than 8 km.
+    to_m = pyproj.Transformer.from_crs("EPSG:4326", "EPSG:5070", always_xy=True)
+    project = lambda g: shapely.transform(g, lambda xy: np.column_stack(to_m.transform(*xy.T)))  # noqa: E731
+    ends = project(shapely.points(network.node_lonlat[[network.site_node["A"], network.site_node["B"]]]))
+    keep_out = shapely.union_all(shapely.buffer(ends, 40_000))
+    clipped = shapely.difference(project(network.edges.geometry.values), keep_out)
+    expected = set()
+    for i, j in itertools.combinations(range(len(clipped)), 2):
+        if not (clipped[i].is_empty or clipped[j].is_empty):
+            d = shapely.distance(clipped[i], clipped[j])
+            assert abs(d - 8000) > 100, "a pair this close to the limit would depend on the projection"
+            if d < 8000:
+                expected.add((i, j))
+    assert conflicts == expected and expected
+
+
+def test_min_separation_forces_the_far_corridor():
+    near = _parallel_network(0.05)
+    loose = solve_demand(near, Demand("ab", "A", "B", max_latency_ms=50, paths=2, endpoint_radius_km=40))
+    tight = solve_demand(
+        near, Demand("ab", "A", "B", max_latency_ms=50, paths=2, min_separation_km=8, endpoint_radius_km=40)
+    )
+    assert all(r.status.value == "OPTIMAL" for r in loose + tight)
+    assert routes_union_cost(near, tight) > routes_union_cost(near, loose)
+    to_m = pyproj.Transformer.from_crs("EPSG:4326", "EPSG:5070", always_xy=True)
+    project = lambda g: shapely.transform(g, lambda xy: np.column_stack(to_m.transform(*xy.T)))  # noqa: E731
+    ends = project(shapely.points(near.node_lonlat[[near.site_node["A"], near.site_node["B"]]]))
+    keep_out = shapely.union_all(shapely.buffer(ends, 40_000))
+    apart = [shapely.difference(project(r.geometry), keep_out) for r in tight]
+    assert shapely.distance(apart[0], apart[1]) >= 8000 - 50
+    close = [shapely.difference(project(r.geometry), keep_out) for r in loose]
+    assert shapely.distance(close[0], close[1]) < 8000
+
+
+def test_shared_build_pays_shared_edges_once_and_beats_independent(sample):
+    network, _ = sample
+    shared = load_scenario(SAMPLE / "shared-build.yaml")
+    routes, design = solve_demands(network, shared.demands, options=shared.solver, shared_build=True)
+    _alone, independent = solve_demands(network, shared.demands, options=shared.solver)
+    assert design.shared_build and design.gap == 0.0
+    assert design.cost == pytest.approx(routes_union_cost(network, routes), rel=1e-12)
+    assert design.independent_cost == pytest.approx(independent.cost, rel=1e-9)
+    assert design.cost < independent.cost  # sharing pays on this set
+    assert design.cost <= sum(r.cost for r in routes) - 1.0  # edges and permits counted once
+    for demand in shared.demands:  # each keeps its own bound and diversity
+        own = [r for r in routes if r.demand_id == demand.id]
+        assert len(own) == demand.paths
+        assert all(r.latency_ms <= demand.max_latency_ms + 1e-6 for r in own)
+        for a, b in itertools.combinations(own, 2):
+            assert not _groups(network, a.edges) & _groups(network, b.edges)
+    segments = segments_frame(Solution("s", routes, {}, design=design), network)
+    used_by = segments.groupby("edge_id")["demand_id"].nunique()
+    assert (segments["shared_by"] == segments["edge_id"].map(used_by)).all()
+    assert (segments["shared_by"] >= 2).any()
+
+
+def test_frontier_runs_from_fastest_to_cheapest_and_matches_single_solves(sample):
+    network, scenario = sample
+    demand = next(d for d in scenario.demands if d.id == "chi-dal")
+    frontier = solve_frontier(network, demand, options=scenario.solver)
+    points = frontier.points
+    assert frontier.complete and len(points) >= 3
+    assert all(p.latency_ms < q.latency_ms and p.cost > q.cost for p, q in itertools.pairwise(points))
+    query = RouteQuery(network.site_node["CHI1"], network.site_node["DAL1"], max_latency_ms=1e6)
+    cheapest = solve_route(network.arrays, query)
+    assert points[-1].cost == pytest.approx(cheapest.cost, rel=1e-9)
+    fastest = solve_route(network.arrays, RouteQuery(query.source, query.target, max_latency_ms=1e-3))
+    assert f"fastest possible route is {points[0].latency_ms:.2f} ms" in fastest.reason
+    for bound in (6.9, 7.0, 7.2):  # the cheapest point within a bound is the bound's optimum
+        (route,) = solve_demand(network, Demand("x", "CHI1", "DAL1", max_latency_ms=bound))
+        best = min(p.cost for p in points if p.latency_ms <= bound + 1e-6)
+        assert route.cost == pytest.approx(best, rel=1e-9)
+
+
+def test_cli_frontier_writes_csv_png_and_gpkg(tmp_path, capsys):
+    code = main(["frontier", str(SAMPLE / "scenario.yaml"), "--demand", "stl-ind", "--out", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert code == 0 and "Pareto-optimal points" in out
+    folder = tmp_path / "central-us-frontier-stl-ind"
+    rows = list(csv.DictReader((folder / "frontier.csv").open()))
+    assert len(rows) >= 2
+    latencies = [float(r["latency_ms"]) for r in rows]
+    costs = [float(r["cost"]) for r in rows]
+    assert latencies == sorted(latencies) and costs == sorted(costs, reverse=True)
+    assert rows[-1]["cost_per_ms_saved"] == ""
+    saved = (costs[0] - costs[1]) / (latencies[1] - latencies[0])
+    assert math.isclose(float(rows[0]["cost_per_ms_saved"]), saved, rel_tol=1e-9)
+    assert (folder / "frontier.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    routes = pyogrio.read_dataframe(folder / "frontier.gpkg", layer="routes")
+    assert sorted(set(routes["point"])) == list(range(len(rows)))
+
+
+def test_cli_frontier_names_an_unknown_demand(tmp_path, capsys):
+    code = main(["frontier", str(SAMPLE / "scenario.yaml"), "--demand", "nope", "--out", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert code == 2 and "no demand 'nope'" in err and err.count("\n") == 1
