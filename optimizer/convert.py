@@ -31,6 +31,7 @@ from optimizer.routes import (
 
 __all__ = [
     "NetworkView",
+    "demand_from_proto",
     "demand_to_proto",
     "demands_from_proto",
     "design_from_proto",
@@ -101,34 +102,34 @@ def demands_from_proto(messages: Sequence[pb.Demand]) -> tuple[Demand, ...]:
     """Demands, checked field by field; errors name `demands[i].field`."""
     if not messages:
         raise InvalidRequestError("demands must hold at least one demand")
-    demands = []
-    for i, m in enumerate(messages):
-        _check_demand_fields(i, m)
-        demands.append(
-            Demand(
-                id=m.id,
-                a=m.a,
-                b=m.b,
-                max_latency_ms=m.max_latency_ms,
-                paths=m.paths or 1,
-                diversity=DIVERSITY_FROM_PROTO.get(m.diversity, "srlg"),
-                max_jurisdictions=m.max_jurisdictions if m.HasField("max_jurisdictions") else None,
-                max_cost=m.max_cost if m.HasField("max_cost") else None,
-                allowed_jurisdictions=tuple(m.allowed_jurisdictions),
-                avoid_jurisdictions=tuple(m.avoid_jurisdictions),
-                min_separation_km=m.min_separation_km,
-                endpoint_radius_km=m.endpoint_radius_km if m.HasField("endpoint_radius_km") else 10.0,
-            )
-        )
+    demands = tuple(demand_from_proto(m, at=f"demands[{i}]") for i, m in enumerate(messages))
     ids = [d.id for d in demands]
     if dupes := sorted({d for d in ids if ids.count(d) > 1}):
         raise InvalidRequestError(f"demands: duplicate ids {dupes}")
-    return tuple(demands)
+    return demands
 
 
-def _check_demand_fields(i: int, m: pb.Demand) -> None:
-    """Range checks of one demand message, naming demands[i].field."""
-    at = f"demands[{i}]"
+def demand_from_proto(m: pb.Demand, *, at: str = "demand") -> Demand:
+    """One demand, checked field by field; errors name `<at>.field`."""
+    _check_demand_fields(at, m)
+    return Demand(
+        id=m.id,
+        a=m.a,
+        b=m.b,
+        max_latency_ms=m.max_latency_ms,
+        paths=m.paths or 1,
+        diversity=DIVERSITY_FROM_PROTO.get(m.diversity, "srlg"),
+        max_jurisdictions=m.max_jurisdictions if m.HasField("max_jurisdictions") else None,
+        max_cost=m.max_cost if m.HasField("max_cost") else None,
+        allowed_jurisdictions=tuple(m.allowed_jurisdictions),
+        avoid_jurisdictions=tuple(m.avoid_jurisdictions),
+        min_separation_km=m.min_separation_km,
+        endpoint_radius_km=m.endpoint_radius_km if m.HasField("endpoint_radius_km") else 10.0,
+    )
+
+
+def _check_demand_fields(at: str, m: pb.Demand) -> None:
+    """Range checks of one demand message, naming <at>.field."""
     problems = [f"{at}.{name} is empty" for name in ("id", "a", "b") if not getattr(m, name)]
     if not (m.max_latency_ms > 0 and math.isfinite(m.max_latency_ms)):
         problems.append(f"{at}.max_latency_ms must be > 0, got {m.max_latency_ms:g}")

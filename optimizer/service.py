@@ -24,6 +24,7 @@ from optimizer.api.fiberopt.v1 import route_optimizer_pb2_grpc as pb_grpc
 from optimizer.config import GraphSettings
 from optimizer.convert import (
     STATUS_TO_PROTO,
+    demand_from_proto,
     demands_from_proto,
     design_to_proto,
     frontier_to_proto,
@@ -348,7 +349,7 @@ class RouteOptimizerService(pb_grpc.RouteOptimizerServicer):
         """The frontier of one demand on a loaded network, within the call's deadline."""
         if not request.HasField("demand"):
             raise InvalidRequestError("demand is required")
-        demand = demands_from_proto([request.demand])[0]
+        demand = demand_from_proto(request.demand)
         if request.max_points < 0:
             raise InvalidRequestError(f"max_points must be >= 0, got {request.max_points}")
         max_points = min(

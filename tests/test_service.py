@@ -3,6 +3,7 @@ deadlines, cancellation, concurrency, and the CLI through the server."""
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -22,13 +23,14 @@ from optimizer.client import connect
 from optimizer.convert import demand_to_proto
 from optimizer.geodata import load_geodata, spec_from_path
 from optimizer.graph import build_graph
-from optimizer.routes import Demand, solve_demand
+from optimizer.routes import Demand, solve_demand, solve_demands, solve_frontier
 from optimizer.scenario import load_scenario
 from optimizer.server import SERVICE_NAME, create_server
 from optimizer.service import ServiceLimits
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIO = ROOT / "geodata" / "sample" / "scenario.yaml"
+SHARED = ROOT / "geodata" / "sample" / "shared-build.yaml"
 
 
 @pytest.fixture(scope="module")
@@ -63,10 +65,20 @@ def scenario():
 
 
 @pytest.fixture(scope="module")
-def in_process(scenario):
-    """The sample scenario solved by the library in this process."""
-    network = build_graph(load_geodata(scenario.geodata), settings=scenario.settings)
-    return {d.id: solve_demand(network, d, options=scenario.solver)[0] for d in scenario.demands}
+def single(scenario):
+    """The sample's single-route demands (the quick ones, for calls made many times)."""
+    return [d for d in scenario.demands if d.paths == 1]
+
+
+@pytest.fixture(scope="module")
+def sample_network(scenario):
+    return build_graph(load_geodata(scenario.geodata), settings=scenario.settings)
+
+
+@pytest.fixture(scope="module")
+def in_process(scenario, sample_network, single):
+    """The sample's single-route demands solved by the library in this process."""
+    return {d.id: solve_demand(sample_network, d, options=scenario.solver)[0] for d in single}
 
 
 def test_health_is_serving_once_preloads_are_built(server):
@@ -117,10 +129,10 @@ def _same_route(remote: pb.Route, local) -> None:
         assert len(remote.segments) == len(local.edges)
 
 
-def test_optimize_matches_the_library(client, scenario, in_process):
+def test_optimize_matches_the_library(client, scenario, single, in_process):
     info = client.load_geodata(scenario.geodata, settings=scenario.settings)
-    response = client.optimize(info.network_id, scenario.demands, solver=scenario.solver, name="x")
-    assert [r.demand_id for r in response.routes] == [d.id for d in scenario.demands]
+    response = client.optimize(info.network_id, single, solver=scenario.solver, name="x")
+    assert [r.demand_id for r in response.routes] == [d.id for d in single]
     for route in response.routes:
         _same_route(route, in_process[route.demand_id])
     chi_dal = response.routes[0]
@@ -128,13 +140,13 @@ def test_optimize_matches_the_library(client, scenario, in_process):
     assert sum(chi_dal.count_by_level.values()) == chi_dal.permit_count
 
 
-def test_stream_sends_progress_routes_then_the_result(client, scenario, in_process):
+def test_stream_sends_progress_routes_then_the_result(client, scenario, single, in_process):
     info = client.load_geodata(scenario.geodata, settings=scenario.settings)
-    events = list(client.stream(info.network_id, scenario.demands, solver=scenario.solver))
+    events = list(client.stream(info.network_id, single, solver=scenario.solver))
     kinds = [e.WhichOneof("event") for e in events]
     assert kinds[0] == "progress" and events[0].progress.phase == pb.PHASE_GRAPH
     assert kinds[-1] == "result"
-    assert kinds.count("route") == len(scenario.demands)
+    assert kinds.count("route") == len(single)
     percents = [e.progress.percent for e in events if kinds and e.WhichOneof("event") == "progress"]
     assert percents[-1] == 100.0 and percents == sorted(percents)
     assert any(e.progress.HasField("incumbent_cost") for e in events if e.WhichOneof("event") == "progress")
@@ -142,11 +154,11 @@ def test_stream_sends_progress_routes_then_the_result(client, scenario, in_proce
         _same_route(route, in_process[route.demand_id])
 
 
-def test_eight_concurrent_clients_get_the_library_answers(server, scenario, in_process):
+def test_eight_concurrent_clients_get_the_library_answers(server, scenario, single, in_process):
     def one_call(_: int):
         with connect(f"localhost:{server.port}", timeout_s=120) as c:
             info = c.load_geodata(scenario.geodata, settings=scenario.settings)
-            return c.optimize(info.network_id, scenario.demands, solver=scenario.solver)
+            return c.optimize(info.network_id, single, solver=scenario.solver)
 
     with ThreadPoolExecutor(8) as pool:
         responses = list(pool.map(one_call, range(8)))
@@ -321,16 +333,19 @@ def test_over_limit_requests_are_resource_exhausted(hard_set):
         running.stop(grace_s=0)
 
 
-def test_cli_through_the_server_writes_the_same_routes(server, tmp_path):
+@pytest.mark.parametrize("path", [SCENARIO, SHARED], ids=["independent", "shared-build"])
+def test_cli_through_the_server_writes_the_same_routes(server, tmp_path, path):
     local, remote = tmp_path / "local", tmp_path / "remote"
-    assert main(["solve", str(SCENARIO), "--out", str(local), "--quiet"]) == 0
+    assert main(["solve", str(path), "--out", str(local), "--quiet"]) == 0
     assert (
-        main(
-            ["solve", str(SCENARIO), "--out", str(remote), "--quiet", "--server", f"localhost:{server.port}"]
-        )
+        main(["solve", str(path), "--out", str(remote), "--quiet", "--server", f"localhost:{server.port}"])
         == 0
     )
-    name = load_scenario(SCENARIO).name
+    name = load_scenario(path).name
+    summaries = [json.loads((side / name / "summary.json").read_text()) for side in (local, remote)]
+    assert summaries[0]["design"].keys() == summaries[1]["design"].keys()
+    for key, value in summaries[0]["design"].items():
+        assert summaries[1]["design"][key] == (pytest.approx(value, rel=1e-12) if value is not None else None)
     for layer in ("routes", "route_segments", "jurisdictions_crossed"):
         a = gpd.read_file(local / name / "routes.gpkg", layer=layer)
         b = gpd.read_file(remote / name / "routes.gpkg", layer=layer)
@@ -465,3 +480,74 @@ def test_each_jurisdiction_polygon_is_sent_once_per_response(client, sample_id):
     with_polygon = [j.jurisdiction_id for j in crossed if j.geometry_wkb]
     assert sorted(with_polygon) == sorted({j.jurisdiction_id for j in crossed})
     assert len(crossed) > len(with_polygon)  # the two routes share jurisdictions
+
+
+def test_diverse_pair_and_shared_build_through_the_service(client, sample_network):
+    shared = load_scenario(SHARED)
+    info = client.load_geodata(shared.geodata, settings=shared.settings)  # the scenario's mapping
+    response = client.optimize(info.network_id, shared.demands, solver=shared.solver, shared_build=True)
+    routes, design = solve_demands(sample_network, shared.demands, options=shared.solver, shared_build=True)
+    assert [(r.demand_id, r.route_index) for r in response.routes] == [
+        (r.demand_id, r.route_index) for r in routes
+    ]
+    for remote, local in zip(response.routes, routes, strict=True):
+        _same_route(remote, local)
+    assert response.design.shared_build and response.design.gap == 0.0
+    assert response.total_cost == pytest.approx(design.cost, rel=1e-12) == response.design.cost
+    assert response.design.cost < response.design.independent_cost
+    edge_users: dict[int, set[str]] = {}
+    for route in response.routes:
+        for segment in route.segments:
+            edge_users.setdefault(segment.edge_id, set()).add(route.demand_id)
+    assert any(len(users) > 1 for users in edge_users.values())  # shared build is visible
+
+
+def test_frontier_method_matches_the_library(client, sample_network, scenario):
+    demand = next(d for d in scenario.demands if d.id == "stl-ind")
+    sample_id = client.load_geodata(scenario.geodata, settings=scenario.settings).network_id
+    response = client.frontier(sample_id, demand, solver=scenario.solver)
+    local = solve_frontier(sample_network, demand, options=scenario.solver)
+    assert response.complete and response.demand_id == "stl-ind"
+    assert [p.cost for p in response.points] == pytest.approx([p.cost for p in local.points], rel=1e-12)
+    assert [p.latency_ms for p in response.points] == pytest.approx(
+        [p.latency_ms for p in local.points], rel=1e-12
+    )
+    for point in response.points:
+        assert max(r.latency_ms for r in point.routes) == pytest.approx(point.latency_ms, rel=1e-12)
+    first_two = client.frontier(sample_id, demand, solver=scenario.solver, max_points=2)
+    assert len(first_two.points) == 2 and not first_two.complete
+    assert "max_points=2" in first_two.reason
+
+
+@pytest.mark.parametrize(
+    ("demand", "code", "message"),
+    [
+        (None, grpc.StatusCode.INVALID_ARGUMENT, "demand is required"),
+        (
+            pb.Demand(id="d", a="CHI1", b="DAL1", max_latency_ms=7, paths=9),
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "demand.paths must be in [1, 8]",
+        ),
+        (
+            pb.Demand(id="d", a="CHI1", b="NOPE", max_latency_ms=7),
+            grpc.StatusCode.NOT_FOUND,
+            "unknown site 'NOPE'",
+        ),
+    ],
+)
+def test_frontier_bad_requests(client, sample_id, demand, code, message):
+    request = pb.FrontierRequest(network_id=sample_id)
+    if demand is not None:
+        request.demand.CopyFrom(demand)
+    error = _call_error(lambda: client.stub.Frontier(request, timeout=30))
+    assert error.code() == code and message in error.details()
+
+
+def test_diverse_demand_fields_are_checked(client, sample_id):
+    bad = Demand("d", "CHI1", "DAL1", 7.5, paths=2)
+    message = demand_to_proto(bad)
+    message.min_separation_km = -2
+    request = pb.OptimizeRequest(network_id=sample_id, demands=[message])
+    error = _call_error(lambda: client.stub.Optimize(request, timeout=30))
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "demands[0].min_separation_km must be >= 0, got -2" in error.details()
