@@ -55,11 +55,15 @@ def test_outputs_agree_with_each_other(solved):
     assert list(geojson["demand_id"]) == list(routes["demand_id"])
     found = routes[routes.geometry.notna()]
     for _, route in found.iterrows():
-        segs = segments[segments["demand_id"] == route["demand_id"]].sort_values("seq")
+        key = (segments["demand_id"] == route["demand_id"]) & (
+            segments["route_index"] == route["route_index"]
+        )
+        segs = segments[key].sort_values("seq")
         assert segs["length_km"].sum() == pytest.approx(route["length_km"], rel=1e-9)
         assert segs["latency_ms"].sum() == pytest.approx(route["latency_ms"], rel=1e-9)
         assert route["latency_ms"] <= route["max_latency_ms"] + 1e-6
-        assert len(crossed[crossed["demand_id"] == route["demand_id"]]) == route["permit_count"]
+        mine = (crossed["demand_id"] == route["demand_id"]) & (crossed["route_index"] == route["route_index"])
+        assert int(mine.sum()) == route["permit_count"]
         first, last = segs.geometry.iloc[0].coords[0], segs.geometry.iloc[-1].coords[-1]
         assert first == pytest.approx(route.geometry.coords[0])
         assert last == pytest.approx(route.geometry.coords[-1])
