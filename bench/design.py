@@ -32,7 +32,7 @@ US_SITES = {  # lon, lat of datacenter metros
 }
 US_DEMANDS = (  # a, b, one-way bound (ms): about 1.25x the fastest rail route
     ("CHI", "DAL", 9.5),
-    ("CHI", "NYC", 8.5),
+    ("CHI", "NYC", 11.0),
     ("CHI", "ATL", 8.5),
     ("KCY", "DEN", 6.5),
     ("STL", "DAL", 8.0),

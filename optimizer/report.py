@@ -83,9 +83,20 @@ def _overview(layers: ResultLayers, summary: Mapping) -> str:
         ("demands", f"{routes['demand_id'].nunique()} ({len(found)} routes found)"),
         ("build cost (corridors and laterals)", _money(build)),
         ("permit cost", f"{_money(permits)} ({int(found['permit_count'].sum())} permits)"),
-        ("total cost", f"<b>{_money(build + permits)}</b>"),
+        ("sum of route costs", _money(build + permits)),
+        (
+            "total cost (each segment and permit once)",
+            f"<b>{_money(summary.get('total_cost', build + permits))}</b>",
+        ),
         ("distinct jurisdictions crossed", str(distinct)),
     ]
+    design = summary.get("design") or {}
+    if design.get("shared_build"):
+        gap = design.get("gap")
+        proof = "proven optimal" if gap == 0 else f"bound {_money(design.get('bound'))}, gap {_gap(gap)}"
+        rows.append(("shared build", _e(proof)))
+        rows.append(("each demand on its own", _money(design.get("independent_cost"))))
+        rows.append(("sharing saves", _money(design.get("saving"))))
     if note := summary.get("total_cost_note"):
         rows.append(("note", _e(note)))
     table = "".join(f'<tr><th class="text">{_e(k)}</th><td class="text">{v}</td></tr>' for k, v in rows)
