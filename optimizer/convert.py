@@ -17,10 +17,9 @@ from optimizer.api.fiberopt.v1 import route_optimizer_pb2 as pb
 from optimizer.config import GraphSettings
 from optimizer.errors import InvalidRequestError
 from optimizer.graph import GraphStats, Network
-from optimizer.problem import RouteStatus, SolverOptions
+from optimizer.problem import MAX_PATHS, RouteStatus, SolverOptions
 from optimizer.routes import (
     DIVERSITY_KINDS,
-    MAX_PATHS,
     Demand,
     DemandFrontier,
     DesignSummary,

@@ -29,6 +29,7 @@ from optimizer.design_model import (
 from optimizer.problem import (
     COST_RELATIVE_TOLERANCE,
     LATENCY_TOLERANCE_MS,
+    MAX_PATHS,
     DesignDemand,
     DesignResult,
     Diversity,
@@ -53,9 +54,6 @@ from optimizer.solve import disconnected_reason, distinct_numbers, money, relati
 __all__ = ["solve_design", "union_cost"]
 
 logger = logging.getLogger(__name__)
-
-_MAX_PATHS = 8
-"""Most diverse routes one demand may ask for."""
 
 
 @dataclass(frozen=True)
@@ -111,8 +109,8 @@ def _remaining(options: SolverOptions, started: float) -> SolverOptions:
 
 def _check_demand(arrays: EdgeArrays, demand: DesignDemand, index: int) -> None:
     """Reject a design demand the arrays cannot answer (programming errors, not user data)."""
-    if not 1 <= demand.paths <= _MAX_PATHS:
-        raise ValueError(f"demands[{index}].paths must be in [1, {_MAX_PATHS}], got {demand.paths}")
+    if not 1 <= demand.paths <= MAX_PATHS:
+        raise ValueError(f"demands[{index}].paths must be in [1, {MAX_PATHS}], got {demand.paths}")
     if demand.conflicts is not None:
         c = demand.conflicts
         if c.ndim != 2 or c.shape[1] != 2 or (len(c) and (c.min() < 0 or c.max() >= arrays.n_edges)):

@@ -13,6 +13,7 @@ import numpy as np
 __all__ = [
     "COST_RELATIVE_TOLERANCE",
     "LATENCY_TOLERANCE_MS",
+    "MAX_PATHS",
     "DesignDemand",
     "DesignResult",
     "Diversity",
@@ -28,6 +29,9 @@ __all__ = [
 
 LATENCY_TOLERANCE_MS = 1e-6
 """A route meets a latency bound when it is at most this much over it (1 ns, ~20 cm of fiber)."""
+
+MAX_PATHS = 8
+"""Most mutually diverse routes one demand may ask for."""
 
 COST_RELATIVE_TOLERANCE = 1e-9
 """Costs closer than this (relative) are ties; ties go to lower latency."""

@@ -17,6 +17,7 @@ from optimizer.frontier import cost_latency_frontier
 from optimizer.geometry import WorkingProjection
 from optimizer.graph import Network
 from optimizer.problem import (
+    MAX_PATHS,
     DesignDemand,
     DesignResult,
     Diversity,
@@ -43,8 +44,6 @@ __all__ = [
 ]
 
 DIVERSITY_KINDS = ("edge", "node", "srlg")
-MAX_PATHS = 8
-"""Most diverse routes one demand may ask for."""
 
 
 @dataclass(frozen=True)
