@@ -38,6 +38,7 @@ __all__ = [
     "Solution",
     "design_demand",
     "routes_union_cost",
+    "separation_conflicts",
     "solve_demand",
     "solve_demands",
     "solve_frontier",
