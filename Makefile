@@ -39,6 +39,7 @@ serve: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
+	$(BIN)/python bench/design.py
 
 sample: $(STAMP)
 	$(BIN)/python geodata/make_sample.py
