@@ -239,7 +239,7 @@ def _cmd_frontier(args: argparse.Namespace) -> int:
     written = write_frontier(frontier, folder)
     print(format_frontier(frontier))
     print(f"{scenario.name}/{demand.id}: wrote {', '.join(str(p) for p in written.values())}")
-    return 0 if frontier.complete else 1
+    return 0 if frontier.complete and frontier.points else 1
 
 
 def format_frontier(frontier: DemandFrontier) -> str:

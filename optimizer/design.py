@@ -78,20 +78,34 @@ class _Bounds:
     fastest_ms: float
     cheapest: float
     cost_bounds: list
-    larac_paths: tuple[tuple[int, ...], ...]
 
 
 def solve_design(
-    arrays: EdgeArrays, demands: Sequence[DesignDemand], *, options: SolverOptions | None = None
+    arrays: EdgeArrays,
+    demands: Sequence[DesignDemand],
+    *,
+    options: SolverOptions | None = None,
+    diagnose: bool = True,
 ) -> DesignResult:
-    """Every demand's diverse routes at the least cost of their union, proven or with its gap."""
+    """Every demand's diverse routes at the least cost of their union, proven or with its gap.
+
+    options.time_limit_s bounds the whole call.  With several demands, solving them one by one
+    may use half of it (shared fairly), so the joint model keeps the rest.  diagnose=False
+    skips the solves that explain an infeasible diverse demand (its reason is then short).
+    """
     options = options or SolverOptions()
     started = time.perf_counter()
     for i, demand in enumerate(demands):
         _check_demand(arrays, demand, i)
     alone = []
-    for demand in demands:
-        alone.append(_solve_alone(arrays, demand, _remaining(options, started)))
+    share = 1.0 if len(demands) == 1 else 0.5
+    for k, demand in enumerate(demands):
+        left = share * options.time_limit_s - (time.perf_counter() - started)
+        budget = max(left / (len(demands) - k), 0.0)
+        solo = replace(options, time_limit_s=budget)
+        if len(demands) > 1:
+            solo = replace(solo, on_incumbent=None)  # only the joint model reports the union's cost
+        alone.append(_solve_alone(arrays, demand, solo, diagnose=diagnose))
     independent = union_cost(arrays, [r for o in alone for r in o.routes])
     found = [i for i, o in enumerate(alone) if o.routes]
     stats = {"independent_s": time.perf_counter() - started}
@@ -129,7 +143,9 @@ def union_cost(arrays: EdgeArrays, routes: Sequence[PathEval]) -> float:
 # --- one demand on its own ------------------------------------------------------------------
 
 
-def _solve_alone(arrays: EdgeArrays, demand: DesignDemand, options: SolverOptions) -> _Outcome:
+def _solve_alone(
+    arrays: EdgeArrays, demand: DesignDemand, options: SolverOptions, *, diagnose: bool = True
+) -> _Outcome:
     """A demand's optimal route set as if nothing else were built."""
     if demand.paths == 1:
         result = solve_route(arrays, demand.query, options=options)
@@ -139,6 +155,10 @@ def _solve_alone(arrays: EdgeArrays, demand: DesignDemand, options: SolverOption
     bounds = _bounds(arrays, demand.query)
     if isinstance(bounds, str):
         return _Outcome(RouteStatus.INFEASIBLE, bound=math.inf, reason=bounds)
+    if bounds.fastest_ms > demand.query.max_latency_ms + LATENCY_TOLERANCE_MS and not diagnose:
+        fastest, limit = distinct_numbers(bounds.fastest_ms, demand.query.max_latency_ms)
+        reason = f"fastest possible route is {fastest} ms, bound is {limit} ms"
+        return _Outcome(RouteStatus.INFEASIBLE, bound=math.inf, reason=reason)
     if bounds.fastest_ms > demand.query.max_latency_ms + LATENCY_TOLERANCE_MS:
         return _diagnosed(arrays, demand, bounds, options)
     start = _greedy(arrays, demand, bounds)
@@ -149,6 +169,9 @@ def _solve_alone(arrays: EdgeArrays, demand: DesignDemand, options: SolverOption
     if start:
         hint_design(design, [r.edges for r in start])
     outcome = _run(arrays, [demand], design, start, _remaining(options, started))
+    if outcome.status is RouteStatus.INFEASIBLE and not diagnose:
+        reason = f"no {demand.paths} {_kind_words(demand)} routes meet the bounds"
+        return _Outcome(RouteStatus.INFEASIBLE, bound=math.inf, reason=reason)
     if outcome.status is RouteStatus.INFEASIBLE:
         return _diagnosed(arrays, demand, bounds, _remaining(options, started))
     return outcome
@@ -169,7 +192,7 @@ def _bounds(arrays: EdgeArrays, query: RouteQuery) -> _Bounds | str:
     lat_ok = usable & (through + arrays.latency_ms <= budget)
     fastest = float(lat_s[query.target])
     if fastest > budget:
-        return _Bounds(usable, lat_s, lat_t, lat_ok, fastest, math.nan, [], ())
+        return _Bounds(usable, lat_s, lat_t, lat_ok, fastest, math.nan, [])
     bounded = ShortestPaths(arrays.n_nodes, np.flatnonzero(lat_ok))
     larac = lagrangian_paths(arrays, bounded, query)
     cost_bounds = [
@@ -178,15 +201,16 @@ def _bounds(arrays: EdgeArrays, query: RouteQuery) -> _Bounds | str:
         for w in [arrays.cost + lam * arrays.latency_ms]
     ]
     cheapest = float(cost_bounds[0][1][query.target])
-    return _Bounds(usable, lat_s, lat_t, lat_ok, fastest, cheapest, cost_bounds, larac.paths)
+    return _Bounds(usable, lat_s, lat_t, lat_ok, fastest, cheapest, cost_bounds)
 
 
 def _prune(arrays: EdgeArrays, demand: DesignDemand, bounds: _Bounds, upper: float) -> PrunedArcs:
     """Arcs that can lie on one of the demand's routes in a design cheaper than upper.
 
     Any route P of the demand in such a design costs at most upper minus what its other
-    paths - 1 routes cost at least: they are edge-disjoint from P and each no cheaper than
-    the cheapest latency-feasible route.  max_cost bounds the demand's own routes the same way.
+    paths - 1 routes cost at least: they are edge-disjoint from P and each costs at least the
+    cheapest path (by edge cost) over the latency-feasible edges.  max_cost bounds the
+    demand's own routes the same way.
     """
     query = demand.query
     ceiling = upper if query.max_cost is None else min(upper, query.max_cost)
@@ -280,16 +304,18 @@ def _run(
         return _Outcome(RouteStatus.UNSOLVED, bound=outcome.bound, reason=_unsolved_reason(options))
     cost = union_cost(arrays, routes)
     proven = outcome.status is RouteStatus.OPTIMAL
-    if proven and start_cost < cost - 2 * design.rounding_margin:
-        logger.error("CP-SAT claimed a design of %s optimal but the start costs %s", cost, start_cost)
-        proven = False
+    model_bound = outcome.bound
+    if start_cost < model_bound - 2 * design.rounding_margin:  # the model lost a known design
+        logger.error("CP-SAT bound %s is above the start's cost %s; bound dropped", model_bound, start_cost)
+        proven, model_bound = False, -math.inf
     if start and start_cost < cost:
         routes, cost = list(start), start_cost
     if proven and options.tie_break_latency:
-        routes = _tie_break(arrays, demands, design, outcome, routes, options, started)
+        quiet = replace(options, on_incumbent=None)  # latency is not a cost to report
+        routes = _tie_break(arrays, demands, design, outcome, routes, quiet, started)
     if proven:
         return _Outcome(RouteStatus.OPTIMAL, tuple(routes), cost)
-    bound = min(outcome.bound, cost) if math.isfinite(outcome.bound) else -math.inf
+    bound = min(model_bound, cost) if math.isfinite(model_bound) else -math.inf
     if relative_gap(cost, bound) <= COST_RELATIVE_TOLERANCE:
         return _Outcome(RouteStatus.OPTIMAL, tuple(routes), cost)
     return _Outcome(RouteStatus.FEASIBLE, tuple(routes), bound)
@@ -384,7 +410,11 @@ def _solve_joint(
     # The union costs at least what the costliest demand costs on its own.
     floor = max((alone[i].bound for i in found if math.isfinite(alone[i].bound)), default=-math.inf)
     if outcome.status is RouteStatus.FEASIBLE:
-        return replace(outcome, bound=max(outcome.bound, floor))
+        bound = max(outcome.bound, floor)
+        cost = union_cost(arrays, outcome.routes)
+        if relative_gap(cost, bound) <= COST_RELATIVE_TOLERANCE:
+            return replace(outcome, status=RouteStatus.OPTIMAL, bound=cost)
+        return replace(outcome, bound=bound)
     return outcome
 
 
@@ -575,7 +605,7 @@ def _diverse_reason(arrays: EdgeArrays, demand: DesignDemand, bounds: _Bounds, o
     a, b = query.label(query.source), query.label(query.target)
     kind = _kind_words(demand)
     started = time.perf_counter()
-    count, found = _most_diverse(arrays, demand, bounds, options)
+    count, found = _most_diverse(arrays, demand, bounds, replace(options, on_incumbent=None))
     if count is not None and count < k:
         ways = _ways_in(arrays, demand, bounds)
         site = ""
@@ -584,18 +614,24 @@ def _diverse_reason(arrays: EdgeArrays, demand: DesignDemand, bounds: _Bounds, o
         routes = "route exists" if count == 1 else "routes exist"
         return f"{site}only {count} {kind} {routes} between {a} and {b} ({k} asked)"
     budget = max(r.latency_ms for r in found) if found else math.inf
-    slowest = _least_slowest(arrays, demand, bounds, budget, _remaining(options, started))
+    quiet = replace(_remaining(options, started), on_incumbent=None)  # latency is not a cost to report
+    slowest = _least_slowest(arrays, demand, bounds, budget, quiet)
     limit = query.max_latency_ms
-    if slowest is not None and slowest[0] > limit + LATENCY_TOLERANCE_MS:
-        value, bound = distinct_numbers(slowest[0], limit)
-        need = "need" if slowest[1] else "need at least"
-        return f"{k} {kind} routes {a}-{b} {need} {value} ms, bound is {bound} ms"
+    within = budget <= limit + LATENCY_TOLERANCE_MS  # a set found by the count meets the bound
+    if slowest is not None:
+        least, proven = slowest
+        least = max(least, bounds.fastest_ms)  # no set is faster than the fastest single route
+        if least > limit + LATENCY_TOLERANCE_MS:
+            value, bound = distinct_numbers(least, limit)
+            need = "need" if proven else "need at least"
+            return f"{k} {kind} routes {a}-{b} {need} {value} ms, bound is {bound} ms"
+        within |= proven
     limits = []
     if query.max_jurisdictions is not None:
         limits.append(f"max_jurisdictions {query.max_jurisdictions} per route")
     if query.max_cost is not None:
         limits.append(f"max_cost {money(query.max_cost)}")
-    if slowest is not None and limits:
+    if within and limits:
         return (
             f"{k} {kind} routes {a}-{b} exist within {limit:.2f} ms, but none within {' and '.join(limits)}"
         )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import math
 from collections import defaultdict
@@ -12,13 +11,12 @@ from dataclasses import dataclass, field
 import numpy as np
 from ortools.sat.python import cp_model
 
-from optimizer.model import ModelOutcome
+from optimizer.model import ModelOutcome, solve_cp_model
 from optimizer.problem import (
     LATENCY_TOLERANCE_MS,
     DesignDemand,
     Diversity,
     EdgeArrays,
-    RouteStatus,
     SolverOptions,
 )
 from optimizer.prune import PrunedArcs, cost_ceiling
@@ -38,13 +36,6 @@ _COST_SCALE_BUDGET = 2.0**40
 
 _LATENCY_SCALE_BUDGET = 2.0**36
 """Integer latency units: the largest bound is about 2^36 units."""
-
-_STATUS = {
-    cp_model.OPTIMAL: RouteStatus.OPTIMAL,
-    cp_model.FEASIBLE: RouteStatus.FEASIBLE,
-    cp_model.INFEASIBLE: RouteStatus.INFEASIBLE,
-    cp_model.UNKNOWN: RouteStatus.UNSOLVED,
-}
 
 
 @dataclass(frozen=True, eq=False)
@@ -71,6 +62,8 @@ class DesignModel:
     rounding_margin: float
     slot_latency: list
     """Each slot's latency in integer units, for diagnosis objectives."""
+    latency_ms: np.ndarray
+    """Latency per edge of the arrays, to order hints as the model orders slots."""
     ors: list[tuple[cp_model.IntVar, list[tuple[int, int]]]] = field(default_factory=list)
     """Indicators defined as 'some of these (slot, arc) is used', for complete hints."""
 
@@ -180,7 +173,17 @@ def build_design_model(
     latency_total = sum(slot_latency) if slot_latency else cp_model.LinearExpr.constant(0)
     margin = 0.5 * (len(used_edges) + len(permit_j)) / cost_scale
     return DesignModel(
-        model, slots, b.x, objective, latency_total, cost_scale, latency_scale, margin, slot_latency, b.ors
+        model,
+        slots,
+        b.x,
+        objective,
+        latency_total,
+        cost_scale,
+        latency_scale,
+        margin,
+        slot_latency,
+        arrays.latency_ms,
+        b.ors,
     )
 
 
@@ -320,7 +323,12 @@ def _separation(b: _Builder, conflicts: np.ndarray, edge_uses: dict[int, list[tu
 
 
 def hint_design(design: DesignModel, routes: Sequence[Sequence[int] | None]) -> None:
-    """Warm start from known routes (edge lists per slot, travel order), with every indicator."""
+    """Warm start from known routes (edge lists per slot, travel order), with every indicator.
+
+    Each demand's routes go to its slots in order of their integer latency, so the hint meets
+    the latency ordering of the slots (a float order can flip on near-ties once rounded).
+    """
+    routes = _ordered_for_slots(design, routes)
     values: list[list[bool]] = []
     for slot, edges in zip(design.slots, routes, strict=True):
         values.append(_arc_values(slot, edges) if edges is not None else [])
@@ -331,6 +339,25 @@ def hint_design(design: DesignModel, routes: Sequence[Sequence[int] | None]) -> 
             design.model.add_hint(var, value)
     for var, uses in design.ors:
         design.model.add_hint(var, any(values[s][a] for s, a in uses))
+
+
+def _ordered_for_slots(design: DesignModel, routes: Sequence[Sequence[int] | None]) -> list:
+    """The routes of each demand reassigned to its slots, fastest (in model units) first."""
+    if any(r is None for r in routes):
+        return list(routes)
+    by_demand: dict[int, list[int]] = defaultdict(list)
+    for i, slot in enumerate(design.slots):
+        by_demand[slot.demand].append(i)
+    ordered: list = list(routes)
+    for members in by_demand.values():
+        own = [routes[i] for i in members]
+        ints = [
+            int(np.round(design.latency_ms[np.asarray(r, dtype=np.int64)] * design.latency_scale).sum())
+            for r in own
+        ]
+        for i, k in zip(members, np.argsort(ints, kind="stable").tolist(), strict=True):
+            ordered[i] = own[k]
+    return ordered
 
 
 def _arc_values(slot: Slot, edges: Sequence[int]) -> list[bool]:
@@ -349,43 +376,14 @@ def _arc_values(slot: Slot, edges: Sequence[int]) -> list[bool]:
 
 def solve_design_model(design: DesignModel, *, options: SolverOptions, time_limit_s: float) -> ModelOutcome:
     """Solve to proven optimality or the time limit; arc values are per slot, concatenated."""
-    solver = cp_model.CpSolver()
-    solver.parameters.max_time_in_seconds = max(time_limit_s, 0.01)
-    solver.parameters.num_workers = max(1, options.num_workers)
-    solver.parameters.log_search_progress = options.log_search
-    solver.parameters.relative_gap_limit = 0.0
-    solver.parameters.absolute_gap_limit = 0.0
-    solver.parameters.presolve_inclusion_work_limit = 0  # google/or-tools#5293, as in model.py
-    callback = _Incumbents(design, options.on_incumbent) if options.on_incumbent else None
-    stop = options.stop
-    with stop.hooked(solver.stop_search) if stop else contextlib.nullcontext():
-        if stop is not None and stop.is_set():
-            solver.parameters.max_time_in_seconds = 0.0
-        code = solver.solve(design.model, callback)
-    if code == cp_model.MODEL_INVALID:
-        raise RuntimeError(f"CP-SAT rejected the design model: {design.model.validate()}")
-    status = _STATUS[code]
-    values = None
-    objective = bound = float("nan")
-    if status in (RouteStatus.OPTIMAL, RouteStatus.FEASIBLE):
-        values = np.array([solver.boolean_value(v) for xs in design.x for v in xs], dtype=bool)
-        objective = solver.objective_value / design.cost_scale
-    if status is not RouteStatus.INFEASIBLE:
-        bound = solver.best_objective_bound / design.cost_scale - design.rounding_margin
-    return ModelOutcome(status, values, objective, bound, solver.wall_time)
-
-
-class _Incumbents(cp_model.CpSolverSolutionCallback):
-    """Reports each improving design's union cost and the current bound, in currency units."""
-
-    def __init__(self, design: DesignModel, report: Callable[[float, float], None]) -> None:
-        super().__init__()
-        self._scale = design.cost_scale
-        self._report = report
-
-    def on_solution_callback(self) -> None:
-        """Forward objective and bound of the new incumbent."""
-        self._report(self.objective_value / self._scale, self.best_objective_bound / self._scale)
+    return solve_cp_model(
+        design.model,
+        [v for xs in design.x for v in xs],
+        cost_scale=design.cost_scale,
+        rounding_margin=design.rounding_margin,
+        options=options,
+        time_limit_s=time_limit_s,
+    )
 
 
 def restrict_design_to_cost(design: DesignModel, outcome: ModelOutcome) -> DesignModel:

@@ -54,7 +54,10 @@ def cost_latency_frontier(
             complete, reason = False, _cut_short(options, len(points))
             break
         step = replace(demand, query=replace(demand.query, max_latency_ms=bound_ms))
-        result = solve_design(arrays, [step], options=replace(options, time_limit_s=left))
+        # Only the first step explains an infeasible demand; later ones end the sweep.
+        result = solve_design(
+            arrays, [step], options=replace(options, time_limit_s=left), diagnose=not points
+        )
         status = result.demand_status[0]
         if status is RouteStatus.INFEASIBLE:
             if not points:

@@ -14,7 +14,7 @@ from matplotlib.figure import Figure  # no pyplot: no global state, no display, 
 
 from optimizer.routes import DemandFrontier
 
-__all__ = ["FRONTIER_COLUMNS", "frontier_csv", "frontier_folder", "write_frontier"]
+__all__ = ["FRONTIER_COLUMNS", "frontier_csv", "frontier_folder", "frontier_table", "write_frontier"]
 
 FRONTIER_COLUMNS = (
     "point",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -24,6 +24,7 @@ __all__ = [
     "RouteModel",
     "build_route_model",
     "restrict_to_cost",
+    "solve_cp_model",
     "solve_route_model",
 ]
 
@@ -234,6 +235,27 @@ def solve_route_model(
     route_model: RouteModel, *, options: SolverOptions, time_limit_s: float
 ) -> ModelOutcome:
     """Solve to proven optimality or the time limit; map the termination to a status."""
+    return solve_cp_model(
+        route_model.model,
+        route_model.x,
+        cost_scale=route_model.cost_scale,
+        rounding_margin=route_model.rounding_margin,
+        options=options,
+        time_limit_s=time_limit_s,
+    )
+
+
+def solve_cp_model(
+    model: cp_model.CpModel,
+    x: Sequence[cp_model.IntVar],
+    *,
+    cost_scale: float,
+    rounding_margin: float,
+    options: SolverOptions,
+    time_limit_s: float,
+) -> ModelOutcome:
+    """Run CP-SAT with the caller's limits and stop signal; values of x, objective and bound
+    come back in currency units (the objective's integer units over cost_scale)."""
     solver = cp_model.CpSolver()
     solver.parameters.max_time_in_seconds = max(time_limit_s, 0.01)
     solver.parameters.num_workers = max(1, options.num_workers)
@@ -241,33 +263,33 @@ def solve_route_model(
     solver.parameters.relative_gap_limit = 0.0
     solver.parameters.absolute_gap_limit = 0.0
     # OR-Tools 9.15 presolve (ProcessAtMostOneAndLinear) can certify a wrong optimum on
-    # linear 0/1 models like this one (google/or-tools#5293); switch that step off.
+    # linear 0/1 models like these (google/or-tools#5293); switch that step off.
     solver.parameters.presolve_inclusion_work_limit = 0
-    callback = _Incumbents(route_model, options.on_incumbent) if options.on_incumbent else None
+    callback = _Incumbents(cost_scale, options.on_incumbent) if options.on_incumbent else None
     stop = options.stop
     with stop.hooked(solver.stop_search) if stop else contextlib.nullcontext():
         if stop is not None and stop.is_set():
             solver.parameters.max_time_in_seconds = 0.0  # stopped before the search began
-        code = solver.solve(route_model.model, callback)
+        code = solver.solve(model, callback)
     if code == cp_model.MODEL_INVALID:
-        raise RuntimeError(f"CP-SAT rejected the route model: {route_model.model.validate()}")
+        raise RuntimeError(f"CP-SAT rejected the model: {model.validate()}")
     status = _STATUS[code]
     values = None
     objective = bound = float("nan")
     if status in (RouteStatus.OPTIMAL, RouteStatus.FEASIBLE):
-        values = np.array([solver.boolean_value(v) for v in route_model.x], dtype=bool)
-        objective = solver.objective_value / route_model.cost_scale
+        values = np.array([solver.boolean_value(v) for v in x], dtype=bool)
+        objective = solver.objective_value / cost_scale
     if status is not RouteStatus.INFEASIBLE:
-        bound = solver.best_objective_bound / route_model.cost_scale - route_model.rounding_margin
+        bound = solver.best_objective_bound / cost_scale - rounding_margin
     return ModelOutcome(status, values, objective, bound, solver.wall_time)
 
 
 class _Incumbents(cp_model.CpSolverSolutionCallback):
-    """Reports each improving route's cost and the current bound, in currency units."""
+    """Reports each improving solution's cost and the current bound, in currency units."""
 
-    def __init__(self, route_model: RouteModel, report: Callable[[float, float], None]) -> None:
+    def __init__(self, cost_scale: float, report: Callable[[float, float], None]) -> None:
         super().__init__()
-        self._scale = route_model.cost_scale
+        self._scale = cost_scale
         self._report = report
 
     def on_solution_callback(self) -> None:

@@ -84,6 +84,8 @@ STATUS_CODE = {
 _DEADLINE_MARGIN_S = 0.2
 _NO_DEADLINE_S = 1e7
 _SLOT_POLL_S = 0.1
+_FRONTIER_MARGIN_S = 0.5
+"""A Frontier call's sweep ends this long before its deadline and returns what it found."""
 
 
 @dataclass(frozen=True)
@@ -360,8 +362,11 @@ class RouteOptimizerService(pb_grpc.RouteOptimizerServicer):
         check_demands(network, [demand])
         options = solver_from_proto(request.solver, max_workers=self.limits.max_solver_threads)
         with self._solve_slot(deadline_s, stop):
-            options = _with(options, self._limit(options, deadline_s), stop, None)
-            result = solve_frontier(network, demand, options=options, max_points=max_points)
+            # End the sweep a little before the deadline, so the points found reach the client.
+            limit = self._limit(options, None if deadline_s is None else deadline_s - _FRONTIER_MARGIN_S)
+            result = solve_frontier(
+                network, demand, options=_with(options, limit, stop, None), max_points=max_points
+            )
             self._check_stopped(stop, deadline_s)
         return frontier_to_proto(result, network)
 

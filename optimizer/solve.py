@@ -127,7 +127,8 @@ def solve_route(
         proven = False
     best = min((p for p in (best, found) if p is not None), key=lambda p: (p.cost, p.latency_ms))
     if proven and options.tie_break_latency:
-        best = _tie_break(arrays, query, route_model, outcome, best, options, started)
+        quiet = replace(options, on_incumbent=None)  # the tie-break's objective is latency, not cost
+        best = _tie_break(arrays, query, route_model, outcome, best, quiet, started)
     stats["solve_s"] = time.perf_counter() - started
     return _proven_result(best, outcome, larac.lower_bound, proven=proven, stats=stats)
 

@@ -241,3 +241,28 @@ def test_cli_frontier_names_an_unknown_demand(tmp_path, capsys):
     code = main(["frontier", str(SAMPLE / "scenario.yaml"), "--demand", "nope", "--out", str(tmp_path)])
     err = capsys.readouterr().err
     assert code == 2 and "no demand 'nope'" in err and err.count("\n") == 1
+
+
+def test_a_model_that_loses_the_known_start_is_not_trusted(monkeypatch):
+    """If CP-SAT's bound ever sits above a design already in hand, no optimum is claimed."""
+    import optimizer.design as design_module
+    from optimizer.problem import DesignDemand, EdgeArrays, RouteStatus
+
+    # Two disjoint routes 0-1-3 (cost 2) and 0-2-3 (cost 4), and a direct edge 0-3 (cost 10).
+    tail, head = np.array([0, 1, 0, 2, 0]), np.array([1, 3, 2, 3, 3])
+    arrays = EdgeArrays(
+        4, tail, head, np.array([1.0, 1, 2, 2, 10]), np.array([1.0, 1, 2, 2, 0.5]),
+        np.full((5, 1), -1), np.zeros(0), np.zeros(0, dtype=bool),
+    )  # fmt: skip
+    solve = design_module.solve_design_model
+
+    def losing_edge_0(design, *, options, time_limit_s):
+        for s, slot in enumerate(design.slots):
+            for a in np.flatnonzero(slot.arcs.edge == 0).tolist():
+                design.model.add(design.x[s][a] == 0)
+        return solve(design, options=options, time_limit_s=time_limit_s)
+
+    monkeypatch.setattr(design_module, "solve_design_model", losing_edge_0)
+    result = design_module.solve_design(arrays, [DesignDemand(RouteQuery(0, 3, max_latency_ms=5), paths=2)])
+    assert result.demand_status[0] is RouteStatus.FEASIBLE  # the start (cost 6) kept, unproven
+    assert result.cost == pytest.approx(6.0) and not result.bound >= 6.0
