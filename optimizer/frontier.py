@@ -46,7 +46,7 @@ def cost_latency_frontier(
     points: list[FrontierPoint] = []
     complete, reason = True, ""
     while True:
-        if max_points is not None and len(points) >= max_points:
+        if max_points is not None and len(_pareto(points)) >= max_points:
             complete, reason = False, f"stopped at max_points={max_points}; faster designs may exist"
             break
         left = options.time_limit_s - (time.perf_counter() - started)
