@@ -347,7 +347,9 @@ class RouteOptimizerService(pb_grpc.RouteOptimizerServicer):
         if stop.is_set() or (deadline_s is not None and time.monotonic() >= deadline_s):
             raise _StoppedError()
 
-    def frontier(self, request: pb.FrontierRequest, *, stop: StopSignal, deadline_s: float | None):
+    def frontier(
+        self, request: pb.FrontierRequest, *, stop: StopSignal, deadline_s: float | None
+    ) -> pb.FrontierResponse:
         """The frontier of one demand on a loaded network, within the call's deadline."""
         if not request.HasField("demand"):
             raise InvalidRequestError("demand is required")
