@@ -22,10 +22,10 @@ from optimizer.design_model import (
     Slot,
     build_design_model,
     hint_design,
-    restrict_design_to_cost,
     solve_design_model,
     split_values,
 )
+from optimizer.model import hold_cost
 from optimizer.problem import (
     COST_RELATIVE_TOLERANCE,
     LATENCY_TOLERANCE_MS,
@@ -47,9 +47,17 @@ from optimizer.prune import (
     evaluate_path,
     is_feasible,
     lagrangian_paths,
+    path_in_arcs,
     prune_arcs,
 )
-from optimizer.solve import disconnected_reason, distinct_numbers, money, relative_gap, solve_route
+from optimizer.solve import (
+    disconnected_reason,
+    distinct_numbers,
+    money,
+    relative_gap,
+    route_result,
+    solve_route,
+)
 
 __all__ = ["solve_design", "union_cost"]
 
@@ -335,7 +343,8 @@ def _checked(
     if values is None:
         return None
     routes = [
-        _walk(arrays, slot, v) for slot, v in zip(design.slots, split_values(design, values), strict=True)
+        path_in_arcs(arrays, slot.source, slot.arcs, v)
+        for slot, v in zip(design.slots, split_values(design, values), strict=True)
     ]
     for d, demand in enumerate(demands):
         own = [r for r, slot in zip(routes, design.slots, strict=True) if slot.demand == d]
@@ -345,19 +354,9 @@ def _checked(
     return routes
 
 
-def _walk(arrays: EdgeArrays, slot: Slot, values: np.ndarray) -> PathEval:
-    """The slot's path from its source in its arc values (detached cycles dropped)."""
-    arcs = slot.arcs
-    next_arc = {int(arcs.tail[a]): int(a) for a in np.flatnonzero(values)}
-    node, edges, seen = slot.source, [], {slot.source}
-    while node in next_arc:
-        a = next_arc[node]
-        edges.append(int(arcs.edge[a]))
-        node = int(arcs.head[a])
-        if node in seen:
-            raise RuntimeError(f"design route revisits node {node}")
-        seen.add(node)
-    return evaluate_path(arrays, slot.source, tuple(edges))
+def _slot_paths(arrays: EdgeArrays, slots: Sequence[Slot], values: Sequence[np.ndarray]) -> list[PathEval]:
+    """Each slot's path from its source in its arc values."""
+    return [path_in_arcs(arrays, s.source, s.arcs, v) for s, v in zip(slots, values, strict=True)]
 
 
 def _tie_break(arrays, demands, design, outcome, routes, options, started) -> list[PathEval]:
@@ -366,7 +365,14 @@ def _tie_break(arrays, demands, design, outcome, routes, options, started) -> li
     if remaining <= 0.05:
         return routes
     cost = union_cost(arrays, routes)
-    restrict_design_to_cost(design, outcome)
+    hold_cost(
+        design.model,
+        design.objective,
+        design.latency,
+        cost_scale=design.cost_scale,
+        x=design.flat_x,
+        outcome=outcome,
+    )
     second = solve_design_model(design, options=options, time_limit_s=remaining)
     faster = _checked(arrays, demands, design, second.arc_values)
     if faster is None or union_cost(arrays, faster) > cost_ceiling(cost):
@@ -572,21 +578,7 @@ def _route_results(
     if alone_only and own.single is not None:
         return (own.single,) if own.single.has_route else ()
     ordered = sorted(paths, key=lambda p: (p.latency_ms, p.cost))
-    return tuple(
-        RouteResult(
-            status,
-            edges=p.edges,
-            nodes=p.nodes,
-            cost=p.cost,
-            edge_cost=p.edge_cost,
-            permit_cost=p.permit_cost,
-            latency_ms=p.latency_ms,
-            jurisdictions=p.jurisdictions,
-            bound=bound,
-            gap=gap,
-        )
-        for p in ordered
-    )
+    return tuple(route_result(status, p, bound=bound, gap=gap) for p in ordered)
 
 
 # --- why a diverse set does not exist ------------------------------------------------------------
@@ -704,7 +696,9 @@ def _most_diverse(
         outcome = solve_design_model(design, options=options, time_limit_s=left)
         if outcome.arc_values is not None:
             values = split_values(design, outcome.arc_values)
-            return count, [_walk(arrays, slot, v) for slot, v in zip(slots, values, strict=True)]
+            return count, [
+                path_in_arcs(arrays, slot.source, slot.arcs, v) for slot, v in zip(slots, values, strict=True)
+            ]
         if outcome.status is not RouteStatus.INFEASIBLE:
             return None, []
     return 1, []
@@ -725,7 +719,9 @@ def _least_slowest(
     if outcome.arc_values is None:
         return None
     values = split_values(design, outcome.arc_values)
-    slowest = max(_walk(arrays, s, v).latency_ms for s, v in zip(slots, values, strict=True))
+    slowest = max(
+        path_in_arcs(arrays, s.source, s.arcs, v).latency_ms for s, v in zip(slots, values, strict=True)
+    )
     if outcome.status is RouteStatus.OPTIMAL:
         return slowest, True
     raw_bound = (outcome.bound + design.rounding_margin) * design.cost_scale  # objective units

@@ -19,14 +19,13 @@ from optimizer.problem import (
     EdgeArrays,
     SolverOptions,
 )
-from optimizer.prune import PrunedArcs, cost_ceiling
+from optimizer.prune import PrunedArcs, arcs_along, cost_ceiling
 
 __all__ = [
     "DesignModel",
     "Slot",
     "build_design_model",
     "hint_design",
-    "restrict_design_to_cost",
     "solve_design_model",
     "split_values",
 ]
@@ -66,6 +65,11 @@ class DesignModel:
     """Latency per edge of the arrays, to order hints as the model orders slots."""
     ors: list[tuple[cp_model.IntVar, list[tuple[int, int]]]] = field(default_factory=list)
     """Indicators defined as 'some of these (slot, arc) is used', for complete hints."""
+
+    @property
+    def flat_x(self) -> list[cp_model.IntVar]:
+        """Every slot's arc variables in slot order, as solve values come back."""
+        return [v for xs in self.x for v in xs]
 
 
 def _scale(total: float, budget: float, integral: bool) -> float:
@@ -331,7 +335,7 @@ def hint_design(design: DesignModel, routes: Sequence[Sequence[int] | None]) -> 
     routes = _ordered_for_slots(design, routes)
     values: list[list[bool]] = []
     for slot, edges in zip(design.slots, routes, strict=True):
-        values.append(_arc_values(slot, edges) if edges is not None else [])
+        values.append((arcs_along(slot.arcs, slot.source, edges) or []) if edges is not None else [])
     if any(not v for v in values):
         return  # a hint must be complete to help; a partial one is dropped
     for xs, vs in zip(design.x, values, strict=True):
@@ -360,43 +364,16 @@ def _ordered_for_slots(design: DesignModel, routes: Sequence[Sequence[int] | Non
     return ordered
 
 
-def _arc_values(slot: Slot, edges: Sequence[int]) -> list[bool]:
-    """The slot's arc values for a route given as edges from its source; empty if an arc was pruned."""
-    arcs = slot.arcs
-    arc_of = {(e, u): a for a, (e, u) in enumerate(zip(arcs.edge.tolist(), arcs.tail.tolist(), strict=True))}
-    node, chosen = slot.source, set()
-    for e in edges:
-        a = arc_of.get((int(e), node))
-        if a is None:
-            return []
-        chosen.add(a)
-        node = int(arcs.head[a])
-    return [a in chosen for a in range(len(arcs.edge))]
-
-
 def solve_design_model(design: DesignModel, *, options: SolverOptions, time_limit_s: float) -> ModelOutcome:
     """Solve to proven optimality or the time limit; arc values are per slot, concatenated."""
     return solve_cp_model(
         design.model,
-        [v for xs in design.x for v in xs],
+        design.flat_x,
         cost_scale=design.cost_scale,
         rounding_margin=design.rounding_margin,
         options=options,
         time_limit_s=time_limit_s,
     )
-
-
-def restrict_design_to_cost(design: DesignModel, outcome: ModelOutcome) -> DesignModel:
-    """The same model held at the proven optimal cost, now minimizing total latency (tie-break)."""
-    model = design.model
-    model.add(design.objective <= round(outcome.objective * design.cost_scale))
-    model.minimize(design.latency)
-    model.clear_hints()
-    assert outcome.arc_values is not None
-    flat = [v for xs in design.x for v in xs]
-    for var, value in zip(flat, outcome.arc_values.tolist(), strict=True):
-        model.add_hint(var, value)
-    return design
 
 
 def split_values(design: DesignModel, values: np.ndarray) -> list[np.ndarray]:

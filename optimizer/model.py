@@ -17,12 +17,13 @@ from optimizer.problem import (
     RouteStatus,
     SolverOptions,
 )
-from optimizer.prune import PrunedArcs, cost_ceiling
+from optimizer.prune import PrunedArcs, arcs_along, cost_ceiling
 
 __all__ = [
     "ModelOutcome",
     "RouteModel",
     "build_route_model",
+    "hold_cost",
     "restrict_to_cost",
     "solve_cp_model",
     "solve_route_model",
@@ -125,7 +126,7 @@ def build_route_model(
     if ceiling is not None:  # (6)
         model.add(objective <= ceiling)
     model.minimize(objective)
-    _add_hint(model, x, arcs, query, hint_edges, arrays)
+    _add_hint(model, x, arcs, query, hint_edges)
     n_nodes = len(np.union1d(arcs.tail, arcs.head))
     margin = 0.5 * (n_nodes + len(y)) / cost_scale
     return RouteModel(model, arcs, x, objective, latency, cost_scale, latency_scale, margin)
@@ -210,25 +211,11 @@ def _add_hint(
     arcs: PrunedArcs,
     query: RouteQuery,
     hint_edges: tuple[int, ...],
-    arrays: EdgeArrays,
 ) -> None:
     """Warm start from a known feasible route, arc by arc in travel direction."""
-    if not hint_edges:
-        return
-    arc_of = {
-        (int(e), int(u)): a
-        for a, (e, u) in enumerate(zip(arcs.edge.tolist(), arcs.tail.tolist(), strict=True))
-    }
-    node = query.source
-    chosen = set()
-    for e in hint_edges:
-        a = arc_of.get((e, node))
-        if a is None:
-            return
-        chosen.add(a)
-        node = int(arrays.head[e]) if node == int(arrays.tail[e]) else int(arrays.tail[e])
-    for a, var in enumerate(x):
-        model.add_hint(var, a in chosen)
+    values = arcs_along(arcs, query.source, hint_edges) if hint_edges else None
+    for var, value in zip(x, values or (), strict=False):
+        model.add_hint(var, value)
 
 
 def solve_route_model(
@@ -299,11 +286,30 @@ class _Incumbents(cp_model.CpSolverSolutionCallback):
 
 def restrict_to_cost(route_model: RouteModel, outcome: ModelOutcome) -> RouteModel:
     """The same model held at the proven optimal cost, now minimizing latency (tie-break)."""
-    model = route_model.model
-    model.add(route_model.objective <= round(outcome.objective * route_model.cost_scale))
-    model.minimize(route_model.latency)
+    hold_cost(
+        route_model.model,
+        route_model.objective,
+        route_model.latency,
+        cost_scale=route_model.cost_scale,
+        x=route_model.x,
+        outcome=outcome,
+    )
+    return route_model
+
+
+def hold_cost(
+    model: cp_model.CpModel,
+    objective: cp_model.LinearExpr,
+    latency: cp_model.LinearExpr,
+    *,
+    cost_scale: float,
+    x: Sequence[cp_model.IntVar],
+    outcome: ModelOutcome,
+) -> None:
+    """Hold a solved model at its proven optimal cost and minimize latency, from its solution."""
+    model.add(objective <= round(outcome.objective * cost_scale))
+    model.minimize(latency)
     model.clear_hints()
     assert outcome.arc_values is not None
-    for var, value in zip(route_model.x, outcome.arc_values.tolist(), strict=True):
+    for var, value in zip(x, outcome.arc_values.tolist(), strict=True):
         model.add_hint(var, value)
-    return route_model

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,8 +22,10 @@ __all__ = [
     "PathEval",
     "PrunedArcs",
     "ShortestPaths",
+    "arcs_along",
     "evaluate_path",
     "lagrangian_paths",
+    "path_in_arcs",
     "prune_arcs",
 ]
 
@@ -222,3 +225,30 @@ def prune_arcs(
             lower = d_s[tail] + weight + d_t[head] - lam * budget_ms
             keep &= lower <= ceiling + 1e-9 * lam * budget_ms  # float slack on the sums
     return PrunedArcs(edge=edge[keep], tail=tail[keep], head=head[keep], n_latency_feasible=n_latency)
+
+
+def arcs_along(arcs: PrunedArcs, source: int, edges: Sequence[int]) -> list[bool] | None:
+    """0/1 value per arc for a route given as edges walked from source; None if an arc was pruned."""
+    arc_of = {(e, u): a for a, (e, u) in enumerate(zip(arcs.edge.tolist(), arcs.tail.tolist(), strict=True))}
+    node, chosen = source, set()
+    for e in edges:
+        a = arc_of.get((int(e), node))
+        if a is None:
+            return None
+        chosen.add(a)
+        node = int(arcs.head[a])
+    return [a in chosen for a in range(len(arcs.edge))]
+
+
+def path_in_arcs(arrays: EdgeArrays, source: int, arcs: PrunedArcs, values: np.ndarray) -> PathEval:
+    """The path from source along the chosen arcs of a 0/1 flow solution (detached cycles dropped)."""
+    next_arc = {int(arcs.tail[a]): int(a) for a in np.flatnonzero(values)}
+    node, edges, seen = source, [], {source}
+    while node in next_arc:
+        a = next_arc[node]
+        edges.append(int(arcs.edge[a]))
+        node = int(arcs.head[a])
+        if node in seen:
+            raise RuntimeError(f"route solution revisits node {node}")
+        seen.add(node)
+    return evaluate_path(arrays, source, tuple(edges))

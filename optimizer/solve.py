@@ -26,6 +26,7 @@ from optimizer.prune import (
     evaluate_path,
     is_feasible,
     lagrangian_paths,
+    path_in_arcs,
     prune_arcs,
 )
 
@@ -40,6 +41,7 @@ __all__ = [
     "distinct_numbers",
     "money",
     "relative_gap",
+    "route_result",
     "solve_route",
 ]
 
@@ -144,7 +146,7 @@ def _checked_route(arrays: EdgeArrays, query: RouteQuery, arcs, outcome) -> Path
     """The model's route, re-evaluated in floats; None if absent or not truly feasible."""
     if outcome.arc_values is None:
         return None
-    route = _extract(arrays, query, arcs, outcome.arc_values)
+    route = path_in_arcs(arrays, query.source, arcs, outcome.arc_values)
     if not is_feasible(route, query):
         logger.warning("model route %s fails the float check; discarded", route.edges)
         return None
@@ -156,15 +158,15 @@ def _proven_result(
 ) -> RouteResult:
     """OPTIMAL with the route's cost as bound, or FEASIBLE with the best proven bound and gap."""
     if proven:
-        return _result(RouteStatus.OPTIMAL, best, bound=best.cost, gap=0.0, stats=stats)
+        return route_result(RouteStatus.OPTIMAL, best, bound=best.cost, gap=0.0, stats=stats)
     bound = lagrangian_bound
     if math.isfinite(outcome.bound) and outcome.status is not RouteStatus.INFEASIBLE:
         bound = max(bound, outcome.bound)
     bound = min(bound, best.cost)
     gap = relative_gap(best.cost, bound)
     if gap <= COST_RELATIVE_TOLERANCE:
-        return _result(RouteStatus.OPTIMAL, best, bound=best.cost, gap=0.0, stats=stats)
-    return _result(RouteStatus.FEASIBLE, best, bound=bound, gap=gap, stats=stats)
+        return route_result(RouteStatus.OPTIMAL, best, bound=best.cost, gap=0.0, stats=stats)
+    return route_result(RouteStatus.FEASIBLE, best, bound=bound, gap=gap, stats=stats)
 
 
 def _check_query(arrays: EdgeArrays, query: RouteQuery) -> None:
@@ -193,21 +195,6 @@ def _best_feasible(
     return min(feasible, key=lambda p: (p.cost, p.latency_ms), default=None)
 
 
-def _extract(arrays: EdgeArrays, query: RouteQuery, arcs, arc_values: np.ndarray) -> PathEval:
-    """The source-target path in a 0/1 arc solution (cycles of zero cost dropped)."""
-    chosen = np.flatnonzero(arc_values)
-    next_arc = {int(arcs.tail[a]): int(a) for a in chosen}
-    node, edges, seen = query.source, [], {query.source}
-    while node != query.target:
-        a = next_arc[node]
-        edges.append(int(arcs.edge[a]))
-        node = int(arcs.head[a])
-        if node in seen:
-            raise RuntimeError(f"route solution revisits node {node}")
-        seen.add(node)
-    return evaluate_path(arrays, query.source, tuple(edges))
-
-
 def _tie_break(arrays, query, route_model, outcome, best, options, started) -> PathEval:
     """Among routes of the optimal cost, the one of lowest latency."""
     remaining = options.time_limit_s - (time.perf_counter() - started)
@@ -217,7 +204,7 @@ def _tie_break(arrays, query, route_model, outcome, best, options, started) -> P
     second = solve_route_model(route_model, options=options, time_limit_s=remaining)
     if second.arc_values is None:
         return best
-    faster = _extract(arrays, query, route_model.arcs, second.arc_values)
+    faster = path_in_arcs(arrays, query.source, route_model.arcs, second.arc_values)
     cheap_enough = faster.cost <= cost_ceiling(best.cost) and is_feasible(faster, query)
     if cheap_enough and faster.latency_ms < best.latency_ms:
         return faster
@@ -243,7 +230,7 @@ def relative_gap(cost: float, bound: float) -> float:
     return max(0.0, (cost - bound) / max(abs(cost), 1e-12))
 
 
-def _result(status: RouteStatus, path: PathEval, **kwargs) -> RouteResult:
+def route_result(status: RouteStatus, path: PathEval, **kwargs) -> RouteResult:
     """A route result from an evaluated path."""
     return RouteResult(
         status,
