@@ -97,11 +97,7 @@ class RouteOptimizerClient:
         request = pb.FrontierRequest(
             network_id=network_id, demand=demand_to_proto(demand), max_points=max_points
         )
-        if solver is not None:
-            request.solver.time_limit_s = solver.time_limit_s
-            request.solver.num_workers = solver.num_workers
-        if settings is not None:
-            request.settings.CopyFrom(settings_to_proto(settings))
+        _set_solver_and_settings(request, solver, settings)
         return self.stub.Frontier(request, timeout=timeout_s or self.timeout_s)
 
     def stream(
@@ -159,12 +155,21 @@ def _optimize_request(
         name=name,
         include_jurisdiction_geometry=include_jurisdiction_geometry,
     )
+    _set_solver_and_settings(request, solver, settings)
+    return request
+
+
+def _set_solver_and_settings(
+    request: pb.OptimizeRequest | pb.FrontierRequest,
+    solver: SolverOptions | None,
+    settings: GraphSettings | None,
+) -> None:
+    """Fill a request's solver options and graph settings where given."""
     if solver is not None:
         request.solver.time_limit_s = solver.time_limit_s
         request.solver.num_workers = solver.num_workers
     if settings is not None:
         request.settings.CopyFrom(settings_to_proto(settings))
-    return request
 
 
 def _inline_request(spec: GeodataSpec) -> pb.LoadNetworkRequest:

@@ -212,8 +212,7 @@ def check_demands(network: Network, demands: Sequence[Demand]) -> None:
 
 
 def demand_query(network: Network, demand: Demand) -> RouteQuery:
-    """The solver query for a demand: site nodes, bounds and the edges it may use."""
-    check_demands(network, [demand])
+    """The solver query for a demand whose names check_demands has passed."""
     return RouteQuery(
         source=network.site_node[demand.a],
         target=network.site_node[demand.b],
@@ -247,7 +246,7 @@ def _edge_allowed(network: Network, demand: Demand) -> np.ndarray:
 
 
 def design_demand(network: Network, demand: Demand) -> DesignDemand:
-    """The solver's view of a demand: its query, diversity and too-close edge pairs."""
+    """The solver's view of a demand (names already checked): query, diversity, too-close pairs."""
     query = demand_query(network, demand)
     conflicts = None
     if demand.paths > 1 and demand.min_separation_km > 0:
@@ -287,8 +286,13 @@ def solve_demand(
     network: Network, demand: Demand, *, options: SolverOptions | None = None
 ) -> tuple[Route, ...]:
     """The demand's optimal routes (paths of them, fastest first), or why there are none."""
-    started = time.perf_counter()
     check_demands(network, [demand])
+    return _solve_checked(network, demand, options)
+
+
+def _solve_checked(network: Network, demand: Demand, options: SolverOptions | None) -> tuple[Route, ...]:
+    """solve_demand for a demand whose names are known to be good."""
+    started = time.perf_counter()
     if unreachable := _unreachable(network, demand):
         return (describe_route(network, demand, unreachable, time.perf_counter() - started),)
     result = solve_design(network.arrays, [design_demand(network, demand)], options=options)
@@ -317,7 +321,7 @@ def solve_demands(
     else:
         routes = []
         for demand in demands:
-            for route in solve_demand(network, demand, options=options):
+            for route in _solve_checked(network, demand, options):
                 routes.append(route)
                 if on_route:
                     on_route(route)
