@@ -42,13 +42,15 @@ from optimizer.problem import (
 from optimizer.prune import (
     PathEval,
     PrunedArcs,
-    ShortestPaths,
+    RouteBounds,
+    ShortestPathGraph,
     cost_ceiling,
     evaluate_path,
     is_feasible,
     lagrangian_paths,
     path_in_arcs,
     prune_arcs,
+    route_bounds,
 )
 from optimizer.solve import (
     disconnected_reason,
@@ -85,7 +87,7 @@ class _Bounds:
     lat_ok: np.ndarray
     fastest_ms: float
     cheapest: float
-    cost_bounds: list
+    route: RouteBounds
 
 
 def solve_design(
@@ -131,6 +133,8 @@ def _remaining(options: SolverOptions, started: float) -> SolverOptions:
 
 def _check_demand(arrays: EdgeArrays, demand: DesignDemand, index: int) -> None:
     """Reject a design demand the arrays cannot answer (programming errors, not user data)."""
+    if arrays.directed or demand.query.max_resources is not None:
+        raise ValueError(f"demands[{index}]: designs need an undirected graph and no extra resource limits")
     if not 1 <= demand.paths <= MAX_PATHS:
         raise ValueError(f"demands[{index}].paths must be in [1, {MAX_PATHS}], got {demand.paths}")
     if demand.conflicts is not None:
@@ -187,29 +191,15 @@ def _solve_alone(
 
 def _bounds(arrays: EdgeArrays, query: RouteQuery) -> _Bounds | str:
     """Latency from both ends, the latency-feasible edges and cost distances; or why none."""
-    usable = arrays.tail != arrays.head
-    if query.edge_allowed is not None:
-        usable &= query.edge_allowed
-    graph = ShortestPaths(arrays.n_nodes, np.flatnonzero(usable))
-    lat_s = graph.distances(arrays, arrays.latency_ms, query.source)[0]
-    if not math.isfinite(lat_s[query.target]):
+    route = route_bounds(arrays, query, latency_limit=False)  # diagnosis reads latency beyond the bound
+    if route.why == "disconnected":
         return disconnected_reason(arrays, query)
-    lat_t = graph.distances(arrays, arrays.latency_ms, query.target)[0]
-    budget = query.max_latency_ms + LATENCY_TOLERANCE_MS
-    through = np.minimum(lat_s[arrays.tail] + lat_t[arrays.head], lat_s[arrays.head] + lat_t[arrays.tail])
-    lat_ok = usable & (through + arrays.latency_ms <= budget)
-    fastest = float(lat_s[query.target])
-    if fastest > budget:
-        return _Bounds(usable, lat_s, lat_t, lat_ok, fastest, math.nan, [])
-    bounded = ShortestPaths(arrays.n_nodes, np.flatnonzero(lat_ok))
-    larac = lagrangian_paths(arrays, bounded, query)
-    cost_bounds = [
-        (lam, bounded.distances(arrays, w, query.source)[0], bounded.distances(arrays, w, query.target)[0])
-        for lam in sorted({0.0, larac.multiplier})
-        for w in [arrays.cost + lam * arrays.latency_ms]
-    ]
-    cheapest = float(cost_bounds[0][1][query.target])
-    return _Bounds(usable, lat_s, lat_t, lat_ok, fastest, cheapest, cost_bounds)
+    usable = np.zeros(arrays.n_edges, dtype=bool)
+    usable[route.usable.edge] = True
+    lat_ok = np.zeros(arrays.n_edges, dtype=bool)
+    if route.bounded is not None:
+        lat_ok[route.bounded.edge] = True
+    return _Bounds(usable, route.lat_s, route.lat_t, lat_ok, route.fastest_ms, route.cheapest, route)
 
 
 def _prune(arrays: EdgeArrays, demand: DesignDemand, bounds: _Bounds, upper: float) -> PrunedArcs:
@@ -224,14 +214,7 @@ def _prune(arrays: EdgeArrays, demand: DesignDemand, bounds: _Bounds, upper: flo
     ceiling = upper if query.max_cost is None else min(upper, query.max_cost)
     if math.isfinite(ceiling):
         ceiling = ceiling - (demand.paths - 1) * bounds.cheapest + 1e-12 * ceiling
-    return prune_arcs(
-        arrays,
-        query,
-        usable=bounds.lat_ok,
-        latency_from=(bounds.lat_s, bounds.lat_t),
-        cost_bounds=bounds.cost_bounds,
-        upper_bound=ceiling,
-    )
+    return prune_arcs(arrays, query, bounds.route, ceiling)
 
 
 def _greedy(arrays: EdgeArrays, demand: DesignDemand, bounds: _Bounds) -> list[PathEval] | None:
@@ -240,8 +223,8 @@ def _greedy(arrays: EdgeArrays, demand: DesignDemand, bounds: _Bounds) -> list[P
     allowed = bounds.lat_ok.copy()
     routes: list[PathEval] = []
     for _ in range(demand.paths):
-        graph = ShortestPaths(arrays.n_nodes, np.flatnonzero(allowed))
-        if not math.isfinite(graph.distances(arrays, arrays.latency_ms, query.source)[0][query.target]):
+        graph = ShortestPathGraph.of(arrays, allowed)
+        if not math.isfinite(graph.distances(arrays.latency_ms, query.source)[query.target]):
             return None
         candidates = lagrangian_paths(arrays, graph, query).paths
         feasible = [
@@ -465,9 +448,9 @@ def _private_filter(
     """The arcs through which a route's private cost (plus paths - 1 cheapest) fits the cap."""
     query = demand.query
     weight = np.where(private, arrays.cost, 0.0)
-    graph = ShortestPaths(arrays.n_nodes, np.unique(arcs.edge))
-    from_s = graph.distances(arrays, weight, query.source)[0]
-    to_t = graph.distances(arrays, weight, query.target)[0]
+    graph = ShortestPathGraph.of(arrays, np.isin(np.arange(arrays.n_edges), arcs.edge))
+    from_s = graph.distances(weight, query.source)
+    to_t = graph.distances(weight, query.target, backward=True)
     least = float(from_s[query.target])
     if not math.isfinite(least):
         return arcs

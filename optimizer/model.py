@@ -12,6 +12,7 @@ from ortools.sat.python import cp_model
 
 from optimizer.problem import (
     LATENCY_TOLERANCE_MS,
+    RESOURCE_TOLERANCE,
     EdgeArrays,
     RouteQuery,
     RouteStatus,
@@ -94,6 +95,7 @@ def build_route_model(
     s.t.  out(n) - in(n) = [n = s] - [n = t]       for every node n     (1)
           in(n) <= 1                                for every node n     (2)
           sum_a latency_a x_a <= max_latency_ms                          (3)
+          sum_a resource_ka x_a <= max_resources_k     for every resource k (3')
           y_j >= x_a       for every arc a with an edge in jurisdiction j (4)
           sum_{j counted} y_j <= max_jurisdictions                       (5)
           objective <= max_cost                                          (6)
@@ -119,6 +121,7 @@ def build_route_model(
     latency = cp_model.LinearExpr.weighted_sum(x, lat_int.tolist())
     bound_int = math.floor((query.max_latency_ms + LATENCY_TOLERANCE_MS) * latency_scale)
     model.add(latency <= bound_int)  # (3)
+    _add_resource_limits(model, x, arrays, query, arcs)  # (3')
     y = _add_jurisdictions(model, x, arrays, query, arcs, juris_ids)  # (4), (5)
     permit_int = np.round(permit * cost_scale).astype(np.int64)
     objective = cp_model.LinearExpr.weighted_sum(x + y, cost_int.tolist() + permit_int.tolist())
@@ -130,6 +133,23 @@ def build_route_model(
     n_nodes = len(np.union1d(arcs.tail, arcs.head))
     margin = 0.5 * (n_nodes + len(y)) / cost_scale
     return RouteModel(model, arcs, x, objective, latency, cost_scale, latency_scale, margin)
+
+
+def _add_resource_limits(
+    model: cp_model.CpModel, x: list[cp_model.IntVar], arrays: EdgeArrays, query: RouteQuery, arcs: PrunedArcs
+) -> None:
+    """Each extra resource summed over the chosen arcs stays within its limit."""
+    for k, limit in enumerate(query.max_resources or ()):
+        used = arrays.resources[arcs.edge, k]
+        if used.sum() <= limit:
+            continue  # cannot bind
+        integral = bool(np.all(used == np.round(used))) and float(limit).is_integer()
+        scale = _scale(limit, _LATENCY_SCALE_BUDGET, integral)
+        used_int = np.round(used * scale).astype(np.int64)
+        model.add(
+            cp_model.LinearExpr.weighted_sum(x, used_int.tolist())
+            <= math.floor((limit + RESOURCE_TOLERANCE) * scale)
+        )
 
 
 def _max_cost_int(max_cost: float | None, cost_scale: float, total_int: int) -> int | None:

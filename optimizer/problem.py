@@ -4,16 +4,22 @@ from __future__ import annotations
 
 import contextlib
 import enum
+import functools
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from optimizer.prune import ShortestPathGraph
 
 __all__ = [
     "COST_RELATIVE_TOLERANCE",
     "LATENCY_TOLERANCE_MS",
     "MAX_PATHS",
+    "RESOURCE_TOLERANCE",
     "DesignDemand",
     "DesignResult",
     "Diversity",
@@ -29,6 +35,9 @@ __all__ = [
 
 LATENCY_TOLERANCE_MS = 1e-6
 """A route meets a latency bound when it is at most this much over it (1 ns, ~20 cm of fiber)."""
+
+RESOURCE_TOLERANCE = 1e-9
+"""A route meets a resource limit when it is at most this much over it."""
 
 MAX_PATHS = 8
 """Most mutually diverse routes one demand may ask for."""
@@ -52,11 +61,24 @@ class EdgeArrays:
     srlg_edge: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     """With srlg_group: (edge, shared-risk group) pairs; an edge may be in several groups."""
     srlg_group: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    directed: bool = False
+    """True: each edge is one arc tail -> head (a road graph); False: either way (a corridor)."""
+    resources: np.ndarray | None = None
+    """(n_edges, K) extra additive weights a query may budget (e.g. optical loss in dB)."""
+    resource_names: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         """Check shapes and ranges once, so the solver can trust the arrays."""
         n_edges = len(self.tail)
         problems = []
+        if self.resources is not None:
+            r = self.resources
+            if r.ndim != 2 or r.shape[0] != n_edges:
+                problems.append(f"resources must be (n_edges, K), got {r.shape}")
+            elif r.size and not (np.isfinite(r).all() and r.min() >= 0):
+                problems.append("resources must be finite and >= 0")
+            elif len(self.resource_names) not in (0, r.shape[1]):
+                problems.append("resource_names must name every resource column")
         if len(self.srlg_edge) != len(self.srlg_group):
             problems.append("srlg_edge and srlg_group must pair up")
         elif len(self.srlg_edge) and not (self.srlg_edge.min() >= 0 and self.srlg_edge.max() < n_edges):
@@ -86,6 +108,22 @@ class EdgeArrays:
         """Number of edges."""
         return len(self.tail)
 
+    @property
+    def n_resources(self) -> int:
+        """Number of extra additive resources."""
+        return 0 if self.resources is None else self.resources.shape[1]
+
+    def resource_name(self, k: int) -> str:
+        """Human name of resource column k."""
+        return self.resource_names[k] if self.resource_names else f"resource {k + 1}"
+
+    @functools.cached_property
+    def graph(self) -> ShortestPathGraph:
+        """Every non-loop edge as arcs ready for Dijkstra, built once per arrays."""
+        from optimizer.prune import ShortestPathGraph
+
+        return ShortestPathGraph.of(self, self.tail != self.head)
+
 
 @dataclass(frozen=True, eq=False)
 class RouteQuery:
@@ -97,6 +135,8 @@ class RouteQuery:
     max_jurisdictions: int | None = None
     max_cost: float | None = None
     edge_allowed: np.ndarray | None = None
+    max_resources: tuple[float, ...] | None = None
+    """Limits on the arrays' extra resources, one per column (inclusive)."""
     source_name: str = ""
     target_name: str = ""
 

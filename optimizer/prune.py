@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import scipy.sparse as sp
@@ -14,6 +15,7 @@ from scipy.sparse.csgraph import dijkstra
 from optimizer.problem import (
     COST_RELATIVE_TOLERANCE,
     LATENCY_TOLERANCE_MS,
+    RESOURCE_TOLERANCE,
     EdgeArrays,
     RouteQuery,
 )
@@ -21,67 +23,125 @@ from optimizer.problem import (
 __all__ = [
     "PathEval",
     "PrunedArcs",
-    "ShortestPaths",
+    "RouteBounds",
+    "ShortestPathGraph",
     "arcs_along",
     "evaluate_path",
     "lagrangian_paths",
     "path_in_arcs",
     "prune_arcs",
+    "route_bounds",
 ]
 
 _LARAC_MAX_ITERATIONS = 40
 
 
 @dataclass(frozen=True, eq=False)
-class ShortestPaths:
-    """Dijkstra over a fixed set of edges (both directions), reusable for many weights."""
+class _Csr:
+    """One orientation of a graph's arcs as CSR, parallel arcs folded to their cheapest."""
+
+    order: np.ndarray | None  # arc positions in this orientation's order (None: as stored)
+    starts: np.ndarray | None  # first position of each (from, to) group (None: no parallel arcs)
+    indices: np.ndarray
+    indptr: np.ndarray
+
+
+@dataclass(frozen=True, eq=False)
+class ShortestPathGraph:
+    """Directed arcs of a set of usable edges, sorted by (tail, head), ready for Dijkstra
+    from a source (forward) or towards a target (backward) under any per-edge weight."""
 
     n_nodes: int
-    edges: np.ndarray  # edge ids of the usable edges
+    edge: np.ndarray
+    tail: np.ndarray
+    head: np.ndarray
 
-    def _matrix(self, arrays: EdgeArrays, weight: np.ndarray) -> tuple[sp.csr_array, np.ndarray]:
-        """CSR matrix of the cheapest arc per (u, v), and the edge id behind each entry."""
-        edge = np.concatenate([self.edges, self.edges])
-        tail = np.concatenate([arrays.tail[self.edges], arrays.head[self.edges]])
-        head = np.concatenate([arrays.head[self.edges], arrays.tail[self.edges]])
-        w = weight[edge]
-        order = np.lexsort((w, head, tail))
-        tail, head, w, edge = tail[order], head[order], w[order], edge[order]
-        first = np.ones(len(tail), dtype=bool)
-        first[1:] = (tail[1:] != tail[:-1]) | (head[1:] != head[:-1])
-        tail, head, w, edge = tail[first], head[first], w[first], edge[first]
-        indptr = np.searchsorted(tail, np.arange(self.n_nodes + 1))
-        matrix = sp.csr_array((w, head, indptr), shape=(self.n_nodes, self.n_nodes))
-        return matrix, edge
+    @classmethod
+    def of(cls, arrays: EdgeArrays, usable: np.ndarray) -> ShortestPathGraph:
+        """The arcs of the usable edges: one per edge if directed, else one each way."""
+        edges = np.flatnonzero(usable)
+        if arrays.directed:
+            edge, tail, head = edges, arrays.tail[edges], arrays.head[edges]
+        else:
+            edge = np.concatenate([edges, edges])
+            tail = np.concatenate([arrays.tail[edges], arrays.head[edges]])
+            head = np.concatenate([arrays.head[edges], arrays.tail[edges]])
+        order = np.lexsort((head, tail))
+        return cls(arrays.n_nodes, edge[order], tail[order], head[order])
+
+    @property
+    def n_arcs(self) -> int:
+        """Number of arcs."""
+        return len(self.edge)
+
+    def restrict(self, keep: np.ndarray) -> ShortestPathGraph:
+        """The arcs where keep is True, still sorted."""
+        return ShortestPathGraph(self.n_nodes, self.edge[keep], self.tail[keep], self.head[keep])
+
+    @functools.cached_property
+    def _forward(self) -> _Csr:
+        """Arcs by tail."""
+        return _csr(self.tail, self.head, None, self.n_nodes)
+
+    @functools.cached_property
+    def _backward(self) -> _Csr:
+        """Arcs by head (the reversed graph)."""
+        order = np.lexsort((self.tail, self.head))
+        return _csr(self.head[order], self.tail[order], order, self.n_nodes)
 
     def distances(
-        self, arrays: EdgeArrays, weight: np.ndarray, source: int
-    ) -> tuple[np.ndarray, np.ndarray, sp.csr_array, np.ndarray]:
-        """Distances and predecessors from source under a per-edge weight."""
-        matrix, entry_edge = self._matrix(arrays, weight)
-        dist, pred = dijkstra(matrix, directed=True, indices=source, return_predecessors=True)
-        return dist, pred, matrix, entry_edge
+        self, weight: np.ndarray, node: int, *, backward: bool = False, limit: float = math.inf
+    ) -> np.ndarray:
+        """Least weight from node (or, backward, to node) to every node; inf beyond limit."""
+        return self._dijkstra(weight, node, backward=backward, limit=limit, predecessors=False)[0]
 
-    @staticmethod
-    def path_edges(
-        pred: np.ndarray, matrix: sp.csr_array, entry_edge: np.ndarray, source: int, target: int
-    ) -> tuple[int, ...]:
-        """Edge ids of the shortest path source -> target from a predecessor array."""
+    def shortest_path(
+        self, weight: np.ndarray, source: int, target: int
+    ) -> tuple[tuple[int, ...], np.ndarray]:
+        """Edge ids of a least-weight path source -> target, and the distances from source."""
+        dist, pred = self._dijkstra(weight, source, backward=False, limit=math.inf, predecessors=True)
         nodes = [target]
         while nodes[-1] != source:
             nodes.append(int(pred[nodes[-1]]))
         nodes.reverse()
-        edges = []
-        for u, v in itertools.pairwise(nodes):
-            lo, hi = matrix.indptr[u], matrix.indptr[u + 1]
-            pos = lo + int(np.searchsorted(matrix.indices[lo:hi], v))
-            edges.append(int(entry_edge[pos]))
-        return tuple(edges)
+        return tuple(self._cheapest_arc_edge(weight, u, v) for u, v in itertools.pairwise(nodes)), dist
+
+    def _cheapest_arc_edge(self, weight: np.ndarray, u: int, v: int) -> int:
+        """Edge id of the least-weight arc u -> v."""
+        lo, hi = np.searchsorted(self.tail, [u, u + 1])
+        lo_v, hi_v = lo + np.searchsorted(self.head[lo:hi], [v, v + 1])
+        candidates = self.edge[lo_v:hi_v]
+        return int(candidates[np.argmin(weight[candidates])])
+
+    def _dijkstra(
+        self, weight: np.ndarray, node: int, *, backward: bool, limit: float, predecessors: bool
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """scipy's Dijkstra over this orientation's CSR under a per-edge weight."""
+        csr = self._backward if backward else self._forward
+        w = weight[self.edge if csr.order is None else self.edge[csr.order]]
+        if csr.starts is not None:
+            w = np.minimum.reduceat(w, csr.starts)
+        matrix = sp.csr_array((w, csr.indices, csr.indptr), shape=(self.n_nodes, self.n_nodes))
+        if predecessors:
+            return dijkstra(matrix, directed=True, indices=node, limit=limit, return_predecessors=True)
+        return dijkstra(matrix, directed=True, indices=node, limit=limit), None
+
+
+def _csr(frm: np.ndarray, to: np.ndarray, order: np.ndarray | None, n_nodes: int) -> _Csr:
+    """CSR of arcs sorted by (frm, to), with parallel arcs grouped."""
+    first = np.ones(len(frm), dtype=bool)
+    first[1:] = (frm[1:] != frm[:-1]) | (to[1:] != to[:-1])
+    starts = None if first.all() else np.flatnonzero(first)
+    keys = frm if starts is None else frm[starts]
+    indptr = np.concatenate([[0], np.cumsum(np.bincount(keys, minlength=n_nodes))])
+    return _Csr(
+        order, starts, (to if starts is None else to[starts]).astype(np.int32), indptr.astype(np.int32)
+    )
 
 
 @dataclass(frozen=True)
 class PathEval:
-    """Cost, latency and jurisdictions of one route, recomputed from the arrays."""
+    """Cost, latency, resources and jurisdictions of one route, recomputed from the arrays."""
 
     edges: tuple[int, ...]
     nodes: tuple[int, ...]
@@ -90,6 +150,7 @@ class PathEval:
     latency_ms: float
     jurisdictions: tuple[int, ...]
     counted_jurisdictions: int
+    resources: tuple[float, ...] = ()
 
     @property
     def cost(self) -> float:
@@ -98,14 +159,17 @@ class PathEval:
 
 
 def evaluate_path(arrays: EdgeArrays, source: int, edges: tuple[int, ...]) -> PathEval:
-    """Walk edges from source and total their cost, latency and distinct jurisdictions."""
+    """Walk edges from source and total their cost, latency, resources and distinct jurisdictions."""
     idx = np.asarray(edges, dtype=np.int64)
     nodes = [source]
     for e in edges:
         u, v = int(arrays.tail[e]), int(arrays.head[e])
+        if arrays.directed and nodes[-1] != u:
+            raise ValueError(f"edge {e} runs {u} -> {v}, not out of node {nodes[-1]}")
         nodes.append(v if nodes[-1] == u else u)
     juris = np.unique(arrays.jurisdiction[idx].ravel()) if len(idx) else np.array([], np.int64)
     juris = juris[juris >= 0]
+    used = () if arrays.resources is None else tuple(float(r) for r in arrays.resources[idx].sum(axis=0))
     return PathEval(
         edges=tuple(edges),
         nodes=tuple(nodes),
@@ -114,12 +178,18 @@ def evaluate_path(arrays: EdgeArrays, source: int, edges: tuple[int, ...]) -> Pa
         latency_ms=float(arrays.latency_ms[idx].sum()),
         jurisdictions=tuple(int(j) for j in juris),
         counted_jurisdictions=int(arrays.counted[juris].sum()),
+        resources=used,
     )
 
 
 def is_feasible(path: PathEval, query: RouteQuery) -> bool:
     """Whether a route meets every constraint of the query."""
     if path.latency_ms > query.max_latency_ms + LATENCY_TOLERANCE_MS:
+        return False
+    if query.max_resources is not None and any(
+        used > limit + RESOURCE_TOLERANCE
+        for used, limit in zip(path.resources, query.max_resources, strict=True)
+    ):
         return False
     if query.max_jurisdictions is not None and path.counted_jurisdictions > query.max_jurisdictions:
         return False
@@ -133,20 +203,23 @@ def cost_ceiling(cost: float) -> float:
 
 @dataclass(frozen=True)
 class LagrangianResult:
-    """Paths met on the way to the best Lagrangian multiplier for the latency bound."""
+    """Paths met on the way to the best Lagrangian multiplier for the latency bound, and the
+    distances from the source under cost + multiplier x latency for each multiplier tried."""
 
     multiplier: float
     lower_bound: float
     paths: tuple[tuple[int, ...], ...]
+    from_source: dict[float, np.ndarray] = field(default_factory=dict)
 
 
-def lagrangian_paths(arrays: EdgeArrays, sp_graph: ShortestPaths, query: RouteQuery) -> LagrangianResult:
+def lagrangian_paths(arrays: EdgeArrays, graph: ShortestPathGraph, query: RouteQuery) -> LagrangianResult:
     """LARAC: min cost + lambda * latency paths that bracket the latency bound."""
     s, t, bound = query.source, query.target, query.max_latency_ms + LATENCY_TOLERANCE_MS
+    from_source: dict[float, np.ndarray] = {}
 
     def shortest(lam: float) -> tuple[int, ...]:
-        _dist, pred, matrix, entry = sp_graph.distances(arrays, arrays.cost + lam * arrays.latency_ms, s)
-        return sp_graph.path_edges(pred, matrix, entry, s, t)
+        path, from_source[lam] = graph.shortest_path(arrays.cost + lam * arrays.latency_ms, s, t)
+        return path
 
     def totals(edges: tuple[int, ...]) -> tuple[float, float]:
         idx = np.asarray(edges, dtype=np.int64)
@@ -155,9 +228,8 @@ def lagrangian_paths(arrays: EdgeArrays, sp_graph: ShortestPaths, query: RouteQu
     cheap = shortest(0.0)
     c_cheap, d_cheap = totals(cheap)
     if d_cheap <= bound:
-        return LagrangianResult(0.0, c_cheap, (cheap,))
-    _dist_fast, pred_fast, m_fast, e_fast = sp_graph.distances(arrays, arrays.latency_ms, s)
-    fast = sp_graph.path_edges(pred_fast, m_fast, e_fast, s, t)
+        return LagrangianResult(0.0, c_cheap, (cheap,), from_source)
+    fast = graph.shortest_path(arrays.latency_ms, s, t)[0]
     c_fast, d_fast = totals(fast)
     paths = [cheap, fast]
     lam, lower = 0.0, c_cheap
@@ -176,7 +248,75 @@ def lagrangian_paths(arrays: EdgeArrays, sp_graph: ShortestPaths, query: RouteQu
             fast, c_fast, d_fast = mid, c_mid, d_mid
         else:
             cheap, c_cheap, d_cheap = mid, c_mid, d_mid
-    return LagrangianResult(lam, lower, tuple(paths))
+    return LagrangianResult(lam, lower, tuple(paths), from_source)
+
+
+@dataclass(frozen=True, eq=False)
+class RouteBounds:
+    """A query's exact bounds: least latency from the source and to the target over the usable
+    arcs, the arcs within every resource bound, and cost distances for pruning.
+
+    bounded is None when no route meets the bounds: why is then "disconnected", "latency"
+    (fastest_ms is over the bound) or "resource" (every route needs least of resource k).
+    """
+
+    usable: ShortestPathGraph
+    lat_s: np.ndarray
+    lat_t: np.ndarray
+    fastest_ms: float
+    bounded: ShortestPathGraph | None = None
+    larac: LagrangianResult | None = None
+    cost_bounds: tuple[tuple[float, np.ndarray, np.ndarray], ...] = ()
+    cheapest: float = math.nan
+    """Least edge cost of any route over the bounded arcs."""
+    why: str = ""
+    resource: int = -1
+    least: float = math.nan
+
+
+def route_bounds(arrays: EdgeArrays, query: RouteQuery, *, latency_limit: bool = True) -> RouteBounds:
+    """Latency (and extra resources) from both ends, the arcs within every bound, and Lagrangian
+    cost distances; latency_limit stops the latency searches at the bound (False: exact everywhere)."""
+    usable = arrays.graph
+    if query.edge_allowed is not None:
+        usable = ShortestPathGraph.of(arrays, (arrays.tail != arrays.head) & query.edge_allowed)
+    s, t = query.source, query.target
+    budget_ms = query.max_latency_ms + LATENCY_TOLERANCE_MS
+    limit = budget_ms * (1 + 1e-12) if latency_limit else math.inf
+    lat_s = usable.distances(arrays.latency_ms, s, limit=limit)
+    if not math.isfinite(lat_s[t]):
+        lat_s = usable.distances(arrays.latency_ms, s)
+    fastest_ms = float(lat_s[t])
+    lat_t = usable.distances(arrays.latency_ms, t, backward=True, limit=limit)
+    if not math.isfinite(fastest_ms):
+        return RouteBounds(usable, lat_s, lat_t, fastest_ms, why="disconnected")
+    if fastest_ms > budget_ms:
+        return RouteBounds(usable, lat_s, lat_t, fastest_ms, why="latency")
+    lat = arrays.latency_ms[usable.edge]
+    keep = lat_s[usable.tail] + lat + lat_t[usable.head] <= budget_ms
+    keep &= (usable.head != s) & (usable.tail != t)
+    for k, limit_k in enumerate(query.max_resources or ()):
+        within = usable.restrict(keep)
+        weight = arrays.resources[:, k]
+        ceiling = limit_k + RESOURCE_TOLERANCE
+        r_s = within.distances(weight, s, limit=ceiling)
+        if not math.isfinite(r_s[t]):
+            least = float(within.distances(weight, s)[t])
+            return RouteBounds(usable, lat_s, lat_t, fastest_ms, why="resource", resource=k, least=least)
+        r_t = within.distances(weight, t, backward=True, limit=ceiling)
+        keep &= r_s[usable.tail] + weight[usable.edge] + r_t[usable.head] <= ceiling
+    bounded = usable.restrict(keep)
+    larac = lagrangian_paths(arrays, bounded, query)
+    cost_bounds = tuple(
+        (
+            lam,
+            larac.from_source[lam],
+            bounded.distances(arrays.cost + lam * arrays.latency_ms, t, backward=True),
+        )
+        for lam in sorted({0.0, larac.multiplier})
+    )
+    cheapest = float(cost_bounds[0][1][t])
+    return RouteBounds(usable, lat_s, lat_t, fastest_ms, bounded, larac, cost_bounds, cheapest)
 
 
 @dataclass(frozen=True, eq=False)
@@ -189,42 +329,28 @@ class PrunedArcs:
     n_latency_feasible: int
 
 
-def prune_arcs(
-    arrays: EdgeArrays,
-    query: RouteQuery,
-    *,
-    usable: np.ndarray,
-    latency_from: tuple[np.ndarray, np.ndarray],
-    cost_bounds: list[tuple[float, np.ndarray, np.ndarray]],
-    upper_bound: float,
-) -> PrunedArcs:
-    """Keep arcs whose exact latency and cost bounds admit a feasible route within upper_bound.
+def prune_arcs(arrays: EdgeArrays, query: RouteQuery, bounds: RouteBounds, upper_bound: float) -> PrunedArcs:
+    """Keep the bounded arcs whose exact cost bounds admit a feasible route within upper_bound.
 
     An arc u->v of edge e survives when
-        lat_s[u] + latency_e + lat_t[v] <= max_latency_ms                       (latency)
-        d_s[u] + cost_e + lambda latency_e + d_t[v] - lambda budget_ms <= UB       (cost)
-    for every (lambda, d_s, d_t) in cost_bounds, where d are shortest distances under
+        d_s[u] + cost_e + lambda latency_e + d_t[v] - lambda budget_ms <= UB
+    for every (lambda, d_s, d_t) in the bounds' cost distances, where d are least costs under
     cost + lambda * latency from the source and to the target, and budget_ms is the bound
     plus the latency tolerance (a route may use the tolerance, so the bound must allow it).
+    The bounded arcs already meet the latency and resource bounds from both ends.
     """
-    edges = np.flatnonzero(usable)
-    tail = np.concatenate([arrays.tail[edges], arrays.head[edges]])
-    head = np.concatenate([arrays.head[edges], arrays.tail[edges]])
-    edge = np.concatenate([edges, edges])
-    lat_s, lat_t = latency_from
-    keep = lat_s[tail] + arrays.latency_ms[edge] + lat_t[head] <= (
-        query.max_latency_ms + LATENCY_TOLERANCE_MS
-    )
-    keep &= (head != query.source) & (tail != query.target)
-    n_latency = int(keep.sum())
+    arcs = bounds.bounded
+    assert arcs is not None, "prune_arcs needs bounds with arcs"
+    edge, tail, head = arcs.edge, arcs.tail, arcs.head
+    keep = np.ones(len(edge), dtype=bool)
     if math.isfinite(upper_bound):
         ceiling = cost_ceiling(upper_bound)
-        for lam, d_s, d_t in cost_bounds:
+        budget_ms = query.max_latency_ms + LATENCY_TOLERANCE_MS  # what a route may use
+        for lam, d_s, d_t in bounds.cost_bounds:
             weight = arrays.cost[edge] + lam * arrays.latency_ms[edge]
-            budget_ms = query.max_latency_ms + LATENCY_TOLERANCE_MS  # what a route may use
             lower = d_s[tail] + weight + d_t[head] - lam * budget_ms
             keep &= lower <= ceiling + 1e-9 * lam * budget_ms  # float slack on the sums
-    return PrunedArcs(edge=edge[keep], tail=tail[keep], head=head[keep], n_latency_feasible=n_latency)
+    return PrunedArcs(edge=edge[keep], tail=tail[keep], head=head[keep], n_latency_feasible=len(edge))
 
 
 def arcs_along(arcs: PrunedArcs, source: int, edges: Sequence[int]) -> list[bool] | None:

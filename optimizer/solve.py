@@ -21,13 +21,13 @@ from optimizer.problem import (
 )
 from optimizer.prune import (
     PathEval,
-    ShortestPaths,
+    RouteBounds,
     cost_ceiling,
     evaluate_path,
     is_feasible,
-    lagrangian_paths,
     path_in_arcs,
     prune_arcs,
+    route_bounds,
 )
 
 __all__ = [
@@ -43,6 +43,7 @@ __all__ = [
     "relative_gap",
     "route_result",
     "solve_route",
+    "unreachable_reason",
 ]
 
 logger = logging.getLogger(__name__)
@@ -55,52 +56,22 @@ def solve_route(
     options = options or SolverOptions()
     started = time.perf_counter()
     _check_query(arrays, query)
-    usable = arrays.tail != arrays.head
-    if query.edge_allowed is not None:
-        usable &= query.edge_allowed
-    graph = ShortestPaths(arrays.n_nodes, np.flatnonzero(usable))
-    lat_s = graph.distances(arrays, arrays.latency_ms, query.source)[0]
-    if not math.isfinite(lat_s[query.target]):
-        return _infeasible(disconnected_reason(arrays, query))
-    fastest_ms = float(lat_s[query.target])
-    if fastest_ms > query.max_latency_ms + LATENCY_TOLERANCE_MS:
-        fastest, limit = distinct_numbers(fastest_ms, query.max_latency_ms)
-        return _infeasible(f"fastest possible route is {fastest} ms, bound is {limit} ms")
-    lat_t = graph.distances(arrays, arrays.latency_ms, query.target)[0]
-    lat_ok = usable & (
-        np.minimum(lat_s[arrays.tail] + lat_t[arrays.head], lat_s[arrays.head] + lat_t[arrays.tail])
-        + arrays.latency_ms
-        <= query.max_latency_ms + LATENCY_TOLERANCE_MS
-    )
-    bounded = ShortestPaths(arrays.n_nodes, np.flatnonzero(lat_ok))
-    larac = lagrangian_paths(arrays, bounded, query)
+    bounds = route_bounds(arrays, query)
+    if bounds.bounded is None:
+        return _infeasible(unreachable_reason(arrays, query, bounds))
+    larac = bounds.larac
+    assert larac is not None
     best = _best_feasible(arrays, query, larac.paths)
     upper = best.cost if best else math.inf
     if query.max_cost is not None:
         upper = min(upper, query.max_cost)
-    cost_bounds = [
-        (
-            lam,
-            bounded.distances(arrays, w, query.source)[0],
-            bounded.distances(arrays, w, query.target)[0],
-        )
-        for lam in sorted({0.0, larac.multiplier})
-        for w in [arrays.cost + lam * arrays.latency_ms]
-    ]
-    arcs = prune_arcs(
-        arrays,
-        query,
-        usable=lat_ok,
-        latency_from=(lat_s, lat_t),
-        cost_bounds=cost_bounds,
-        upper_bound=upper,
-    )
+    arcs = prune_arcs(arrays, query, bounds, upper)
     prune_s = time.perf_counter() - started
     stats = {
         "edges_input": float(arrays.n_edges),
         "arcs_latency_feasible": float(arcs.n_latency_feasible),
         "arcs_model": float(len(arcs.edge)),
-        "fastest_ms": fastest_ms,
+        "fastest_ms": bounds.fastest_ms,
         "lagrangian_bound": larac.lower_bound,
         "prune_s": prune_s,
     }
@@ -115,7 +86,7 @@ def solve_route(
     if found is None and best is None:
         if outcome.status is RouteStatus.INFEASIBLE:
             remaining = options.time_limit_s - (time.perf_counter() - started)
-            reason = _diagnose(arrays, query, replace(options, time_limit_s=remaining), fastest_ms)
+            reason = _diagnose(arrays, query, replace(options, time_limit_s=remaining), bounds.fastest_ms)
             return _infeasible(reason, bound=math.inf, stats=stats)
         return RouteResult(
             RouteStatus.UNSOLVED,
@@ -183,6 +154,13 @@ def _check_query(arrays: EdgeArrays, query: RouteQuery) -> None:
         raise ValueError(f"RouteQuery.max_cost must be finite and >= 0, got {query.max_cost}")
     if query.edge_allowed is not None and len(query.edge_allowed) != arrays.n_edges:
         raise ValueError("RouteQuery.edge_allowed must have one entry per edge")
+    limits = query.max_resources
+    if limits is not None and len(limits) != arrays.n_resources:
+        raise ValueError(
+            f"RouteQuery.max_resources has {len(limits)} limits, arrays have {arrays.n_resources}"
+        )
+    if limits is not None and not all(math.isfinite(r) and r >= 0 for r in limits):
+        raise ValueError(f"RouteQuery.max_resources must be finite and >= 0, got {limits}")
 
 
 def _best_feasible(
@@ -250,13 +228,28 @@ def _infeasible(reason: str, *, bound: float = math.inf, stats: dict | None = No
     return RouteResult(RouteStatus.INFEASIBLE, bound=bound, reason=reason, stats=stats or {})
 
 
+def unreachable_reason(arrays: EdgeArrays, query: RouteQuery, bounds: RouteBounds) -> str:
+    """Why no route meets the query's latency or resource bounds, in numbers."""
+    if bounds.why == "disconnected":
+        return disconnected_reason(arrays, query)
+    if bounds.why == "latency":
+        fastest, limit = distinct_numbers(bounds.fastest_ms, query.max_latency_ms)
+        return f"fastest possible route is {fastest} ms, bound is {limit} ms"
+    assert query.max_resources is not None
+    least, limit = distinct_numbers(bounds.least, query.max_resources[bounds.resource])
+    return (
+        f"every route within {query.max_latency_ms:.2f} ms needs at least {least} "
+        f"{arrays.resource_name(bounds.resource)}, limit is {limit}"
+    )
+
+
 def disconnected_reason(arrays: EdgeArrays, query: RouteQuery) -> str:
     """Why no route connects the two ends: the graph itself, or the edges the query forbids."""
     a, b = query.label(query.source), query.label(query.target)
-    if query.edge_allowed is not None:
-        graph = ShortestPaths(arrays.n_nodes, np.flatnonzero(arrays.tail != arrays.head))
-        if math.isfinite(graph.distances(arrays, arrays.latency_ms, query.source)[0][query.target]):
-            return f"every route from {a} to {b} uses a corridor or jurisdiction the demand excludes"
+    if query.edge_allowed is not None and math.isfinite(
+        arrays.graph.distances(arrays.latency_ms, query.source)[query.target]
+    ):
+        return f"every route from {a} to {b} uses a corridor or jurisdiction the demand excludes"
     return f"no route connects {a} to {b}: they lie in different components of the network"
 
 
@@ -294,16 +287,7 @@ def _diagnose(arrays: EdgeArrays, query: RouteQuery, options: SolverOptions, fas
 
 def _fewest_jurisdictions(arrays: EdgeArrays, query: RouteQuery, options: SolverOptions) -> int | None:
     """Fewest counted jurisdictions any latency-feasible route crosses (exact, by CP-SAT)."""
-    counted_only = EdgeArrays(
-        n_nodes=arrays.n_nodes,
-        tail=arrays.tail,
-        head=arrays.head,
-        cost=np.zeros(arrays.n_edges),
-        latency_ms=arrays.latency_ms,
-        jurisdiction=arrays.jurisdiction,
-        permit_cost=arrays.counted.astype(float),
-        counted=arrays.counted,
-    )
+    counted_only = replace(arrays, cost=np.zeros(arrays.n_edges), permit_cost=arrays.counted.astype(float))
     result = solve_route(
         counted_only,
         replace(query, max_jurisdictions=None, max_cost=None),
