@@ -4,6 +4,7 @@ from __future__ import annotations
 
 __all__ = [
     "CapacityError",
+    "InvalidBenchmarkError",
     "InvalidGeodataError",
     "InvalidRequestError",
     "InvalidScenarioError",
@@ -23,6 +24,10 @@ class InvalidGeodataError(OptimizerError, ValueError):
     def __init__(self, problems: list[str] | str) -> None:
         self.problems = [problems] if isinstance(problems, str) else list(problems)
         super().__init__("; ".join(self.problems))
+
+
+class InvalidBenchmarkError(OptimizerError, ValueError):
+    """A published benchmark instance file that does not parse; names the file and what is wrong."""
 
 
 class InvalidScenarioError(OptimizerError, ValueError):

@@ -218,6 +218,8 @@ class SolverOptions:
     time_limit_s: float = 60.0
     num_workers: int = 2
     tie_break_latency: bool = True
+    label_search: bool = True
+    """Solve additive routes (no permit priced or counted) by exact label-setting, not CP-SAT."""
     log_search: bool = False
     stop: StopSignal | None = field(default=None, compare=False, repr=False)
     on_incumbent: Callable[[float, float], None] | None = field(default=None, compare=False, repr=False)

@@ -26,6 +26,7 @@ __all__ = [
     "RouteBounds",
     "ShortestPathGraph",
     "arcs_along",
+    "cost_keep",
     "evaluate_path",
     "lagrangian_paths",
     "path_in_arcs",
@@ -274,11 +275,20 @@ class RouteBounds:
     least: float = math.nan
 
 
-def route_bounds(arrays: EdgeArrays, query: RouteQuery, *, latency_limit: bool = True) -> RouteBounds:
+def route_bounds(
+    arrays: EdgeArrays,
+    query: RouteQuery,
+    *,
+    latency_limit: bool = True,
+    within: ShortestPathGraph | None = None,
+) -> RouteBounds:
     """Latency (and extra resources) from both ends, the arcs within every bound, and Lagrangian
-    cost distances; latency_limit stops the latency searches at the bound (False: exact everywhere)."""
-    usable = arrays.graph
-    if query.edge_allowed is not None:
+    cost distances; latency_limit stops the latency searches at the bound (False: exact everywhere).
+
+    within, when given, is the graph to bound instead of every usable arc (a graph already pruned).
+    """
+    usable = arrays.graph if within is None else within
+    if query.edge_allowed is not None and within is None:
         usable = ShortestPathGraph.of(arrays, (arrays.tail != arrays.head) & query.edge_allowed)
     s, t = query.source, query.target
     budget_ms = query.max_latency_ms + LATENCY_TOLERANCE_MS
@@ -296,14 +306,14 @@ def route_bounds(arrays: EdgeArrays, query: RouteQuery, *, latency_limit: bool =
     keep = lat_s[usable.tail] + lat + lat_t[usable.head] <= budget_ms
     keep &= (usable.head != s) & (usable.tail != t)
     for k, limit_k in enumerate(query.max_resources or ()):
-        within = usable.restrict(keep)
+        fits = usable.restrict(keep)
         weight = arrays.resources[:, k]
         ceiling = limit_k + RESOURCE_TOLERANCE
-        r_s = within.distances(weight, s, limit=ceiling)
+        r_s = fits.distances(weight, s, limit=ceiling)
         if not math.isfinite(r_s[t]):
-            least = float(within.distances(weight, s)[t])
+            least = float(fits.distances(weight, s)[t])
             return RouteBounds(usable, lat_s, lat_t, fastest_ms, why="resource", resource=k, least=least)
-        r_t = within.distances(weight, t, backward=True, limit=ceiling)
+        r_t = fits.distances(weight, t, backward=True, limit=ceiling)
         keep &= r_s[usable.tail] + weight[usable.edge] + r_t[usable.head] <= ceiling
     bounded = usable.restrict(keep)
     larac = lagrangian_paths(arrays, bounded, query)
@@ -341,7 +351,14 @@ def prune_arcs(arrays: EdgeArrays, query: RouteQuery, bounds: RouteBounds, upper
     """
     arcs = bounds.bounded
     assert arcs is not None, "prune_arcs needs bounds with arcs"
-    edge, tail, head = arcs.edge, arcs.tail, arcs.head
+    keep = cost_keep(arrays, query, bounds, upper_bound)
+    return PrunedArcs(arcs.edge[keep], arcs.tail[keep], arcs.head[keep], n_latency_feasible=arcs.n_arcs)
+
+
+def cost_keep(arrays: EdgeArrays, query: RouteQuery, bounds: RouteBounds, upper_bound: float) -> np.ndarray:
+    """Mask of the bounded arcs that pass every cost bound (see prune_arcs)."""
+    assert bounds.bounded is not None
+    edge, tail, head = bounds.bounded.edge, bounds.bounded.tail, bounds.bounded.head
     keep = np.ones(len(edge), dtype=bool)
     if math.isfinite(upper_bound):
         ceiling = cost_ceiling(upper_bound)
@@ -350,7 +367,7 @@ def prune_arcs(arrays: EdgeArrays, query: RouteQuery, bounds: RouteBounds, upper
             weight = arrays.cost[edge] + lam * arrays.latency_ms[edge]
             lower = d_s[tail] + weight + d_t[head] - lam * budget_ms
             keep &= lower <= ceiling + 1e-9 * lam * budget_ms  # float slack on the sums
-    return PrunedArcs(edge=edge[keep], tail=tail[keep], head=head[keep], n_latency_feasible=len(edge))
+    return keep
 
 
 def arcs_along(arcs: PrunedArcs, source: int, edges: Sequence[int]) -> list[bool] | None:

@@ -5,10 +5,11 @@ from __future__ import annotations
 import logging
 import math
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 
+from optimizer.labels import label_search
 from optimizer.model import build_route_model, restrict_to_cost, solve_route_model
 from optimizer.problem import (
     COST_RELATIVE_TOLERANCE,
@@ -21,12 +22,14 @@ from optimizer.problem import (
 )
 from optimizer.prune import (
     PathEval,
+    PrunedArcs,
     RouteBounds,
+    ShortestPathGraph,
     cost_ceiling,
+    cost_keep,
     evaluate_path,
     is_feasible,
     path_in_arcs,
-    prune_arcs,
     route_bounds,
 )
 
@@ -48,6 +51,12 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
+_PRUNE_ROUNDS = 8
+"""Most rounds of alternating cost and latency pruning."""
+
+_PRUNE_SHRINK = 0.9
+"""Another pruning round runs while the last kept at most this share of the arcs."""
+
 
 def solve_route(
     arrays: EdgeArrays, query: RouteQuery, *, options: SolverOptions | None = None
@@ -59,22 +68,21 @@ def solve_route(
     bounds = route_bounds(arrays, query)
     if bounds.bounded is None:
         return _infeasible(unreachable_reason(arrays, query, bounds))
-    larac = bounds.larac
-    assert larac is not None
-    best = _best_feasible(arrays, query, larac.paths)
-    upper = best.cost if best else math.inf
-    if query.max_cost is not None:
-        upper = min(upper, query.max_cost)
-    arcs = prune_arcs(arrays, query, bounds, upper)
+    arcs_latency_feasible = bounds.bounded.n_arcs
+    fastest_ms = bounds.fastest_ms
+    pruned = _tightened(arrays, query, bounds)
+    best, upper, lower, arcs = pruned.best, pruned.upper, pruned.lower, pruned.arcs
     prune_s = time.perf_counter() - started
     stats = {
         "edges_input": float(arrays.n_edges),
-        "arcs_latency_feasible": float(arcs.n_latency_feasible),
+        "arcs_latency_feasible": float(arcs_latency_feasible),
         "arcs_model": float(len(arcs.edge)),
-        "fastest_ms": bounds.fastest_ms,
-        "lagrangian_bound": larac.lower_bound,
+        "fastest_ms": fastest_ms,
+        "lagrangian_bound": lower,
         "prune_s": prune_s,
     }
+    if options.label_search and _additive(arrays, query, arcs):
+        return _solve_by_labels(arrays, query, pruned, options, started, stats)
     route_model = build_route_model(
         arrays, query, arcs, hint_edges=best.edges if best else (), upper_bound=upper
     )
@@ -86,11 +94,11 @@ def solve_route(
     if found is None and best is None:
         if outcome.status is RouteStatus.INFEASIBLE:
             remaining = options.time_limit_s - (time.perf_counter() - started)
-            reason = _diagnose(arrays, query, replace(options, time_limit_s=remaining), bounds.fastest_ms)
+            reason = _diagnose(arrays, query, replace(options, time_limit_s=remaining), fastest_ms)
             return _infeasible(reason, bound=math.inf, stats=stats)
         return RouteResult(
             RouteStatus.UNSOLVED,
-            bound=max(outcome.bound, larac.lower_bound),
+            bound=max(outcome.bound, lower),
             reason=_unsolved_reason(options),
             stats=stats,
         )
@@ -103,7 +111,108 @@ def solve_route(
         quiet = replace(options, on_incumbent=None)  # the tie-break's objective is latency, not cost
         best = _tie_break(arrays, query, route_model, outcome, best, quiet, started)
     stats["solve_s"] = time.perf_counter() - started
-    return _proven_result(best, outcome, larac.lower_bound, proven=proven, stats=stats)
+    return _proven_result(best, outcome, lower, proven=proven, stats=stats)
+
+
+@dataclass(frozen=True, eq=False)
+class _Pruned:
+    """What pruning leaves: the best route met, upper and Lagrangian lower bounds, the arcs
+    (as model arcs and as a graph) and the last Lagrangian multiplier."""
+
+    best: PathEval | None
+    upper: float
+    lower: float
+    arcs: PrunedArcs
+    graph: ShortestPathGraph
+    multiplier: float
+
+
+def _tightened(arrays: EdgeArrays, query: RouteQuery, bounds: RouteBounds) -> _Pruned:
+    """Best route found, upper and Lagrangian lower bound, and the arcs left after alternating
+    cost and latency pruning until a round removes less than a tenth of them.
+
+    Each round bounds only the arcs the last one kept: every arc removed lies on no feasible
+    route costing at most the upper bound, so the kept arcs hold all of them and their
+    distances stay valid (and grow) as bounds.
+    """
+    best: PathEval | None = None
+    lower = -math.inf
+    for _ in range(_PRUNE_ROUNDS):
+        assert bounds.larac is not None and bounds.bounded is not None
+        found = _best_feasible(arrays, query, bounds.larac.paths)
+        best = min(
+            (p for p in (best, found) if p is not None), key=lambda p: (p.cost, p.latency_ms), default=None
+        )
+        lower = max(lower, bounds.larac.lower_bound)
+        upper = best.cost if best else math.inf
+        if query.max_cost is not None:
+            upper = min(upper, query.max_cost)
+        keep = cost_keep(arrays, query, bounds, upper)
+        graph = bounds.bounded
+        kept = graph.restrict(keep)
+        arcs = PrunedArcs(kept.edge, kept.tail, kept.head, graph.n_arcs)
+        if keep.sum() > _PRUNE_SHRINK * len(keep) or not math.isfinite(upper):
+            break
+        bounds = route_bounds(arrays, query, within=kept)
+        if bounds.bounded is None:  # nothing within the bounds costs at most upper
+            none = kept.restrict(np.zeros(kept.n_arcs, dtype=bool))
+            return _Pruned(best, upper, lower, PrunedArcs(none.edge, none.tail, none.head, 0), none, 0.0)
+    return _Pruned(best, upper, lower, arcs, kept, bounds.larac.multiplier)
+
+
+def _additive(arrays: EdgeArrays, query: RouteQuery, arcs: PrunedArcs) -> bool:
+    """Whether a route's cost and limits are sums over its arcs: no permit is priced or counted."""
+    if query.max_jurisdictions is not None:
+        return False
+    juris = np.unique(arrays.jurisdiction[arcs.edge].ravel())
+    juris = juris[juris >= 0]
+    return not np.any(arrays.permit_cost[juris] > 0)
+
+
+def _solve_by_labels(
+    arrays: EdgeArrays,
+    query: RouteQuery,
+    pruned: _Pruned,
+    options: SolverOptions,
+    started: float,
+    stats: dict,
+) -> RouteResult:
+    """An additive route by exact label-setting over the pruned arcs (see optimizer.labels)."""
+    began = time.perf_counter()
+    search = label_search(
+        arrays,
+        query,
+        pruned.graph,
+        upper_bound=pruned.upper,
+        multipliers=(pruned.multiplier,),
+        time_limit_s=options.time_limit_s - (began - started),
+        stop=options.stop,
+    )
+    stats.update(labels=float(search.labels), model_s=time.perf_counter() - began)
+    best = pruned.best
+    if search.complete and search.edges is not None:
+        found = evaluate_path(arrays, query.source, search.edges)
+        if is_feasible(found, query) and (best is None or found.cost <= cost_ceiling(best.cost)):
+            if options.on_incumbent is not None:
+                options.on_incumbent(found.cost, found.cost)
+            stats["solve_s"] = time.perf_counter() - started
+            return route_result(RouteStatus.OPTIMAL, found, bound=found.cost, gap=0.0, stats=stats)
+        logger.error("label search route %s fails its bounds or the incumbent; not trusted", search.edges)
+    elif search.complete and best is None:
+        remaining = options.time_limit_s - (time.perf_counter() - started)
+        reason = _diagnose(arrays, query, replace(options, time_limit_s=remaining), stats["fastest_ms"])
+        return _infeasible(reason, stats=stats)
+    elif search.complete:
+        logger.error("label search found nothing under the incumbent %s; not trusted", best.edges)
+    stats["solve_s"] = time.perf_counter() - started
+    if best is None:
+        return RouteResult(
+            RouteStatus.UNSOLVED, bound=pruned.lower, reason=_unsolved_reason(options), stats=stats
+        )
+    bound = min(pruned.lower, best.cost)
+    return route_result(
+        RouteStatus.FEASIBLE, best, bound=bound, gap=relative_gap(best.cost, bound), stats=stats
+    )
 
 
 def _unsolved_reason(options: SolverOptions) -> str:
