@@ -7,17 +7,24 @@ Suites (each skipped with a reason when its data is absent):
 The floor is plain unconstrained Dijkstra (scipy.sparse.csgraph) on the same graph from the same
 source, timed in the same process; ratios are solve time over floor time.
   service     Optimize over loopback gRPC against the same solve in process; 8-client throughput
-Writes bench/results/latest.json.
+  orlib-rcsp, dimacs-ny, dimacs-ny-multi, naive-cpsat
+              published instances with known optima (bench/published.py)
+  us-nationwide, synthetic-*
+              geodata at scale: build time, peak memory, a batch of site-pair demands (bench/scale.py)
+Writes bench/results/latest.json.  `python bench/run.py SUITE...` runs only the named suites
+(a prefix selects several, e.g. `dimacs`).
 """
 
 from __future__ import annotations
 
 import itertools
 import json
+import os
 import platform
 import statistics
 import sys
 import time
+from importlib.metadata import version
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +39,8 @@ from optimizer.solve import solve_route
 from optimizer.testbeds import us_rail_spec
 
 sys.path.insert(0, str(Path(__file__).parent))  # bench/ is scripts, not a package
+import published
+import scale
 from service import service_suite
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -88,6 +97,8 @@ def _solve_pairs(network: Network, sites: list[str]) -> dict:
         statuses.append(result.status.value)
     return {
         "instances": len(times),
+        "optimal_matches": None,  # no known optima: each is proven optimal by the solver
+        "mismatches": None,
         "optimal": statuses.count("OPTIMAL"),
         "unsolved": len(times) - statuses.count("OPTIMAL"),
         "median_s": statistics.median(times) if times else None,
@@ -121,39 +132,77 @@ def _suite(name: str, spec: GeodataSpec, settings: GraphSettings) -> dict:
     return entry
 
 
-def main() -> int:
-    """Run the suites, print a table, write the JSON results."""
-    entries = [_suite("sample", spec_from_path(ROOT / "geodata" / "sample"), GraphSettings())]
-    if US.exists():
+COLUMNS = [
+    "suite",
+    "instances",
+    "optimal_matches",
+    "mismatches",
+    "unsolved",
+    "median_s",
+    "p90_s",
+    "max_s",
+    "floor_ratio_median",
+]
+
+
+def _entries(wanted: list[str]) -> list[dict]:
+    """Run the suites whose names start with one of wanted (all when empty)."""
+
+    def want(name: str) -> bool:
+        return not wanted or any(name.startswith(w) for w in wanted)
+
+    entries = []
+    if want("sample"):
+        entries.append(_suite("sample", spec_from_path(ROOT / "geodata" / "sample"), GraphSettings()))
+    if want("us-rail") and US.exists():
         tmp = ROOT / "bench" / "results"
         tmp.mkdir(parents=True, exist_ok=True)
         entries.append(_suite("us-rail", _us_spec(tmp), GraphSettings(gap_km=0.5)))
         (tmp / "us_sites.csv").unlink()
-    else:
+    elif want("us-rail"):
         print(f"us-rail skipped: {US} not found", file=sys.stderr)
-    service = service_suite()
-    columns = [
-        "suite",
-        "nodes",
-        "edges",
-        "build_s",
-        "instances",
-        "optimal",
-        "unsolved",
-        "median_s",
-        "p90_s",
-        "max_s",
-        "floor_ratio_median",
-    ]
-    print(" ".join(f"{c:>18}" for c in columns))
+    why = published.available()
+    if why and (want("orlib") or want("dimacs") or want("naive")):
+        print(why, file=sys.stderr)
+    elif not why:
+        rcsp_rows = []
+        if want("orlib-rcsp") or want("naive"):
+            rcsp, rcsp_rows = published.rcsp_suite()
+            entries.append(rcsp)
+        if want("dimacs-ny") and not any(w == "dimacs-ny-multi" for w in wanted):
+            entries.append(published.ny_suite(first_arc=True, progress=published.print_row))
+        if want("dimacs-ny-multi"):
+            entries.append(published.ny_suite(first_arc=False, progress=published.print_row))
+        if want("naive"):
+            entries.append(published.naive_suite(rcsp_rows))
+    if want("us-nationwide") or want("synthetic"):
+        entries.extend(scale.scale_suites(US, ROOT / "bench" / "results" / "scale"))
+    if want("service"):
+        entries.append(service_suite())
+    return entries
+
+
+def main(argv: list[str]) -> int:
+    """Run the suites, print a table, write the JSON results."""
+    started = time.perf_counter()
+    entries = _entries(argv)
+    print(" ".join(f"{c:>18}" for c in COLUMNS))
     for e in entries:
-        print(" ".join(f"{_fmt(e.get(c)):>18}" for c in columns))
-    print("service: " + ", ".join(f"{k} {_fmt(v)}" for k, v in service.items() if k != "suite"))
-    entries.append(service)
+        print(" ".join(f"{_fmt(e.get(c)):>18}" for c in COLUMNS))
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(
         json.dumps(
-            {"machine": platform.platform(), "python": platform.python_version(), "suites": entries}, indent=2
+            {
+                "machine": platform.platform(),
+                "processor": platform.processor() or platform.machine(),
+                "cpus": os.cpu_count(),
+                "python": platform.python_version(),
+                "ortools": version("ortools"),
+                "scipy": version("scipy"),
+                "wall_s": round(time.perf_counter() - started, 1),
+                "suites": entries,
+            },
+            indent=2,
         )
         + "\n"
     )
@@ -167,4 +216,4 @@ def _fmt(value: object) -> str:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -80,6 +79,11 @@ class ShortestPathGraph:
         return ShortestPathGraph(self.n_nodes, self.edge[keep], self.tail[keep], self.head[keep])
 
     @functools.cached_property
+    def _key(self) -> np.ndarray:
+        """One sorted number per arc for its (tail, head)."""
+        return self.tail * self.n_nodes + self.head
+
+    @functools.cached_property
     def _forward(self) -> _Csr:
         """Arcs by tail."""
         return _csr(self.tail, self.head, None, self.n_nodes)
@@ -97,22 +101,29 @@ class ShortestPathGraph:
         return self._dijkstra(weight, node, backward=backward, limit=limit, predecessors=False)[0]
 
     def shortest_path(
-        self, weight: np.ndarray, source: int, target: int
+        self, weight: np.ndarray, source: int, target: int, *, limit: float = math.inf
     ) -> tuple[tuple[int, ...], np.ndarray]:
-        """Edge ids of a least-weight path source -> target, and the distances from source."""
-        dist, pred = self._dijkstra(weight, source, backward=False, limit=math.inf, predecessors=True)
+        """Edge ids of a least-weight path source -> target, and the distances from source
+        (inf beyond limit, which must be at least the path's weight)."""
+        dist, pred = self._dijkstra(weight, source, backward=False, limit=limit, predecessors=True)
+        if not math.isfinite(dist[target]):
+            raise ValueError(f"no path from {source} to {target} within {limit}")
         nodes = [target]
         while nodes[-1] != source:
             nodes.append(int(pred[nodes[-1]]))
         nodes.reverse()
-        return tuple(self._cheapest_arc_edge(weight, u, v) for u, v in itertools.pairwise(nodes)), dist
+        return self._cheapest_arcs(weight, np.asarray(nodes, dtype=np.int64)), dist
 
-    def _cheapest_arc_edge(self, weight: np.ndarray, u: int, v: int) -> int:
-        """Edge id of the least-weight arc u -> v."""
-        lo, hi = np.searchsorted(self.tail, [u, u + 1])
-        lo_v, hi_v = lo + np.searchsorted(self.head[lo:hi], [v, v + 1])
-        candidates = self.edge[lo_v:hi_v]
-        return int(candidates[np.argmin(weight[candidates])])
+    def _cheapest_arcs(self, weight: np.ndarray, nodes: np.ndarray) -> tuple[int, ...]:
+        """Edge ids of the least-weight arc between each pair of consecutive nodes."""
+        key = self._key
+        wanted = nodes[:-1] * self.n_nodes + nodes[1:]
+        lo, hi = np.searchsorted(key, wanted, side="left"), np.searchsorted(key, wanted, side="right")
+        edges = self.edge[lo]
+        for i in np.flatnonzero(hi - lo > 1).tolist():  # parallel arcs: the cheapest one
+            candidates = self.edge[lo[i] : hi[i]]
+            edges[i] = candidates[np.argmin(weight[candidates])]
+        return tuple(edges.tolist())
 
     def _dijkstra(
         self, weight: np.ndarray, node: int, *, backward: bool, limit: float, predecessors: bool
@@ -210,16 +221,20 @@ class LagrangianResult:
     multiplier: float
     lower_bound: float
     paths: tuple[tuple[int, ...], ...]
-    from_source: dict[float, np.ndarray] = field(default_factory=dict)
+    from_source: dict[float, tuple[np.ndarray, float]] = field(default_factory=dict)
+    """multiplier -> (distances, limit): exact up to limit, inf beyond."""
 
 
 def lagrangian_paths(arrays: EdgeArrays, graph: ShortestPathGraph, query: RouteQuery) -> LagrangianResult:
     """LARAC: min cost + lambda * latency paths that bracket the latency bound."""
     s, t, bound = query.source, query.target, query.max_latency_ms + LATENCY_TOLERANCE_MS
-    from_source: dict[float, np.ndarray] = {}
+    from_source: dict[float, tuple[np.ndarray, float]] = {}
 
-    def shortest(lam: float) -> tuple[int, ...]:
-        path, from_source[lam] = graph.shortest_path(arrays.cost + lam * arrays.latency_ms, s, t)
+    def shortest(lam: float, limit: float = math.inf) -> tuple[int, ...]:
+        weight = arrays.cost + lam * arrays.latency_ms
+        limit = limit * (1 + 1e-8) + 1e-8  # above any cost ceiling of a route within it
+        path, dist = graph.shortest_path(weight, s, t, limit=limit)
+        from_source[lam] = (dist, limit)
         return path
 
     def totals(edges: tuple[int, ...]) -> tuple[float, float]:
@@ -238,7 +253,7 @@ def lagrangian_paths(arrays: EdgeArrays, graph: ShortestPathGraph, query: RouteQ
         if d_cheap - d_fast <= 0:
             break
         lam = (c_fast - c_cheap) / (d_cheap - d_fast)
-        mid = shortest(lam)
+        mid = shortest(lam, limit=c_fast + lam * max(bound, d_fast))  # the fast route is within it
         c_mid, d_mid = totals(mid)
         w_mid = c_mid + lam * d_mid
         lower = max(lower, w_mid - lam * bound)
@@ -267,7 +282,8 @@ class RouteBounds:
     fastest_ms: float
     bounded: ShortestPathGraph | None = None
     larac: LagrangianResult | None = None
-    cost_bounds: tuple[tuple[float, np.ndarray, np.ndarray], ...] = ()
+    cost_bounds: tuple[tuple[float, np.ndarray, np.ndarray, float], ...] = ()
+    """(multiplier, cost distances from the source, to the target, limit they are exact to)."""
     cheapest: float = math.nan
     """Least edge cost of any route over the bounded arcs."""
     why: str = ""
@@ -317,16 +333,13 @@ def route_bounds(
         keep &= r_s[usable.tail] + weight[usable.edge] + r_t[usable.head] <= ceiling
     bounded = usable.restrict(keep)
     larac = lagrangian_paths(arrays, bounded, query)
-    cost_bounds = tuple(
-        (
-            lam,
-            larac.from_source[lam],
-            bounded.distances(arrays.cost + lam * arrays.latency_ms, t, backward=True),
-        )
-        for lam in sorted({0.0, larac.multiplier})
-    )
+    cost_bounds = []
+    for lam in sorted({0.0, larac.multiplier}):
+        from_s, limit = larac.from_source[lam]
+        to_t = bounded.distances(arrays.cost + lam * arrays.latency_ms, t, backward=True, limit=limit)
+        cost_bounds.append((lam, from_s, to_t, limit))
     cheapest = float(cost_bounds[0][1][t])
-    return RouteBounds(usable, lat_s, lat_t, fastest_ms, bounded, larac, cost_bounds, cheapest)
+    return RouteBounds(usable, lat_s, lat_t, fastest_ms, bounded, larac, tuple(cost_bounds), cheapest)
 
 
 @dataclass(frozen=True, eq=False)
@@ -363,7 +376,9 @@ def cost_keep(arrays: EdgeArrays, query: RouteQuery, bounds: RouteBounds, upper_
     if math.isfinite(upper_bound):
         ceiling = cost_ceiling(upper_bound)
         budget_ms = query.max_latency_ms + LATENCY_TOLERANCE_MS  # what a route may use
-        for lam, d_s, d_t in bounds.cost_bounds:
+        for lam, d_s, d_t, limit in bounds.cost_bounds:
+            if limit < (ceiling + lam * budget_ms) * (1 + 1e-9):
+                continue  # distances beyond their limit are unknown, not large
             weight = arrays.cost[edge] + lam * arrays.latency_ms[edge]
             lower = d_s[tail] + weight + d_t[head] - lam * budget_ms
             keep &= lower <= ceiling + 1e-9 * lam * budget_ms  # float slack on the sums
