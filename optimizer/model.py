@@ -78,7 +78,8 @@ def _scale(values_total: float, budget: float, integral: bool) -> float:
         return 1.0
     if values_total <= 0:
         return 1.0
-    return 2.0 ** math.floor(math.log2(budget / values_total))
+    exponent = math.floor(math.log2(budget) - math.log2(values_total))  # no overflow for tiny totals
+    return 2.0 ** min(exponent, 1000)
 
 
 def build_route_model(
@@ -141,15 +142,13 @@ def _add_resource_limits(
     """Each extra resource summed over the chosen arcs stays within its limit."""
     for k, limit in enumerate(query.max_resources or ()):
         used = arrays.resources[arcs.edge, k]
-        if used.sum() <= limit:
+        ceiling = limit + RESOURCE_TOLERANCE
+        if used.sum() <= ceiling:
             continue  # cannot bind
         integral = bool(np.all(used == np.round(used))) and float(limit).is_integer()
-        scale = _scale(limit, _LATENCY_SCALE_BUDGET, integral)
+        scale = _scale(ceiling, _LATENCY_SCALE_BUDGET, integral)  # pruned arcs each use at most it
         used_int = np.round(used * scale).astype(np.int64)
-        model.add(
-            cp_model.LinearExpr.weighted_sum(x, used_int.tolist())
-            <= math.floor((limit + RESOURCE_TOLERANCE) * scale)
-        )
+        model.add(cp_model.LinearExpr.weighted_sum(x, used_int.tolist()) <= math.floor(ceiling * scale))
 
 
 def _max_cost_int(max_cost: float | None, cost_scale: float, total_int: int) -> int | None:
