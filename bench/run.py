@@ -40,7 +40,6 @@ from optimizer.testbeds import us_rail_spec
 
 sys.path.insert(0, str(Path(__file__).parent))  # bench/ is scripts, not a package
 import published
-import scale
 from service import service_suite
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -176,6 +175,8 @@ def _entries(wanted: list[str]) -> list[dict]:
         if want("naive"):
             entries.append(published.naive_suite(rcsp_rows))
     if want("us-nationwide") or want("synthetic"):
+        import scale  # written alongside; imported only when its suites run
+
         entries.extend(scale.scale_suites(US, ROOT / "bench" / "results" / "scale"))
     if want("service"):
         entries.append(service_suite())
@@ -190,6 +191,10 @@ def main(argv: list[str]) -> int:
     for e in entries:
         print(" ".join(f"{_fmt(e.get(c)):>18}" for c in COLUMNS))
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    if argv and RESULTS.exists():  # a partial run replaces its own suites and keeps the others
+        ran = {e["suite"] for e in entries}
+        kept = [e for e in json.loads(RESULTS.read_text())["suites"] if e["suite"] not in ran]
+        entries = kept + entries
     RESULTS.write_text(
         json.dumps(
             {
