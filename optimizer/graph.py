@@ -36,6 +36,9 @@ logger = logging.getLogger(__name__)
 LATERAL, CONNECTOR = "lateral", "connector"
 _DENSIFY_DEG = 0.01
 """Longest lon/lat segment (degrees, ~1 km) taken into the working projection."""
+_CHUNK_SEGMENTS = 32
+"""Segments per chunk: long lines are searched, intersected and measured chunk by chunk, so the
+work per query or crossing does not grow with the length of the whole line."""
 
 
 @dataclass(frozen=True)
@@ -90,6 +93,16 @@ class _Lines:
     site: np.ndarray  # site row for laterals, -1 otherwise
 
 
+@dataclass(frozen=True, eq=False)
+class _Chunks:
+    """Lines cut into runs of at most _CHUNK_SEGMENTS consecutive segments (chunks of one line
+    share their seam vertex), in line order, with where each starts along its line."""
+
+    geometry: np.ndarray
+    line: np.ndarray  # line of each chunk
+    start_m: np.ndarray  # distance along the line to the chunk's first vertex (m)
+
+
 def build_graph(layers: Layers, *, settings: GraphSettings | None = None) -> Network:
     """Node corridors, attach sites, split at jurisdictions and price every edge."""
     settings = settings or GraphSettings()
@@ -98,13 +111,19 @@ def build_graph(layers: Layers, *, settings: GraphSettings | None = None) -> Net
     proj = WorkingProjection.fitted(_extent(layers.sites, corridors))
     work = _project(proj, corridors, layers.sites, layers.jurisdictions, layers.exclusions)
     lines = _corridor_lines(corridors, work["corridors"])
+    chunks = _chunked(lines.geometry)
+    chunk_tree = shapely.STRtree(chunks.geometry)
     site_xy = shapely.get_coordinates(work["sites"])
-    laterals, unreachable = _laterals(lines, site_xy, layers.sites, settings)
-    connectors = _connectors(lines, settings)
+    laterals, unreachable = _laterals(lines, chunks, chunk_tree, site_xy, layers.sites, settings)
+    connectors = _connectors(lines, chunks, chunk_tree, settings)
     all_lines = _concat_lines([lines, laterals, connectors])
+    all_chunks = _concat_chunks(
+        [chunks, _chunked(laterals.geometry), _chunked(connectors.geometry)],
+        [0, len(lines.geometry), len(lines.geometry) + len(laterals.geometry)],
+    )
     n_sites = len(layers.sites)
     levels, juris = _jurisdiction_table(layers.jurisdictions, settings)
-    events = _cut_events(all_lines, work, juris, levels, settings)
+    events = _cut_events(all_lines, all_chunks, work, juris, levels, settings)
     pieces = split_lines(all_lines.geometry, events)
     node_of_event, node_xy = _assign_nodes(events, settings.snap_tolerance_m, site_xy)
     tail = node_of_event[pieces.start_event]
@@ -209,25 +228,76 @@ def _concat_lines(parts: list[_Lines]) -> _Lines:
     return _Lines(*(np.concatenate([getattr(p, f) for p in parts]) for f in _Lines.__dataclass_fields__))
 
 
-def _attach_points(lines: _Lines, cand_line: np.ndarray, points: np.ndarray) -> np.ndarray:
-    """Nearest point of each candidate line to a point: anywhere on crossing-access lines, an
-    end on endpoint-access lines."""
-    geoms = lines.geometry[cand_line]
-    on_line = shapely.line_interpolate_point(geoms, shapely.line_locate_point(geoms, points))
+def _chunked(lines: np.ndarray, max_segments: int = _CHUNK_SEGMENTS) -> _Chunks:
+    """Single-part lines cut into chunks of at most max_segments segments."""
+    coords, owner = shapely.get_coordinates(lines, return_index=True)
+    n_lines = len(lines)
+    first = np.searchsorted(owner, np.arange(n_lines))
+    n_vertices = np.bincount(owner, minlength=n_lines)
+    per_line = -(-np.maximum(n_vertices - 1, 1) // max_segments)
+    line = np.repeat(np.arange(n_lines), per_line)
+    start = first[line] + max_segments * _ramp(per_line)
+    end = np.minimum(start + max_segments, first[line] + n_vertices[line] - 1)
+    size = end - start + 1
+    rows = np.repeat(start, size) + _ramp(size)
+    geometry = shapely.linestrings(coords[rows], indices=np.repeat(np.arange(len(line)), size))
+    # summed per line (not as one running total over all lines, which would lose precision)
+    through = pd.Series(shapely.length(geometry)).groupby(line).cumsum().to_numpy()
+    opens_line = np.ones(len(line), dtype=bool)
+    opens_line[1:] = line[1:] != line[:-1]
+    return _Chunks(geometry, line, np.where(opens_line, 0.0, np.roll(through, 1)))
+
+
+def _ramp(counts: np.ndarray) -> np.ndarray:
+    """0..count-1 for each count, concatenated."""
+    return np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
+
+
+def _concat_chunks(parts: list[_Chunks], line_offsets: list[int]) -> _Chunks:
+    """Chunks of several batches of lines numbered one after the other."""
+    return _Chunks(
+        geometry=np.concatenate([p.geometry for p in parts]),
+        line=np.concatenate([p.line + off for p, off in zip(parts, line_offsets, strict=True)]),
+        start_m=np.concatenate([p.start_m for p in parts]),
+    )
+
+
+def _attach_points(
+    lines: _Lines, chunks: _Chunks, tree: shapely.STRtree, points: np.ndarray, reach_m: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(point, line) pairs within reach_m, ordered by point then line, and where each point
+    attaches to each line: its nearest point on crossing-access lines, its nearer end on
+    endpoint-access ones."""
+    p_idx, c_idx = tree.query(points, predicate="dwithin", distance=reach_m)
+    line = chunks.line[c_idx]
+    dist = np.zeros(len(c_idx))
+    crossing = lines.crossings[line]
+    dist[crossing] = shapely.distance(points[p_idx[crossing]], chunks.geometry[c_idx[crossing]])
+    order = np.lexsort((c_idx, dist, line, p_idx))  # per pair: nearest chunk, ties to the earliest
+    p_idx, c_idx, line = p_idx[order], c_idx[order], line[order]
+    first = np.ones(len(order), dtype=bool)
+    first[1:] = (p_idx[1:] != p_idx[:-1]) | (line[1:] != line[:-1])
+    p_idx, c_idx, line = p_idx[first], c_idx[first], line[first]
+    near, chunk = points[p_idx], chunks.geometry[c_idx]
+    on_line = shapely.line_interpolate_point(chunk, shapely.line_locate_point(chunk, near))
+    geoms = lines.geometry[line]
     start, end = shapely.get_point(geoms, 0), shapely.get_point(geoms, -1)
-    nearer_end = np.where(shapely.distance(points, start) <= shapely.distance(points, end), start, end)
-    return np.where(lines.crossings[cand_line], on_line, nearer_end)
+    nearer_end = np.where(shapely.distance(near, start) <= shapely.distance(near, end), start, end)
+    return p_idx, line, np.where(lines.crossings[line], on_line, nearer_end)
 
 
 def _laterals(
-    lines: _Lines, site_xy: np.ndarray, sites: gpd.GeoDataFrame, settings: GraphSettings
+    lines: _Lines,
+    chunks: _Chunks,
+    chunk_tree: shapely.STRtree,
+    site_xy: np.ndarray,
+    sites: gpd.GeoDataFrame,
+    settings: GraphSettings,
 ) -> tuple[_Lines, dict[str, str]]:
     """New-build laterals from each site to its nearest corridors within max_lateral_km."""
     points = shapely.points(site_xy)
     reach_m = settings.max_lateral_km * 1000.0
-    tree = shapely.STRtree(lines.geometry)
-    site_idx, line_idx = tree.query(points, predicate="dwithin", distance=reach_m)
-    attach = _attach_points(lines, line_idx, points[site_idx])
+    site_idx, line_idx, attach = _attach_points(lines, chunks, chunk_tree, points, reach_m)
     dist = shapely.distance(points[site_idx], attach)
     ok = dist <= reach_m
     site_idx, line_idx, attach, dist = site_idx[ok], line_idx[ok], attach[ok], dist[ok]
@@ -253,7 +323,9 @@ def _laterals(
     return _new_build(geoms, LATERAL, site_idx[pick], settings), unreachable
 
 
-def _connectors(lines: _Lines, settings: GraphSettings) -> _Lines:
+def _connectors(
+    lines: _Lines, chunks: _Chunks, chunk_tree: shapely.STRtree, settings: GraphSettings
+) -> _Lines:
     """New-build connectors from dead ends to another corridor within gap_km."""
     empty = _new_build(np.array([], dtype=object), CONNECTOR, np.array([], int), settings)
     if settings.gap_km <= 0 or not len(lines.geometry):
@@ -263,18 +335,17 @@ def _connectors(lines: _Lines, settings: GraphSettings) -> _Lines:
         [shapely.get_point(lines.geometry[crossing], 0), shapely.get_point(lines.geometry[crossing], -1)]
     )
     owner = np.concatenate([crossing, crossing])
-    tree = shapely.STRtree(lines.geometry)
-    e_idx, l_idx = tree.query(ends, predicate="dwithin", distance=settings.snap_tolerance_m)
+    e_idx, c_idx = chunk_tree.query(ends, predicate="dwithin", distance=settings.snap_tolerance_m)
+    l_idx = chunks.line[c_idx]
     touching = np.zeros(len(ends), dtype=bool)
     touching[e_idx[owner[e_idx] != l_idx]] = True
     dead = np.flatnonzero(~touching)
-    e_idx, l_idx = tree.query(ends[dead], predicate="dwithin", distance=settings.gap_km * 1000.0)
+    e_idx, l_idx, attach = _attach_points(lines, chunks, chunk_tree, ends[dead], settings.gap_km * 1000.0)
     other = lines.corridor_row[l_idx] != lines.corridor_row[owner[dead[e_idx]]]
-    e_idx, l_idx = e_idx[other], l_idx[other]
+    e_idx, l_idx, attach = e_idx[other], l_idx[other], attach[other]
     if not len(e_idx):
         return empty
     points = ends[dead[e_idx]]
-    attach = _attach_points(lines, l_idx, points)
     dist = shapely.distance(points, attach)
     reach = dist <= settings.gap_km * 1000.0  # an endpoint-access target is joined at an end
     frame = pd.DataFrame({"end": e_idx[reach], "dist": dist[reach], "pos": np.flatnonzero(reach)})
@@ -303,6 +374,7 @@ def _jurisdiction_table(
 
 def _cut_events(
     lines: _Lines,
+    chunks: _Chunks,
     work: dict,
     juris: gpd.GeoDataFrame,
     levels: tuple[str, ...],
@@ -322,8 +394,8 @@ def _cut_events(
     boundaries = shapely.boundary(work["jurisdictions"])
     for level in levels:
         on_level = (juris["level"] == level).to_numpy()
-        parts.append(_boundary_events(lines.geometry, boundaries[on_level]))
-    parts.append(_boundary_events(lines.geometry, shapely.boundary(work["exclusions"])))
+        parts.append(_boundary_events(lines.geometry, chunks, boundaries[on_level]))
+    parts.append(_boundary_events(lines.geometry, chunks, shapely.boundary(work["exclusions"])))
     return Events.concat(parts)
 
 
@@ -357,14 +429,65 @@ def _touching_end_events(lines: _Lines, crossing: np.ndarray, tolerance_m: float
     return Events.on_lines(geoms, target[other], ends[e_idx[other]], PUBLIC)
 
 
-def _boundary_events(geoms: np.ndarray, boundaries: np.ndarray) -> Events:
-    """Private cuts where lines cross polygon boundaries."""
+def _boundary_events(geoms: np.ndarray, chunks: _Chunks, boundaries: np.ndarray) -> Events:
+    """Private cuts where lines cross polygon boundaries.
+
+    Line chunks meet boundary chunks; a point met is placed on its own line chunk. Where a line
+    runs along a boundary, the stretches found on each chunk pair are merged per line and
+    polygon first, so only the two ends of the whole overlap cut (as on the whole line).
+    """
     if not len(boundaries):
         return Events.concat([])
-    tree = shapely.STRtree(boundaries)
-    line_idx, b_idx = tree.query(geoms, predicate="intersects")
-    points, owner = crossing_points(geoms[line_idx], boundaries[b_idx])
-    return Events.on_lines(geoms, line_idx[owner], points, PRIVATE)
+    rings, polygon = shapely.get_parts(boundaries, return_index=True)
+    ring_chunks = _chunked(rings)
+    tree = shapely.STRtree(ring_chunks.geometry)
+    c_idx, r_idx = tree.query(chunks.geometry, predicate="intersects")
+    met = shapely.intersection(chunks.geometry[c_idx], ring_chunks.geometry[r_idx])
+    parts, owner = shapely.get_parts(met, return_index=True)
+    parts, sub = shapely.get_parts(parts, return_index=True)  # flatten nested multi-parts
+    owner = owner[sub]
+    kind = shapely.get_type_id(parts)
+    chunk = c_idx[owner]
+    pair = np.column_stack([chunks.line[chunk], polygon[ring_chunks.line[r_idx[owner]]]])
+    is_point, linear = kind == 0, np.isin(kind, (1, 2))
+    if not linear.any():
+        return _chunk_point_events(chunks, chunk[is_point], parts[is_point])
+    overlap_pair, group = np.unique(pair[linear], axis=0, return_inverse=True)
+    group = group.ravel()
+    by_group = np.argsort(group, kind="stable")
+    merged = shapely.line_merge(shapely.multilinestrings(parts[linear][by_group], indices=group[by_group]))
+    # a chunk pair that only touches a stretch found by its neighbours adds no cut inside it
+    point_group = _row_index(overlap_pair, pair[is_point])
+    inside = point_group >= 0
+    inside[inside] = shapely.intersects(merged[point_group[inside]], parts[is_point][inside])
+    points = _chunk_point_events(chunks, chunk[is_point][~inside], parts[is_point][~inside])
+    ends, end_owner = shapely.get_parts(shapely.boundary(merged), return_index=True)
+    overlaps = Events.on_lines(geoms, overlap_pair[end_owner, 0], ends, PRIVATE)
+    return Events.concat([points, overlaps])
+
+
+def _row_index(table: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """Index of each (a, b) row in a table of unique (a, b) rows, -1 where absent."""
+    index = pd.MultiIndex.from_arrays([table[:, 0], table[:, 1]])
+    return index.get_indexer(pd.MultiIndex.from_arrays([rows[:, 0], rows[:, 1]]))
+
+
+def _chunk_point_events(chunks: _Chunks, chunk: np.ndarray, points: np.ndarray) -> Events:
+    """Private events at points on line chunks (a point met twice on one line counts once)."""
+    if not len(chunk):
+        return Events.empty()
+    xy = shapely.get_coordinates(points)
+    first = np.unique(np.column_stack([chunks.line[chunk], xy]), axis=0, return_index=True)[1]
+    chunk, points = chunk[first], points[first]
+    local_m = shapely.line_locate_point(chunks.geometry[chunk], points)
+    n = len(chunk)
+    return Events(
+        line=chunks.line[chunk],
+        m=chunks.start_m[chunk] + local_m,
+        xy=shapely.get_coordinates(shapely.line_interpolate_point(chunks.geometry[chunk], local_m)),
+        kind=np.full(n, PRIVATE, np.int8),
+        node=np.full(n, -1, np.int64),
+    )
 
 
 def _assign_nodes(events: Events, tolerance_m: float, site_xy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -373,7 +496,7 @@ def _assign_nodes(events: Events, tolerance_m: float, site_xy: np.ndarray) -> tu
     fixed = events.kind == FIXED
     node[fixed] = events.node[fixed]
     public = np.flatnonzero(events.kind == PUBLIC)
-    labels = cluster_points(events.xy[public], tolerance_m)
+    labels = _clustered(events.xy[public], tolerance_m)
     n_sites = len(site_xy)
     node[public] = n_sites + labels
     n_public = int(labels.max()) + 1 if len(labels) else 0
@@ -385,6 +508,24 @@ def _assign_nodes(events: Events, tolerance_m: float, site_xy: np.ndarray) -> tu
     xy[n_sites + labels[first]] = events.xy[public[first]]
     xy[n_sites + n_public :] = events.xy[private]
     return node, xy
+
+
+def _clustered(xy: np.ndarray, tolerance_m: float) -> np.ndarray:
+    """cluster_points over distinct positions only, labels numbered as it numbers them (by first
+    member): a junction holds dozens of coincident events, whose pairs would grow quadratically."""
+    if not len(xy):
+        return np.zeros(0, np.int64)
+    order = np.lexsort((xy[:, 1], xy[:, 0]))
+    new_position = np.ones(len(order), dtype=bool)
+    new_position[1:] = (xy[order[1:]] != xy[order[:-1]]).any(axis=1)
+    position = np.empty(len(order), np.int64)
+    position[order] = np.cumsum(new_position) - 1
+    labels = cluster_points(xy[order[new_position]], tolerance_m)[position]
+    first_member = np.full(labels.max() + 1, len(labels), np.int64)
+    np.minimum.at(first_member, labels, np.arange(len(labels)))
+    rank = np.empty(len(first_member), np.int64)
+    rank[np.argsort(first_member)] = np.arange(len(first_member))
+    return rank[labels]
 
 
 def _pin_ends(geoms: np.ndarray, start_xy: np.ndarray, end_xy: np.ndarray) -> np.ndarray:
@@ -410,14 +551,14 @@ def _piece_jurisdictions(
     if not len(levels) or not len(geoms):
         return out, np.zeros(out.shape, dtype=bool)
     mid = shapely.line_interpolate_point(geoms, 0.5, normalized=True)
-    tree = shapely.STRtree(polygons)
-    piece, poly = tree.query(mid, predicate="intersects")
+    poly, piece = shapely.STRtree(mid).query(polygons, predicate="intersects")  # polygons prepared
     order = np.lexsort((poly, piece))
     piece, poly = piece[order], poly[order]
     used = np.unique(poly)
     inner = np.empty(len(polygons), dtype=object)
     inner[used] = shapely.buffer(polygons[used], -settings.min_entry_m)
-    deep = shapely.intersects(geoms[piece], inner[poly])
+    shapely.prepare(inner[used])
+    deep = shapely.intersects(inner[poly], geoms[piece])
     level_of = pd.Index(levels).get_indexer(juris["level"].to_numpy())
     covered = np.zeros(out.shape, dtype=bool)
     covered[piece, level_of[poly]] = True
@@ -433,7 +574,7 @@ def _in_exclusions(geoms: np.ndarray, exclusions: np.ndarray) -> np.ndarray:
     if not len(exclusions) or not len(geoms):
         return np.zeros(len(geoms), dtype=bool)
     mid = shapely.line_interpolate_point(geoms, 0.5, normalized=True)
-    piece, _ = shapely.STRtree(exclusions).query(mid, predicate="intersects")
+    _, piece = shapely.STRtree(mid).query(exclusions, predicate="intersects")  # exclusions prepared
     out = np.zeros(len(geoms), dtype=bool)
     out[piece] = True
     return out
