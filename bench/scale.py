@@ -41,7 +41,7 @@ from optimizer.problem import RouteResult, SolverOptions
 from optimizer.routes import Demand, demand_query
 from optimizer.solve import solve_route
 from optimizer.synthetic import SyntheticPlan, write_synthetic
-from optimizer.testbeds import CONTIGUOUS_US_LONLAT, nationwide_counts, us_nationwide_spec
+from optimizer.testbeds import nationwide_counts, us_nationwide_spec
 
 ROOT = Path(__file__).resolve().parents[1]
 US = ROOT.parent / "shared" / "data" / "us"
@@ -107,7 +107,7 @@ def _suite_spec(suite: str, shared_us: Path, work_dir: Path) -> tuple[GeodataSpe
     """Geodata spec, graph settings and extra facts of a suite."""
     if suite == NATIONWIDE:
         spec = us_nationwide_spec(shared_us, work_dir / "us")
-        return spec, GraphSettings(gap_km=0.5), nationwide_counts(work_dir / "us", CONTIGUOUS_US_LONLAT)
+        return spec, GraphSettings(gap_km=0.5), nationwide_counts(shared_us, work_dir / "us")
     size = int(suite.removeprefix("synthetic-"))
     return spec_from_path(_synthetic_path(work_dir, size)), GraphSettings(), {"target_edges": size}
 

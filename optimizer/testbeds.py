@@ -6,6 +6,7 @@ import hashlib
 import json
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -95,24 +96,32 @@ def us_nationwide_spec(
     us_dir: Path,
     work_dir: Path,
     *,
-    bounds_lonlat: tuple[float, float, float, float] = CONTIGUOUS_US_LONLAT,
+    bounds_lonlat: tuple[float, float, float, float] | None = CONTIGUOUS_US_LONLAT,
 ) -> GeodataSpec:
     """Railroads and Internet Atlas existing fiber as corridors, Census states and counties as
     jurisdictions, US PeeringDB facilities as sites.
 
-    Atlas links and facilities are kept where they lie in the US within bounds_lonlat; they are
-    written once per bounds under work_dir (links as FlatGeobuf, sites as CSV, with a JSON of
-    what was dropped and why) and read back through the ordinary loader like any raw file.
+    Atlas links and facilities are kept where they lie in the US within bounds_lonlat (None:
+    anywhere the source gives the country as US). They are
+    written once under work_dir (links as FlatGeobuf, sites as CSV, and a JSON of what was
+    dropped and why, see nationwide_counts), named by the bounds and the source files' sizes and
+    times, and read back through the ordinary loader like any raw file.
     """
-    work_dir.mkdir(parents=True, exist_ok=True)
-    links_path, sites_path = _prepared_paths(work_dir, bounds_lonlat)
-    links, link_counts = internet_atlas_links(us_dir, bounds_lonlat=bounds_lonlat)
-    sites, site_counts = peeringdb_sites(us_dir, bounds_lonlat=bounds_lonlat)
-    _write_atomic(links_path, lambda p: links.to_file(p, driver="FlatGeobuf", engine="pyogrio"))
-    _write_atomic(sites_path, lambda p: sites.to_csv(p, index=False))
-    counts = {"internet_atlas": asdict(link_counts), "peeringdb": asdict(site_counts)}
-    _write_atomic(links_path.with_suffix(".json"), lambda p: p.write_text(json.dumps(counts, indent=2)))
-    logger.info("nationwide test bed: %s", counts)
+    links_path, sites_path = _prepared_paths(us_dir, work_dir, bounds_lonlat)
+    counts_path = links_path.with_suffix(".json")
+    if not (links_path.exists() and sites_path.exists() and counts_path.exists()):
+        work_dir.mkdir(parents=True, exist_ok=True)
+        links, link_counts = internet_atlas_links(us_dir, bounds_lonlat=bounds_lonlat)
+        sites, site_counts = peeringdb_sites(us_dir, bounds_lonlat=bounds_lonlat)
+        # no spatial index: FlatGeobuf would reorder the rows along it
+        _write_atomic(
+            links_path,
+            lambda p: links.to_file(p, driver="FlatGeobuf", engine="pyogrio", SPATIAL_INDEX="NO"),
+        )
+        _write_atomic(sites_path, lambda p: sites.to_csv(p, index=False))
+        counts = {"internet_atlas": asdict(link_counts), "peeringdb": asdict(site_counts)}
+        _write_atomic(counts_path, lambda p: p.write_text(json.dumps(counts, indent=2) + "\n"))
+        logger.info("nationwide test bed prepared in %s: %s", work_dir, counts)
     fiber = LayerSource(links_path, fields={"corridor_id": "link_id"}, defaults={"kind": "existing_fiber"})
     rail = LayerSource(us_dir / RAILROADS, defaults={"kind": "rail"})
     return GeodataSpec(
@@ -127,9 +136,14 @@ def us_nationwide_spec(
     )
 
 
-def nationwide_counts(work_dir: Path, bounds_lonlat: tuple[float, float, float, float]) -> dict:
-    """The dropped/kept counts written by us_nationwide_spec for these bounds."""
-    links_path, _ = _prepared_paths(work_dir, bounds_lonlat)
+def nationwide_counts(
+    us_dir: Path,
+    work_dir: Path,
+    *,
+    bounds_lonlat: tuple[float, float, float, float] | None = CONTIGUOUS_US_LONLAT,
+) -> dict:
+    """What us_nationwide_spec kept and dropped (and why) for these bounds, as plain numbers."""
+    links_path, _ = _prepared_paths(us_dir, work_dir, bounds_lonlat)
     return json.loads(links_path.with_suffix(".json").read_text())
 
 
@@ -146,13 +160,18 @@ def _census_sources(census: Path) -> tuple[LayerSource, ...]:
     )
 
 
-def _prepared_paths(work_dir: Path, bounds_lonlat: tuple[float, ...]) -> tuple[Path, Path]:
-    """Files for the prepared links and sites of one bounds box."""
-    key = hashlib.sha1(repr(tuple(float(b) for b in bounds_lonlat)).encode()).hexdigest()[:10]
+def _prepared_paths(
+    us_dir: Path, work_dir: Path, bounds_lonlat: tuple[float, ...] | None
+) -> tuple[Path, Path]:
+    """Files for the prepared links and sites of one bounds box and one version of the sources."""
+    sources = [(us_dir / name).stat() for name in (ATLAS_NODES, ATLAS_EDGES, PEERINGDB)]
+    stamp = [(s.st_size, s.st_mtime_ns) for s in sources]
+    bounds = None if bounds_lonlat is None else tuple(map(float, bounds_lonlat))
+    key = hashlib.sha1(repr((bounds, stamp)).encode()).hexdigest()[:12]
     return work_dir / f"internet_atlas_links_{key}.fgb", work_dir / f"peeringdb_sites_{key}.csv"
 
 
-def _write_atomic(path: Path, write) -> None:
+def _write_atomic(path: Path, write: Callable[[Path], object]) -> None:
     """Write through a temporary file beside path, then rename it into place."""
     tmp = path.with_name(f".{path.stem}.{os.getpid()}{path.suffix}")
     tmp.unlink(missing_ok=True)

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pyogrio
 import pytest
 import shapely
 from scipy.spatial import cKDTree
@@ -15,7 +16,6 @@ from optimizer.geodata import load_geodata
 from optimizer.graph import build_graph
 from optimizer.routes import Demand, solve_demand
 from optimizer.testbeds import (
-    CONTIGUOUS_US_LONLAT,
     internet_atlas_links,
     nationwide_counts,
     peeringdb_sites,
@@ -34,6 +34,7 @@ HEADER = "ORGANIZATION,NODE_NAME,LATITUDE,LONGITUDE,CITY,STATE,COUNTRY,SOURCE,AS
 
 def _atlas_dir(tmp_path: Path) -> Path:
     """A tiny Internet Atlas with each quirk of the real one."""
+    tmp_path.mkdir(parents=True, exist_ok=True)
     nodes = [
         "A,chi,41.88,-87.63,Chicago,,US,IA,2013",
         "A,chi,41.88,-87.63,Chicago,,US,IA,2013",  # listed twice at one place: fine
@@ -75,18 +76,37 @@ def test_atlas_links_drop_what_cannot_be_placed_and_count_why(tmp_path):
     assert list(everywhere["to_pop"]) == ["ind", "hnl"] and counts.outside == 2
 
 
-def test_peeringdb_sites_are_us_facilities_with_row_ids(tmp_path):
+def _peeringdb(us_dir: Path) -> Path:
+    """A tiny PeeringDB facilities table."""
     rows = [
-        "Eq,Equinix CH1,41.85,-87.62,Chicago,Illinois,US,PDB,2021",
+        '"Equinix, Inc.",Equinix CH1,41.85,-87.62,Chicago,Illinois,US,PDB,2021',
         "Eq,Equinix FR5,50.10,8.68,Frankfurt,Hesse,DE,PDB,2021",
         "DR,Digital Realty CHI,41.85,-87.62,Chicago,Illinois,US,PDB,2021",
         "DR,DR Honolulu,21.31,-157.86,Honolulu,Hawaii,US,PDB,2021",
     ]
-    (tmp_path / "peeringdb_facilities_2021.csv").write_text(HEADER + "\n".join(rows) + "\n")
-    sites, counts = peeringdb_sites(tmp_path)
+    (us_dir / "peeringdb_facilities_2021.csv").write_text(HEADER + "\n".join(rows) + "\n")
+    return us_dir
+
+
+def test_peeringdb_sites_are_us_facilities_with_row_ids(tmp_path):
+    sites, counts = peeringdb_sites(_peeringdb(tmp_path))
     assert list(sites["site_id"]) == ["pdb-0", "pdb-2"]
     assert (counts.facilities, counts.sites, counts.shared_coordinates) == (4, 2, 2)
     assert list(peeringdb_sites(tmp_path, bounds_lonlat=None)[0]["site_id"]) == ["pdb-0", "pdb-2", "pdb-3"]
+
+
+def test_prepared_links_and_sites_are_written_once_in_row_order(tmp_path):
+    us_dir = _atlas_dir(tmp_path / "us")
+    _peeringdb(us_dir)
+    spec = us_nationwide_spec(us_dir, tmp_path / "work", bounds_lonlat=None)
+    fiber = spec.sources["corridors"][1].path
+    sites = spec.sources["sites"][0].path
+    written = {p: p.stat().st_mtime_ns for p in (fiber, sites)}
+    again = us_nationwide_spec(us_dir, tmp_path / "work", bounds_lonlat=None)
+    assert again.sources["corridors"][1].path == fiber
+    assert {p: p.stat().st_mtime_ns for p in written} == written
+    assert list(pyogrio.read_dataframe(fiber)["link_id"]) == ["ia-0", "ia-7"]
+    assert nationwide_counts(us_dir, tmp_path / "work", bounds_lonlat=None)["peeringdb"]["sites"] == 3
 
 
 @needs_us
@@ -100,7 +120,7 @@ def test_nationwide_spec_loads_rail_fiber_census_and_facilities(tmp_path):
     assert fiber["corridor_id"].is_unique
     assert len(layers.sites) > 1_000 and layers.sites["site_id"].is_unique
     assert layers.jurisdictions["level"].value_counts().to_dict() == {"county": 3233, "state": 56}
-    counts = nationwide_counts(tmp_path, CONTIGUOUS_US_LONLAT)["internet_atlas"]
+    counts = nationwide_counts(US, tmp_path)["internet_atlas"]
     dropped = sum(v for k, v in counts.items() if k not in ("links", "kept"))
     assert counts["kept"] == len(fiber) and counts["kept"] + dropped == counts["links"] == 29_975
     assert counts["same_place"] > 0 and counts["ambiguous_end"] > 0
