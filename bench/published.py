@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.sparse.csgraph import dijkstra
+from floor import floor_matrix, floor_s
 
 from optimizer.benchmarks import WcsppQuery, load_dimacs_graph, load_rcsp, load_wcspp_queries
 from optimizer.model import build_route_model, solve_route_model
@@ -34,22 +34,6 @@ BENCHMARKS = Path(__file__).resolve().parents[2] / "shared" / "data" / "benchmar
 OPTIONS = SolverOptions(time_limit_s=60.0, tie_break_latency=False)
 """Benchmarks ask for the least cost only; ties need no second look."""
 NAIVE_CAP_S = 20.0
-
-
-def floor_matrix(arrays: EdgeArrays) -> sp.csr_array:
-    """The whole graph, cost-weighted, as scipy wants it (built once, outside any timing)."""
-    tail, head, cost = arrays.tail, arrays.head, arrays.cost
-    if not arrays.directed:
-        tail, head, cost = np.r_[tail, head], np.r_[head, tail], np.r_[cost, cost]
-    matrix = sp.coo_array((cost, (tail, head)), shape=(arrays.n_nodes, arrays.n_nodes))
-    return matrix.tocsr()  # duplicates summed: fine for timing, never read as distances
-
-
-def floor_s(matrix: sp.csr_array, source: int) -> float:
-    """Time of one unconstrained Dijkstra from source over the whole graph."""
-    started = time.perf_counter()
-    dijkstra(matrix, directed=True, indices=source)
-    return time.perf_counter() - started
 
 
 def timed_solve(

@@ -28,8 +28,6 @@ from importlib.metadata import version
 from pathlib import Path
 
 import numpy as np
-import scipy.sparse as sp
-from scipy.sparse.csgraph import dijkstra
 
 from optimizer.config import GraphSettings
 from optimizer.geodata import GeodataSpec, load_geodata, spec_from_path
@@ -40,6 +38,7 @@ from optimizer.testbeds import us_rail_spec
 
 sys.path.insert(0, str(Path(__file__).parent))  # bench/ is scripts, not a package
 import published
+from floor import floor_matrix, floor_s
 from service import service_suite
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -60,25 +59,10 @@ US_METROS = {  # lon, lat of datacenter metros
 }
 
 
-def _floor_s(network: Network, source: int) -> float:
-    """Time of one unconstrained Dijkstra from source on the whole graph."""
-    a = network.arrays
-    n = a.n_nodes
-    matrix = sp.csr_array(
-        (
-            np.concatenate([a.cost, a.cost]),
-            (np.concatenate([a.tail, a.head]), np.concatenate([a.head, a.tail])),
-        ),
-        shape=(n, n),
-    )
-    started = time.perf_counter()
-    dijkstra(matrix, directed=True, indices=source)
-    return time.perf_counter() - started
-
-
 def _solve_pairs(network: Network, sites: list[str]) -> dict:
     """Solve every site pair at LATENCY_SLACK x its fastest latency; time against the floor."""
     times, ratios, statuses = [], [], []
+    matrix = floor_matrix(network.arrays)
     for a, b in itertools.combinations(sites, 2):
         if a in network.unreachable or b in network.unreachable:
             continue
@@ -92,7 +76,7 @@ def _solve_pairs(network: Network, sites: list[str]) -> dict:
         result = solve_route(network.arrays, query, options=SolverOptions(time_limit_s=60))
         elapsed = time.perf_counter() - started
         times.append(elapsed)
-        ratios.append(elapsed / max(_floor_s(network, s), 1e-6))
+        ratios.append(elapsed / max(floor_s(matrix, s), 1e-6))
         statuses.append(result.status.value)
     return {
         "instances": len(times),

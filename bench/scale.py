@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 import pyproj
 import scipy.sparse as sp
+from floor import cheapest_arcs_matrix, floor_matrix, floor_s
 from scipy.sparse.csgraph import dijkstra
 
 from optimizer.config import GraphSettings
@@ -151,7 +152,7 @@ def solve_batch(
     started = time.perf_counter()
     pairs, fastest = demand_pairs(network, count)
     pick_s = time.perf_counter() - started
-    floor_graph = _cost_graph(network)
+    floor_graph = floor_matrix(network.arrays)
     times, ratios, statuses, runs = [], [], [], []
     batch_started = time.perf_counter()
     options = SolverOptions(time_limit_s=time_limit_s)
@@ -163,11 +164,11 @@ def solve_batch(
         solve_started = time.perf_counter()
         result = solve_route(network.arrays, query, options=options)
         elapsed = time.perf_counter() - solve_started
-        floor_s = _floor_s(floor_graph, query.source)
+        base_s = floor_s(floor_graph, query.source)
         times.append(elapsed)
-        ratios.append(elapsed / max(floor_s, 1e-6))
+        ratios.append(elapsed / max(base_s, 1e-6))
         statuses.append(result.status.value)
-        runs.append(_run_record(demand, fastest_ms, result, elapsed, floor_s))
+        runs.append(_run_record(demand, fastest_ms, result, elapsed, base_s))
     entry = {
         "instances": len(times),
         "optimal_matches": None,
@@ -252,30 +253,7 @@ def _latency_graph(network: Network) -> sp.csr_array:
     rows = np.concatenate([tail[~at_site], head[~at_site], site, other])
     cols = np.concatenate([head[~at_site], tail[~at_site], other, n + site])
     weights = np.concatenate([ms[~at_site], ms[~at_site], ms[at_site], ms[at_site]])
-    return _shortest_parallel(rows, cols, weights, n + n_sites)
-
-
-def _shortest_parallel(rows: np.ndarray, cols: np.ndarray, weights: np.ndarray, n: int) -> sp.csr_array:
-    """A sparse graph keeping the least weight of parallel arcs (scipy would add them up)."""
-    order = np.lexsort((weights, cols, rows))
-    rows, cols, weights = rows[order], cols[order], weights[order]
-    first = np.ones(len(rows), dtype=bool)
-    first[1:] = (rows[1:] != rows[:-1]) | (cols[1:] != cols[:-1])
-    return sp.csr_array((weights[first], (rows[first], cols[first])), shape=(n, n))
-
-
-def _cost_graph(network: Network) -> sp.csr_array:
-    """The undirected cost graph plain Dijkstra runs on (the floor), both directions of every edge."""
-    a = network.arrays
-    rows, cols = np.concatenate([a.tail, a.head]), np.concatenate([a.head, a.tail])
-    return _shortest_parallel(rows, cols, np.concatenate([a.cost, a.cost]), a.n_nodes)
-
-
-def _floor_s(graph: sp.csr_array, source: int) -> float:
-    """Time of one unconstrained Dijkstra from source on the whole graph."""
-    started = time.perf_counter()
-    dijkstra(graph, directed=True, indices=source)
-    return time.perf_counter() - started
+    return cheapest_arcs_matrix(rows, cols, weights, n + n_sites)
 
 
 COLUMNS = (
