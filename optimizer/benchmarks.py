@@ -64,16 +64,12 @@ def load_rcsp(path: Path) -> RcspInstance:
     limits = upper - vertex[0]
     if limits[0] <= 0 or np.any(limits < 0):
         raise InvalidBenchmarkError(f"{path}: upper limits {upper.tolist()} leave no room past the source")
-    arrays = EdgeArrays(
-        n_nodes=n,
-        tail=tail,
-        head=head,
-        cost=arcs[:, 2].astype(float),
-        latency_ms=use[:, 0].astype(float),
-        jurisdiction=np.zeros((m, 0), dtype=np.int64),
-        permit_cost=np.zeros(0),
-        counted=np.zeros(0, dtype=bool),
-        directed=True,
+    arrays = _directed_arrays(
+        n,
+        tail,
+        head,
+        arcs[:, 2],
+        use[:, 0],
         resources=use[:, 1:].astype(float),
         resource_names=tuple(f"of resource {r}" for r in range(2, k + 1)),
     )
@@ -131,16 +127,24 @@ def load_dimacs_graph(distance_gr: Path, time_gr: Path, *, first_arc: bool) -> E
     if first_arc:
         keep = _first_of_each_pair(tail, head, n)
         tail, head, distance, travel = tail[keep], head[keep], distance[keep], travel[keep]
+    return _directed_arrays(n, tail, head, distance, travel)
+
+
+def _directed_arrays(
+    n_nodes: int, tail: np.ndarray, head: np.ndarray, cost: np.ndarray, latency: np.ndarray, **extra: object
+) -> EdgeArrays:
+    """A directed graph with no jurisdictions: every arc is priced by cost alone."""
     return EdgeArrays(
-        n_nodes=n,
+        n_nodes=n_nodes,
         tail=tail,
         head=head,
-        cost=distance.astype(float),
-        latency_ms=travel.astype(float),
+        cost=cost.astype(float),
+        latency_ms=latency.astype(float),
         jurisdiction=np.zeros((len(tail), 0), dtype=np.int64),
         permit_cost=np.zeros(0),
         counted=np.zeros(0, dtype=bool),
         directed=True,
+        **extra,
     )
 
 

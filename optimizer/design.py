@@ -448,7 +448,9 @@ def _private_filter(
     """The arcs through which a route's private cost (plus paths - 1 cheapest) fits the cap."""
     query = demand.query
     weight = np.where(private, arrays.cost, 0.0)
-    graph = ShortestPathGraph.of(arrays, np.isin(np.arange(arrays.n_edges), arcs.edge))
+    on_arcs = np.zeros(arrays.n_edges, dtype=bool)
+    on_arcs[arcs.edge] = True
+    graph = ShortestPathGraph.of(arrays, on_arcs)
     from_s = graph.distances(weight, query.source)
     to_t = graph.distances(weight, query.target, backward=True)
     least = float(from_s[query.target])

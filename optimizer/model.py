@@ -25,6 +25,7 @@ __all__ = [
     "RouteModel",
     "build_route_model",
     "hold_cost",
+    "relevant_jurisdictions",
     "restrict_to_cost",
     "solve_cp_model",
     "solve_route_model",
@@ -105,7 +106,7 @@ def build_route_model(
     n_arcs = len(arcs.edge)
     x = [model.new_bool_var("") for _ in range(n_arcs)]
     cost = arrays.cost[arcs.edge]
-    juris_ids = _relevant_jurisdictions(arrays, query, arcs)
+    juris_ids = relevant_jurisdictions(arrays, query, arcs)
     permit = arrays.permit_cost[juris_ids]
     # Scale to the costliest route the model must tell apart (the best known one, else all
     # arcs), so rounding stays ~1e-12 of a route's cost whatever the model's size.
@@ -159,7 +160,7 @@ def _max_cost_int(max_cost: float | None, cost_scale: float, total_int: int) -> 
     return None if ceiling >= total_int else ceiling
 
 
-def _relevant_jurisdictions(arrays: EdgeArrays, query: RouteQuery, arcs: PrunedArcs) -> np.ndarray:
+def relevant_jurisdictions(arrays: EdgeArrays, query: RouteQuery, arcs: PrunedArcs) -> np.ndarray:
     """Jurisdictions on the pruned arcs that carry a permit cost or count toward a limit."""
     ids = np.unique(arrays.jurisdiction[arcs.edge].ravel())
     ids = ids[ids >= 0]

@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from optimizer.labels import label_search
-from optimizer.model import build_route_model, restrict_to_cost, solve_route_model
+from optimizer.model import build_route_model, relevant_jurisdictions, restrict_to_cost, solve_route_model
 from optimizer.problem import (
     COST_RELATIVE_TOLERANCE,
     LATENCY_TOLERANCE_MS,
@@ -81,7 +81,7 @@ def solve_route(
         "lagrangian_bound": lower,
         "prune_s": prune_s,
     }
-    if options.label_search and _additive(arrays, query, arcs):
+    if options.label_search and not len(relevant_jurisdictions(arrays, query, arcs)):  # additive
         return _solve_by_labels(arrays, query, pruned, options, started, stats)
     route_model = build_route_model(
         arrays, query, arcs, hint_edges=best.edges if best else (), upper_bound=upper
@@ -117,14 +117,19 @@ def solve_route(
 @dataclass(frozen=True, eq=False)
 class _Pruned:
     """What pruning leaves: the best route met, upper and Lagrangian lower bounds, the arcs
-    (as model arcs and as a graph) and the last Lagrangian multiplier."""
+    left (of n_bounded that met the latency and resource bounds) and the last multiplier."""
 
     best: PathEval | None
     upper: float
     lower: float
-    arcs: PrunedArcs
     graph: ShortestPathGraph
+    n_bounded: int
     multiplier: float
+
+    @property
+    def arcs(self) -> PrunedArcs:
+        """The arcs left, as the model takes them."""
+        return PrunedArcs(self.graph.edge, self.graph.tail, self.graph.head, self.n_bounded)
 
 
 def _tightened(arrays: EdgeArrays, query: RouteQuery, bounds: RouteBounds) -> _Pruned:
@@ -150,23 +155,12 @@ def _tightened(arrays: EdgeArrays, query: RouteQuery, bounds: RouteBounds) -> _P
         keep = cost_keep(arrays, query, bounds, upper)
         graph = bounds.bounded
         kept = graph.restrict(keep)
-        arcs = PrunedArcs(kept.edge, kept.tail, kept.head, graph.n_arcs)
         if keep.sum() > _PRUNE_SHRINK * len(keep) or not math.isfinite(upper):
             break
         bounds = route_bounds(arrays, query, within=kept)
         if bounds.bounded is None:  # nothing within the bounds costs at most upper
-            none = kept.restrict(np.zeros(kept.n_arcs, dtype=bool))
-            return _Pruned(best, upper, lower, PrunedArcs(none.edge, none.tail, none.head, 0), none, 0.0)
-    return _Pruned(best, upper, lower, arcs, kept, bounds.larac.multiplier)
-
-
-def _additive(arrays: EdgeArrays, query: RouteQuery, arcs: PrunedArcs) -> bool:
-    """Whether a route's cost and limits are sums over its arcs: no permit is priced or counted."""
-    if query.max_jurisdictions is not None:
-        return False
-    juris = np.unique(arrays.jurisdiction[arcs.edge].ravel())
-    juris = juris[juris >= 0]
-    return not np.any(arrays.permit_cost[juris] > 0)
+            return _Pruned(best, upper, lower, kept.restrict(np.zeros(kept.n_arcs, dtype=bool)), 0, 0.0)
+    return _Pruned(best, upper, lower, kept, graph.n_arcs, bounds.larac.multiplier)
 
 
 def _solve_by_labels(
