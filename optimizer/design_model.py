@@ -11,7 +11,13 @@ from dataclasses import dataclass, field
 import numpy as np
 from ortools.sat.python import cp_model
 
-from optimizer.model import ModelOutcome, solve_cp_model
+from optimizer.model import (
+    LATENCY_SCALE_BUDGET,
+    ModelOutcome,
+    integer_cost_scale,
+    scale_into,
+    solve_cp_model,
+)
 from optimizer.problem import (
     LATENCY_TOLERANCE_MS,
     DesignDemand,
@@ -29,12 +35,6 @@ __all__ = [
     "solve_design_model",
     "split_values",
 ]
-
-_COST_SCALE_BUDGET = 2.0**40
-"""Integer cost units: the model's total cost range fits in 2^40 units."""
-
-_LATENCY_SCALE_BUDGET = 2.0**36
-"""Integer latency units: the largest bound is about 2^36 units."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -70,13 +70,6 @@ class DesignModel:
     def flat_x(self) -> list[cp_model.IntVar]:
         """Every slot's arc variables in slot order, as solve values come back."""
         return [v for xs in self.x for v in xs]
-
-
-def _scale(total: float, budget: float, integral: bool) -> float:
-    """A power-of-two scale that maps a range of total into the budget."""
-    if (integral and total <= budget) or total <= 0:
-        return 1.0
-    return 2.0 ** math.floor(math.log2(budget / total))
 
 
 class _Builder:
@@ -130,17 +123,13 @@ def build_design_model(
     all_juris = _jurisdictions_on(arrays, used_edges)
     permit_j = all_juris[arrays.permit_cost[all_juris] > 0]
     edge_cost = arrays.cost[used_edges]
-    cost_range = min(upper_bound, float(edge_cost.sum() + arrays.permit_cost[permit_j].sum()))
-    integral = bool(np.all(edge_cost == np.round(edge_cost))) and bool(
-        np.all(arrays.permit_cost == np.round(arrays.permit_cost))
-    )
-    cost_scale = _scale(cost_range, _COST_SCALE_BUDGET, integral)
+    cost_scale = integer_cost_scale(np.concatenate([edge_cost, arrays.permit_cost[permit_j]]), upper_bound)
     bounds = [demands[s.demand].query.max_latency_ms for s in slots]
     top = max(bounds, default=1.0) if latency_bounded else float(arrays.latency_ms[used_edges].sum())
     lat_integral = bool(np.all(arrays.latency_ms == np.round(arrays.latency_ms))) and all(
         float(v).is_integer() for v in bounds
     )
-    latency_scale = _scale(max(top, 1e-9), _LATENCY_SCALE_BUDGET, lat_integral)
+    latency_scale = scale_into(max(top, 1e-9), LATENCY_SCALE_BUDGET, lat_integral)
     slot_latency = []
     for i, slot in enumerate(slots):
         query = demands[slot.demand].query

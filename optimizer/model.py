@@ -21,20 +21,24 @@ from optimizer.problem import (
 from optimizer.prune import PrunedArcs, arcs_along, cost_ceiling
 
 __all__ = [
+    "COST_SCALE_BUDGET",
+    "LATENCY_SCALE_BUDGET",
     "ModelOutcome",
     "RouteModel",
     "build_route_model",
     "hold_cost",
+    "integer_cost_scale",
     "relevant_jurisdictions",
     "restrict_to_cost",
+    "scale_into",
     "solve_cp_model",
     "solve_route_model",
 ]
 
-_COST_SCALE_BUDGET = 2.0**40
+COST_SCALE_BUDGET = 2.0**40
 """Integer cost units: the model's total cost range fits in 2^40 units (exact to ~1e-12)."""
 
-_LATENCY_SCALE_BUDGET = 2.0**36
+LATENCY_SCALE_BUDGET = 2.0**36
 """Integer latency units: the bound is about 2^36 units (~1e-10 ms at 7.5 ms)."""
 
 _STATUS = {
@@ -73,7 +77,7 @@ class ModelOutcome:
     wall_s: float
 
 
-def _scale(values_total: float, budget: float, integral: bool) -> float:
+def scale_into(values_total: float, budget: float, integral: bool) -> float:
     """A power-of-two scale that maps a range of values_total into the budget."""
     if integral and values_total <= budget:
         return 1.0
@@ -81,6 +85,15 @@ def _scale(values_total: float, budget: float, integral: bool) -> float:
         return 1.0
     exponent = math.floor(math.log2(budget) - math.log2(values_total))  # no overflow for tiny totals
     return 2.0 ** min(exponent, 1000)
+
+
+def integer_cost_scale(coefficients: np.ndarray, upper_bound: float) -> float:
+    """Model cost units: the costliest route the model must tell apart (the upper bound, else
+    every coefficient together) spans the budget, and so does any single coefficient at most."""
+    span = min(upper_bound, float(coefficients.sum()))
+    span = max(span, float(coefficients.max(initial=0.0)))  # a term past the bound must still fit
+    integral = bool(np.all(coefficients == np.round(coefficients)))
+    return scale_into(span, COST_SCALE_BUDGET, integral)
 
 
 def build_route_model(
@@ -110,12 +123,10 @@ def build_route_model(
     permit = arrays.permit_cost[juris_ids]
     # Scale to the costliest route the model must tell apart (the best known one, else all
     # arcs), so rounding stays ~1e-12 of a route's cost whatever the model's size.
-    cost_range = min(upper_bound, float(cost.sum()) + float(permit.sum()))
-    integral = bool(np.all(cost == np.round(cost)) and np.all(permit == np.round(permit)))
-    cost_scale = _scale(cost_range, _COST_SCALE_BUDGET, integral)
+    cost_scale = integer_cost_scale(np.concatenate([cost, permit]), upper_bound)
     lat = arrays.latency_ms[arcs.edge]
     lat_integral = bool(np.all(lat == np.round(lat))) and float(query.max_latency_ms).is_integer()
-    latency_scale = _scale(query.max_latency_ms, _LATENCY_SCALE_BUDGET, lat_integral)
+    latency_scale = scale_into(query.max_latency_ms, LATENCY_SCALE_BUDGET, lat_integral)
     cost_int = np.round(cost * cost_scale).astype(np.int64)
     lat_int = np.round(lat * latency_scale).astype(np.int64)
 
@@ -147,7 +158,7 @@ def _add_resource_limits(
         if used.sum() <= ceiling:
             continue  # cannot bind
         integral = bool(np.all(used == np.round(used))) and float(limit).is_integer()
-        scale = _scale(ceiling, _LATENCY_SCALE_BUDGET, integral)  # pruned arcs each use at most it
+        scale = scale_into(ceiling, LATENCY_SCALE_BUDGET, integral)  # pruned arcs each use at most it
         used_int = np.round(used * scale).astype(np.int64)
         model.add(cp_model.LinearExpr.weighted_sum(x, used_int.tolist()) <= math.floor(ceiling * scale))
 
@@ -327,7 +338,7 @@ def hold_cost(
     outcome: ModelOutcome,
 ) -> None:
     """Hold a solved model at its proven optimal cost and minimize latency, from its solution."""
-    model.add(objective <= round(outcome.objective * cost_scale))
+    model.add(objective <= math.floor(cost_ceiling(outcome.objective) * cost_scale))  # ties: tolerance
     model.minimize(latency)
     model.clear_hints()
     assert outcome.arc_values is not None
