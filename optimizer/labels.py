@@ -2,7 +2,9 @@
 
 Labels (node, cost, latency, resources) are settled in order of cost plus the least cost on
 to the target, ties by latency, so each node's labels settle by rising cost and the first
-label settled at the target is a cheapest route, and the fastest of the cheapest. A label is
+label settled at the target is a cheapest route. The search then goes on up to the cost tie
+tolerance above it and keeps the fastest route settled there (costs that close are ties,
+and ties go to lower latency). A label is
 dropped when a label settled earlier at its node is no slower and uses no more of any resource
 (dominance), or when a bound from its node to the target shows it cannot stay within the
 latency or a resource limit or reach a cost at most the ceiling: plain least cost, and the
@@ -88,7 +90,9 @@ def label_search(
     fastest = {}  # node -> least latency of a label settled there (no resources)
     settled: dict[int, list[tuple[float, np.ndarray]]] = {}  # node -> (latency, resources) settled
     count = 0
-    while heap:
+    window = math.inf  # once a route is found: the cost up to which others tie with it
+    best: tuple[float, int] | None = None  # latency and label of the fastest tied route
+    while heap and heap[0][0] <= window:
         _f, lat, c, v, label = heapq.heappop(heap)
         res = resources[label]
         if _dominated(v, lat, res, fastest, settled, record=True):
@@ -99,7 +103,11 @@ def label_search(
         ):
             return LabelSearch(None, False, count)
         if v == t:
-            return LabelSearch(_walk(label, parent, via), True, count)
+            if best is None:
+                window = ceiling = min(ceiling, cost_ceiling(c))
+            if best is None or lat < best[0]:
+                best = (lat, label)
+            continue
         for a in range(out_start[v], out_start[v + 1]):
             w = heads[a]
             c2, lat2 = c + arc_cost[a], lat + arc_lat[a]
@@ -110,7 +118,7 @@ def label_search(
             via.append(edges[a])
             resources.append(res2)
             heapq.heappush(heap, (c2 + to_t_cost[w], lat2, c2, w, len(parent) - 1))
-    return LabelSearch(None, True, count)
+    return LabelSearch(None if best is None else _walk(best[1], parent, via), True, count)
 
 
 def _dominated(

@@ -260,6 +260,9 @@ def solve_by_enumeration(arrays: EdgeArrays, query: RouteQuery) -> OracleAnswer:
     near_band = AMBIGUOUS_RELATIVE * max(1.0, abs(best_cost))
     if any(not is_cost_tie(t.cost, best_cost) and t.cost <= best_cost + near_band for t in feasible):
         ambiguous = True
+    tie_band = COST_TIE_RELATIVE * max(1.0, abs(best_cost))  # solvers may add an absolute term
+    if any(0.5 * tie_band < t.cost - best_cost <= 2 * tie_band for t in feasible):
+        ambiguous = True  # at the edge of the tie band: whether it ties is a tolerance detail
     best = min(tied, key=lambda t: (t.latency_ms, t.cost))
     return OracleAnswer(True, best_cost, best.latency_ms, best, len(paths), len(feasible), ambiguous)
 

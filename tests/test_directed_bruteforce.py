@@ -673,3 +673,28 @@ def test_seeded_undirected_matches_oracle(seed: int) -> None:
         run_instance(inst)
     except AssertionError as err:
         raise AssertionError(f"{err}\nseed {seed}\n{describe(inst)}") from err
+
+
+@pytest.mark.parametrize("label_search", [True, False], ids=["labels", "cp-sat"])
+def test_costs_within_the_tie_tolerance_go_to_the_faster_route(label_search: bool) -> None:
+    """After a hypothesis case: 1 -> 0 -> 2 costs 1.0 at 1 ms, 1 -> 3 -> 0 -> 2 costs 1.0 + 5e-10
+    at 0 ms. Costs that close are a tie, and ties go to lower latency (both engines)."""
+    rows = [(1, 3, 0.0, 0.0), (3, 0, 5e-10, 0.0), (0, 2, 1.0, 0.0), (1, 0, 0.0, 1.0)]
+    a = make_arrays(4, rows, directed=True)
+    q = RouteQuery(1, 2, 1.0)
+    options = SolverOptions(time_limit_s=10, label_search=label_search)
+    result = solve_route(a, q, options=options)
+    assert result.status is RouteStatus.OPTIMAL and result.edges == (0, 1, 2)
+    check_against_oracle(a, q, solve_by_enumeration(a, q))
+
+
+def test_a_permit_far_above_the_best_route_does_not_overflow_the_model() -> None:
+    """Found by hypothesis: the best route costs 1e-9 and a permit on another way costs 1.0;
+    scaled to the route's cost range, that permit overflowed CP-SAT's 64-bit coefficients."""
+    rows = [(0, 1, 0.0, 0.0), (1, 3, 1e-9, 0.0), (3, 2, 0.0, 0.0), (0, 1, 0.0, 0.0), (1, 0, 0.0, 0.0)]
+    juris = [[-1], [-1], [-1], [0], [0]]
+    a = make_arrays(4, rows, directed=True, jurisdiction=juris, permit_cost=[1.0])
+    q = RouteQuery(0, 2, 0.01)
+    result = solve_route(a, q, options=SolverOptions(time_limit_s=10))
+    assert result.status is RouteStatus.OPTIMAL and result.cost == pytest.approx(1e-9)
+    check_against_oracle(a, q, solve_by_enumeration(a, q))
