@@ -11,6 +11,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.csgraph import dijkstra
 
+from optimizer.permit_bounds import jurisdiction_floor
 from optimizer.problem import (
     COST_RELATIVE_TOLERANCE,
     LATENCY_TOLERANCE_MS,
@@ -286,6 +287,14 @@ class RouteBounds:
     """(multiplier, cost distances from the source, to the target, limit they are exact to)."""
     cheapest: float = math.nan
     """Least edge cost of any route over the bounded arcs."""
+    permit_floor: np.ndarray | float = 0.0
+    """Per bounded arc: least permit cost of any route through it (see optimizer.permit_bounds)."""
+    permit_least: float = 0.0
+    """Least permit cost of any route over the bounded arcs."""
+    count_floor: np.ndarray | None = None
+    """Per bounded arc, when the query limits them: fewest counted jurisdictions through it."""
+    count_least: float = 0.0
+    """Fewest counted jurisdictions of any route over the bounded arcs (when limited)."""
     why: str = ""
     resource: int = -1
     least: float = math.nan
@@ -339,7 +348,25 @@ def route_bounds(
         to_t = bounded.distances(arrays.cost + lam * arrays.latency_ms, t, backward=True, limit=limit)
         cost_bounds.append((lam, from_s, to_t, limit))
     cheapest = float(cost_bounds[0][1][t])
-    return RouteBounds(usable, lat_s, lat_t, fastest_ms, bounded, larac, tuple(cost_bounds), cheapest)
+    ends = (bounded.edge, bounded.tail, bounded.head, s, t)
+    permits = jurisdiction_floor(arrays, *ends, arrays.permit_cost)
+    counts = None
+    if query.max_jurisdictions is not None:
+        counts = jurisdiction_floor(arrays, *ends, arrays.counted.astype(float))
+    return RouteBounds(
+        usable,
+        lat_s,
+        lat_t,
+        fastest_ms,
+        bounded,
+        larac,
+        tuple(cost_bounds),
+        cheapest,
+        permit_floor=permits.per_arc,
+        permit_least=permits.least,
+        count_floor=None if counts is None else counts.per_arc,
+        count_least=0.0 if counts is None else counts.least,
+    )
 
 
 @dataclass(frozen=True, eq=False)
@@ -356,10 +383,12 @@ def prune_arcs(arrays: EdgeArrays, query: RouteQuery, bounds: RouteBounds, upper
     """Keep the bounded arcs whose exact cost bounds admit a feasible route within upper_bound.
 
     An arc u->v of edge e survives when
-        d_s[u] + cost_e + lambda latency_e + d_t[v] - lambda budget_ms <= UB
+        d_s[u] + cost_e + lambda latency_e + d_t[v] - lambda budget_ms + P_e <= UB
     for every (lambda, d_s, d_t) in the bounds' cost distances, where d are least costs under
-    cost + lambda * latency from the source and to the target, and budget_ms is the bound
-    plus the latency tolerance (a route may use the tolerance, so the bound must allow it).
+    cost + lambda * latency from the source and to the target, budget_ms is the bound
+    plus the latency tolerance (a route may use the tolerance, so the bound must allow it),
+    and P is the least permit cost of a route through the arc. When the query limits counted
+    jurisdictions, an arc every route through which counts more is dropped too.
     The bounded arcs already meet the latency and resource bounds from both ends.
     """
     arcs = bounds.bounded
@@ -373,6 +402,8 @@ def cost_keep(arrays: EdgeArrays, query: RouteQuery, bounds: RouteBounds, upper_
     assert bounds.bounded is not None
     edge, tail, head = bounds.bounded.edge, bounds.bounded.tail, bounds.bounded.head
     keep = np.ones(len(edge), dtype=bool)
+    if bounds.count_floor is not None and query.max_jurisdictions is not None:
+        keep &= bounds.count_floor <= query.max_jurisdictions + 1e-9
     if math.isfinite(upper_bound):
         ceiling = cost_ceiling(upper_bound)
         budget_ms = query.max_latency_ms + LATENCY_TOLERANCE_MS  # what a route may use
@@ -380,7 +411,7 @@ def cost_keep(arrays: EdgeArrays, query: RouteQuery, bounds: RouteBounds, upper_
             if limit < (ceiling + lam * budget_ms) * (1 + 1e-9):
                 continue  # distances beyond their limit are unknown, not large
             weight = arrays.cost[edge] + lam * arrays.latency_ms[edge]
-            lower = d_s[tail] + weight + d_t[head] - lam * budget_ms
+            lower = d_s[tail] + weight + d_t[head] - lam * budget_ms + bounds.permit_floor
             keep &= lower <= ceiling + 1e-9 * lam * budget_ms  # float slack on the sums
     return keep
 

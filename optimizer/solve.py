@@ -68,6 +68,8 @@ def solve_route(
     bounds = route_bounds(arrays, query)
     if bounds.bounded is None:
         return _infeasible(unreachable_reason(arrays, query, bounds))
+    if query.max_jurisdictions is not None and bounds.count_least > query.max_jurisdictions + 1e-9:
+        return _infeasible(too_many_jurisdictions(query, math.ceil(bounds.count_least - 1e-9)))
     arcs_latency_feasible = bounds.bounded.n_arcs
     fastest_ms = bounds.fastest_ms
     pruned = _tightened(arrays, query, bounds)
@@ -148,7 +150,7 @@ def _tightened(arrays: EdgeArrays, query: RouteQuery, bounds: RouteBounds) -> _P
         best = min(
             (p for p in (best, found) if p is not None), key=lambda p: (p.cost, p.latency_ms), default=None
         )
-        lower = max(lower, bounds.larac.lower_bound)
+        lower = max(lower, bounds.larac.lower_bound + bounds.permit_least)
         upper = best.cost if best else math.inf
         if query.max_cost is not None:
             upper = min(upper, query.max_cost)
@@ -356,6 +358,14 @@ def disconnected_reason(arrays: EdgeArrays, query: RouteQuery) -> str:
     return f"no route connects {a} to {b}: they lie in different components of the network"
 
 
+def too_many_jurisdictions(query: RouteQuery, fewest: int) -> str:
+    """Why no route meets the jurisdiction limit: the fewest any route within the bound crosses."""
+    return (
+        f"every route within {query.max_latency_ms:.2f} ms crosses at least {fewest} "
+        f"permit jurisdictions, limit is {query.max_jurisdictions}"
+    )
+
+
 def _diagnose(arrays: EdgeArrays, query: RouteQuery, options: SolverOptions, fastest_ms: float) -> str:
     """Which constraint, in numbers, leaves no route although one meets the latency bound.
 
@@ -368,10 +378,7 @@ def _diagnose(arrays: EdgeArrays, query: RouteQuery, options: SolverOptions, fas
     if query.max_jurisdictions is not None:
         few = _fewest_jurisdictions(arrays, query, options)
         if few is not None and few > query.max_jurisdictions:
-            return (
-                f"every route within {query.max_latency_ms:.2f} ms crosses at least {few} "
-                f"permit jurisdictions, limit is {query.max_jurisdictions}"
-            )
+            return too_many_jurisdictions(query, few)
     left_s = options.time_limit_s - (time.perf_counter() - began)
     if query.max_cost is not None and left_s > 0.05:
         relaxed = solve_route(

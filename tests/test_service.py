@@ -215,6 +215,11 @@ def hard_set(tmp_path_factory):
     return write_hard_set(tmp_path_factory.mktemp("hard"))
 
 
+HARD_DEMANDS = [Demand("hard", "SW", "NE", max_latency_ms=2.95, paths=2)]
+"""Two SRLG-diverse routes across the hard grid: CP-SAT cannot prove the shared build optimal
+within 10 s on this machine (a single route, even with a jurisdiction limit, is now instant)."""
+
+
 def write_hard_set(folder: Path) -> Path:
     """Write the hard grid geodata set into folder."""
     rng = np.random.default_rng(7)
@@ -261,7 +266,7 @@ def write_hard_set(folder: Path) -> Path:
 
 def test_deadline_stops_the_solver_and_the_server_takes_the_next_call(server, client, hard_set, sample_id):
     info = client.load_geodata(spec_from_path(hard_set))
-    hard = [Demand("hard", "SW", "NE", max_latency_ms=2.95, max_jurisdictions=12)]
+    hard = HARD_DEMANDS
     request = pb.OptimizeRequest(network_id=info.network_id, demands=[demand_to_proto(d) for d in hard])
     request.solver.time_limit_s = 120
     started = time.monotonic()
@@ -275,7 +280,7 @@ def test_deadline_stops_the_solver_and_the_server_takes_the_next_call(server, cl
 
 def test_cancelled_stream_stops_its_solve(server, client, hard_set):
     info = client.load_geodata(spec_from_path(hard_set))
-    hard = [Demand("hard", "SW", "NE", max_latency_ms=2.95, max_jurisdictions=12)]
+    hard = HARD_DEMANDS
     request = pb.OptimizeRequest(network_id=info.network_id, demands=[demand_to_proto(d) for d in hard])
     request.solver.time_limit_s = 120
     call = client.stub.OptimizeStream(request, timeout=60)
@@ -315,7 +320,7 @@ def test_over_limit_requests_are_resource_exhausted(hard_set):
             )
             assert error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
             info = c.load_named(hard_set.name)
-            hard = [Demand("hard", "SW", "NE", max_latency_ms=2.95, max_jurisdictions=12)]
+            hard = HARD_DEMANDS
             busy = c.stub.Optimize.future(
                 pb.OptimizeRequest(
                     network_id=info.network_id,
@@ -395,7 +400,7 @@ def test_sigterm_lets_the_call_in_flight_finish(tmp_path):
         port = int(banner.split("localhost:")[1].split()[0])
         with connect(f"localhost:{port}", timeout_s=60) as c:
             info = c.load_named(folder.name)
-            hard = [Demand("hard", "SW", "NE", max_latency_ms=2.95, max_jurisdictions=12)]
+            hard = HARD_DEMANDS
             request = pb.OptimizeRequest(
                 network_id=info.network_id,
                 demands=[demand_to_proto(d) for d in hard],
@@ -405,7 +410,8 @@ def test_sigterm_lets_the_call_in_flight_finish(tmp_path):
             assert next(stream).progress.phase == pb.PHASE_GRAPH  # the call is in flight
             os.kill(process.pid, signal.SIGTERM)
             result = [e for e in stream if e.WhichOneof("event") == "result"]
-            assert result[0].result.routes[0].status == pb.ROUTE_STATUS_UNSOLVED
+            status = result[0].result.routes[0].status
+            assert status in (pb.ROUTE_STATUS_FEASIBLE, pb.ROUTE_STATUS_UNSOLVED)  # stopped, not proven
         assert process.wait(timeout=15) == 0, (tmp_path / "server.log").read_text()
     finally:
         process.kill()
