@@ -125,7 +125,8 @@ def _steiner(
 
 
 def _adjacent(region: np.ndarray, tail: np.ndarray, head: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Ordered pairs of distinct regions whose arcs meet at a node, each pair once."""
+    """Ordered pairs of distinct regions whose arcs meet at a node, each pair once (both ends of
+    each arc count: pruning may have kept only one direction of an edge)."""
     n = int(region.max(initial=-1)) + 1
     ends = np.concatenate([tail, head]).astype(np.int64)
     regions = np.concatenate([region, region])
@@ -134,15 +135,20 @@ def _adjacent(region: np.ndarray, tail: np.ndarray, head: np.ndarray) -> tuple[n
     np.minimum.at(low, ends, regions)
     np.maximum.at(high, ends, regions)
     border = (low != high)[ends]  # only nodes where two regions meet make pairs
-    key = np.unique(ends[border] * n + regions[border])
+    key = _distinct(ends[border] * n + regions[border])
     node, reg = key // n, key % n
-    pairs = [np.zeros((0, 2), np.int64)]
+    pairs = [np.zeros(0, np.int64)]
     for step in range(1, len(key)):
-        same = node[step:] == node[:-step]
-        if not same.any():
+        i = np.flatnonzero(node[step:] == node[:-step])
+        if not len(i):
             break
-        i = np.flatnonzero(same)
-        pairs.append(np.stack([reg[i], reg[i + step]], axis=1))
-    both = np.concatenate(pairs)
-    both = np.unique(np.concatenate([both, both[:, ::-1]]), axis=0)
-    return both[:, 0], both[:, 1]
+        a, b = reg[i], reg[i + step]
+        pairs += [a * n + b, b * n + a]
+    both = _distinct(np.concatenate(pairs))
+    return both // n, both % n
+
+
+def _distinct(keys: np.ndarray) -> np.ndarray:
+    """Sorted distinct values (a sort beats np.unique's hashing on these arrays)."""
+    keys = np.sort(keys)
+    return keys[np.concatenate([[True], keys[1:] != keys[:-1]])] if len(keys) else keys

@@ -21,18 +21,35 @@ from tests.test_directed_bruteforce import make_arrays
 SLACK = 1e-9
 
 
-def _floors(arrays, source: int, target: int, weight: np.ndarray):
-    """The floor over every non-loop arc, with the arcs it is indexed by."""
+def _floors(arrays, source: int, target: int, weight: np.ndarray, keep: np.ndarray | None = None):
+    """The floor over the non-loop arcs (those keep marks), with the arcs it is indexed by."""
     graph = ShortestPathGraph.of(arrays, arrays.tail != arrays.head)
+    if keep is not None:
+        graph = graph.restrict(keep[: graph.n_arcs])
     floor = jurisdiction_floor(arrays, graph.edge, graph.tail, graph.head, source, target, weight)
     return graph, floor
 
 
-def _check_against_paths(arrays, source: int, target: int) -> None:
-    """Floor <= the least permit cost and count of the routes through each arc."""
+def _as_directed(arrays, graph: ShortestPathGraph):
+    """One directed edge per arc of graph, carrying its edge's jurisdictions."""
+    return make_arrays(
+        arrays.n_nodes,
+        [(u, v, 1.0, 1.0) for u, v in zip(graph.tail.tolist(), graph.head.tolist(), strict=True)],
+        directed=True,
+        jurisdiction=arrays.jurisdiction[graph.edge],
+        permit_cost=arrays.permit_cost.tolist(),
+        counted=arrays.counted.tolist(),
+    )
+
+
+def _check_against_paths(arrays, source: int, target: int, keep: np.ndarray | None = None) -> None:
+    """Floor <= the least permit cost and count of the routes (over the kept arcs) through each arc."""
+    graph, _ = _floors(arrays, source, target, arrays.permit_cost, keep)
+    arcs = _as_directed(arrays, graph)
     paid, counted = {}, {}
     least_paid = least_counted = math.inf
-    for edges, nodes in simple_paths(arrays, source, target):
+    for arc_ids, nodes in simple_paths(arcs, source, target):
+        edges = graph.edge[list(arc_ids)].tolist()
         totals = path_totals(arrays, edges, nodes)
         least_paid = min(least_paid, totals.permit_cost)
         least_counted = min(least_counted, totals.counted_jurisdictions)
@@ -43,7 +60,7 @@ def _check_against_paths(arrays, source: int, target: int) -> None:
         (arrays.permit_cost, paid, least_paid),
         (arrays.counted.astype(float), counted, least_counted),
     ):
-        graph, floor = _floors(arrays, source, target, weight)
+        graph, floor = _floors(arrays, source, target, weight, keep)
         assert floor.least <= least + SLACK
         for a, (e, u) in enumerate(zip(graph.edge.tolist(), graph.tail.tolist(), strict=True)):
             if (e, u) in best:
@@ -69,14 +86,16 @@ def instances(draw):
         counted=counted,
     )
     source, target = draw(st.permutations(range(n)))[:2]
-    return arrays, source, target
+    keep = np.array(draw(st.lists(st.booleans(), min_size=2 * m, max_size=2 * m)))  # pruned arcs
+    return arrays, source, target, keep
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=400, deadline=None)
 @given(instances())
 def test_floor_never_exceeds_a_route(case) -> None:
-    arrays, source, target = case
+    arrays, source, target, keep = case
     _check_against_paths(arrays, source, target)
+    _check_against_paths(arrays, source, target, keep)  # e.g. one direction of an edge pruned
 
 
 def test_floor_is_exact_along_a_chain() -> None:
