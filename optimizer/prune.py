@@ -56,6 +56,8 @@ class ShortestPathGraph:
     edge: np.ndarray
     tail: np.ndarray
     head: np.ndarray
+    by_head: np.ndarray | None = None
+    """Arc positions sorted by (head, tail), when already known (a restriction inherits it)."""
 
     @classmethod
     def of(cls, arrays: EdgeArrays, usable: np.ndarray) -> ShortestPathGraph:
@@ -76,8 +78,11 @@ class ShortestPathGraph:
         return len(self.edge)
 
     def restrict(self, keep: np.ndarray) -> ShortestPathGraph:
-        """The arcs where keep is True, still sorted."""
-        return ShortestPathGraph(self.n_nodes, self.edge[keep], self.tail[keep], self.head[keep])
+        """The arcs where keep is True, still sorted both ways (no new sort)."""
+        position = np.cumsum(keep) - 1
+        parent = self._backward.order
+        by_head = position[parent[keep[parent]]] if parent is not None else None
+        return ShortestPathGraph(self.n_nodes, self.edge[keep], self.tail[keep], self.head[keep], by_head)
 
     @functools.cached_property
     def _key(self) -> np.ndarray:
@@ -92,7 +97,7 @@ class ShortestPathGraph:
     @functools.cached_property
     def _backward(self) -> _Csr:
         """Arcs by head (the reversed graph)."""
-        order = np.lexsort((self.tail, self.head))
+        order = np.lexsort((self.tail, self.head)) if self.by_head is None else self.by_head
         return _csr(self.head[order], self.tail[order], order, self.n_nodes)
 
     def distances(
@@ -314,7 +319,7 @@ def route_bounds(
     """
     usable = arrays.graph if within is None else within
     if query.edge_allowed is not None and within is None:
-        usable = ShortestPathGraph.of(arrays, (arrays.tail != arrays.head) & query.edge_allowed)
+        usable = usable.restrict(query.edge_allowed[usable.edge])
     s, t = query.source, query.target
     budget_ms = query.max_latency_ms + LATENCY_TOLERANCE_MS
     limit = budget_ms * (1 + 1e-12) if latency_limit else math.inf
