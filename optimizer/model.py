@@ -119,7 +119,7 @@ def build_route_model(
     n_arcs = len(arcs.edge)
     x = [model.new_bool_var("") for _ in range(n_arcs)]
     cost = arrays.cost[arcs.edge]
-    juris_ids = relevant_jurisdictions(arrays, query, arcs)
+    juris_ids = relevant_jurisdictions(arrays, query, arcs.edge)
     permit = arrays.permit_cost[juris_ids]
     # Scale to the costliest route the model must tell apart (the best known one, else all
     # arcs), so rounding stays ~1e-12 of a route's cost whatever the model's size.
@@ -171,9 +171,9 @@ def _max_cost_int(max_cost: float | None, cost_scale: float, total_int: int) -> 
     return None if ceiling >= total_int else ceiling
 
 
-def relevant_jurisdictions(arrays: EdgeArrays, query: RouteQuery, arcs: PrunedArcs) -> np.ndarray:
-    """Jurisdictions on the pruned arcs that carry a permit cost or count toward a limit."""
-    ids = np.unique(arrays.jurisdiction[arcs.edge].ravel())
+def relevant_jurisdictions(arrays: EdgeArrays, query: RouteQuery, edges: np.ndarray) -> np.ndarray:
+    """Jurisdictions of the edges that carry a permit cost or count toward the query's limit."""
+    ids = np.unique(arrays.jurisdiction[edges].ravel())
     ids = ids[ids >= 0]
     relevant = arrays.permit_cost[ids] > 0
     if query.max_jurisdictions is not None:

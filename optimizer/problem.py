@@ -219,7 +219,8 @@ class SolverOptions:
     num_workers: int = 2
     tie_break_latency: bool = True
     label_search: bool = True
-    """Solve additive routes (no permit priced or counted) by exact label-setting, not CP-SAT."""
+    """Solve single routes by exact label setting (permits paid so far are part of a label);
+    CP-SAT takes over a search with permits that grows too large. False: CP-SAT for every route."""
     log_search: bool = False
     stop: StopSignal | None = field(default=None, compare=False, repr=False)
     on_incumbent: Callable[[float, float], None] | None = field(default=None, compare=False, repr=False)

@@ -54,6 +54,9 @@ logger = logging.getLogger(__name__)
 _PRUNE_ROUNDS = 8
 """Most rounds of alternating cost and latency pruning."""
 
+_PERMIT_LABELS = 200_000
+"""Labels a search with permits may settle before CP-SAT takes the route over (a few seconds)."""
+
 _PRUNE_SHRINK = 0.9
 """Another pruning round runs while the last kept at most this share of the arcs."""
 
@@ -83,8 +86,12 @@ def solve_route(
         "lagrangian_bound": lower,
         "prune_s": prune_s,
     }
-    if options.label_search and not len(relevant_jurisdictions(arrays, query, arcs)):  # additive
-        return _solve_by_labels(arrays, query, pruned, options, started, stats)
+    if options.label_search:
+        additive = not len(relevant_jurisdictions(arrays, query, arcs.edge))
+        cap = None if additive else _PERMIT_LABELS
+        by_labels = _solve_by_labels(arrays, query, pruned, options, started, stats, max_labels=cap)
+        if by_labels is not None:
+            return by_labels
     route_model = build_route_model(
         arrays, query, arcs, hint_edges=best.edges if best else (), upper_bound=upper
     )
@@ -127,6 +134,8 @@ class _Pruned:
     graph: ShortestPathGraph
     n_bounded: int
     multiplier: float
+    floor: np.ndarray | float = 0.0
+    """Per arc left: least permit cost of a route through it."""
 
     @property
     def arcs(self) -> PrunedArcs:
@@ -162,7 +171,8 @@ def _tightened(arrays: EdgeArrays, query: RouteQuery, bounds: RouteBounds) -> _P
         bounds = route_bounds(arrays, query, within=kept)
         if bounds.bounded is None:  # nothing within the bounds costs at most upper
             return _Pruned(best, upper, lower, kept.restrict(np.zeros(kept.n_arcs, dtype=bool)), 0, 0.0)
-    return _Pruned(best, upper, lower, kept, graph.n_arcs, bounds.larac.multiplier)
+    floor = bounds.permit_floor[keep] if isinstance(bounds.permit_floor, np.ndarray) else 0.0
+    return _Pruned(best, upper, lower, kept, graph.n_arcs, bounds.larac.multiplier, floor)
 
 
 def _solve_by_labels(
@@ -172,8 +182,11 @@ def _solve_by_labels(
     options: SolverOptions,
     started: float,
     stats: dict,
-) -> RouteResult:
-    """An additive route by exact label-setting over the pruned arcs (see optimizer.labels)."""
+    *,
+    max_labels: int | None,
+) -> RouteResult | None:
+    """The route by exact label setting over the pruned arcs (see optimizer.labels); None when
+    it settled more than max_labels labels with time left, for CP-SAT to take over."""
     began = time.perf_counter()
     search = label_search(
         arrays,
@@ -181,10 +194,17 @@ def _solve_by_labels(
         pruned.graph,
         upper_bound=pruned.upper,
         multipliers=(pruned.multiplier,),
+        permit_floor=pruned.floor,
         time_limit_s=options.time_limit_s - (began - started),
         stop=options.stop,
+        max_labels=max_labels,
     )
     stats.update(labels=float(search.labels), model_s=time.perf_counter() - began)
+    over_budget = max_labels is not None and search.labels > max_labels
+    stopped = options.stop is not None and options.stop.is_set()
+    if not search.complete and over_budget and not stopped:
+        if time.perf_counter() - started < options.time_limit_s:
+            return None
     best = pruned.best
     if search.complete and search.edges is not None:
         found = evaluate_path(arrays, query.source, search.edges)

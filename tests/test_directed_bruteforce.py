@@ -35,6 +35,8 @@ from tests.bruteforce_directed import (
 )
 
 OPTIONS = SolverOptions(time_limit_s=10)
+ENGINES = (OPTIONS, SolverOptions(time_limit_s=10, label_search=False))
+"""Random instances are solved twice: by label search and by CP-SAT alone."""
 MAX_NODES = 7
 MAX_EDGES = 22
 SEEDS = range(150)
@@ -312,9 +314,11 @@ def describe(inst: Instance) -> str:
 # ---------------------------------------------------------------- the check
 
 
-def check_against_oracle(arrays: EdgeArrays, query: RouteQuery, answer: OracleAnswer) -> RouteResult:
+def check_against_oracle(
+    arrays: EdgeArrays, query: RouteQuery, answer: OracleAnswer, options: SolverOptions = OPTIONS
+) -> RouteResult:
     """Solve and compare status, route validity, optimal cost and latency tie-break with the oracle."""
-    result = solve_route(arrays, query, options=OPTIONS)
+    result = solve_route(arrays, query, options=options)
     if not answer.feasible:
         assert result.status is RouteStatus.INFEASIBLE, (
             f"oracle: no feasible route among {answer.n_paths}; solver: {result.status} cost={result.cost}"
@@ -355,7 +359,8 @@ def run_instance(inst: Instance) -> OracleAnswer | None:
     answer = solve_by_enumeration(inst.arrays, inst.query)
     if answer.ambiguous:
         return None
-    check_against_oracle(inst.arrays, inst.query, answer)
+    for options in ENGINES:
+        check_against_oracle(inst.arrays, inst.query, answer, options)
     return answer
 
 

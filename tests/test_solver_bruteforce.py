@@ -47,6 +47,8 @@ from .bruteforce import (
 )
 
 OPTIONS = SolverOptions(time_limit_s=10, num_workers=1)
+ENGINES = (OPTIONS, SolverOptions(time_limit_s=10, num_workers=1, label_search=False))
+"""Every case is solved twice: by label search (permits as label state) and by CP-SAT alone."""
 
 REL_TOL = 1e-9
 ABS_TOL = 1e-9
@@ -189,9 +191,16 @@ def check_case(case: Case, log=None) -> tuple[BruteAnalysis, RouteResult]:
     if log is not None:
         log(f"Reproducer:\n{case.to_code()}")
         log(f"brute force: {analysis}")
-    result = solve_route(arrays, query, options=OPTIONS)
-    if log is not None:
-        log(f"solver: {result}")
+    for options in ENGINES:
+        result = solve_route(arrays, query, options=options)
+        if log is not None:
+            log(f"solver (label_search={options.label_search}): {result}")
+        _check_result(case, arrays, query, analysis, result)
+    return analysis, result
+
+
+def _check_result(case: Case, arrays, query, analysis: BruteAnalysis, result: RouteResult) -> None:
+    """Assert one solver answer against the brute force."""
     best = analysis.best
 
     if best is None:
@@ -206,7 +215,7 @@ def check_case(case: Case, log=None) -> tuple[BruteAnalysis, RouteResult]:
             assert "fastest" in reason.lower(), f"reason does not mention 'fastest': {reason!r}"
             bound_text = f"{query.max_latency_ms:.2f}"
             assert bound_text in reason, f"reason does not mention the bound {bound_text}: {reason!r}"
-        return analysis, result
+        return
 
     assert result.status is RouteStatus.OPTIMAL, (
         f"brute force optimum {best.cost} via edges {best.edges} but solver says "
@@ -253,7 +262,6 @@ def check_case(case: Case, log=None) -> tuple[BruteAnalysis, RouteResult]:
     )
     assert result.bound <= result.cost + 1e-6, (result.bound, result.cost)
     assert abs(result.gap) < 1e-9, result.gap
-    return analysis, result
 
 
 # --------------------------------------------------------------------------
