@@ -202,9 +202,9 @@ def _solve_by_labels(
     stats.update(labels=float(search.labels), model_s=time.perf_counter() - began)
     over_budget = max_labels is not None and search.labels > max_labels
     stopped = options.stop is not None and options.stop.is_set()
-    if not search.complete and over_budget and not stopped:
-        if time.perf_counter() - started < options.time_limit_s:
-            return None
+    time_left = time.perf_counter() - started < options.time_limit_s
+    if not search.complete and over_budget and time_left and not stopped:
+        return None
     best = pruned.best
     if search.complete and search.edges is not None:
         found = evaluate_path(arrays, query.source, search.edges)
