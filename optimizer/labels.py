@@ -61,6 +61,7 @@ def label_search(
     permit_floor (per arc of graph) is the least permit cost of a route through the arc; with
     permits to pay, labels carry the jurisdictions paid for (see _search_with_permits)."""
     started = time.perf_counter()
+    cap = math.inf if max_labels is None else max_labels
     ahead = _Ahead.of(arrays, query, graph, upper_bound, multipliers)
     permits = _Permits.of(arrays, query, graph)
     if permits is not None:
@@ -104,7 +105,7 @@ def label_search(
         if _dominated(v, lat, res, fastest, settled, record=True):
             continue
         count += 1
-        if count % _CHECK_EVERY == 0 and _cut_off(started, time_limit_s, stop, count, max_labels):
+        if count > cap or (count % _CHECK_EVERY == 0 and _out_of_time(started, time_limit_s, stop)):
             return LabelSearch(None, False, count)
         if v == t:
             if best is None:
@@ -125,12 +126,8 @@ def label_search(
     return LabelSearch(None if best is None else _walk(best[1], parent, via), True, count)
 
 
-def _cut_off(
-    started: float, time_limit_s: float, stop: StopSignal | None, count: int, max_labels: int | None
-) -> bool:
-    """Whether the time limit, the stop signal or the label budget ends the search."""
-    if max_labels is not None and count > max_labels:
-        return True
+def _out_of_time(started: float, time_limit_s: float, stop: StopSignal | None) -> bool:
+    """Whether the time limit or the stop signal ends the search."""
     return time.perf_counter() - started > time_limit_s or (stop is not None and stop.is_set())
 
 
@@ -248,6 +245,7 @@ def _search_with_permits(
     budget_ms, limits, slack, ceiling = ahead.budget_ms, ahead.limits, ahead.slack, ahead.ceiling
     n_res = len(limits)
     to_t_cost, to_t_lat, to_t_res, lagrange = ahead.cost, ahead.latency, ahead.resources, ahead.lagrange
+    cap = math.inf if max_labels is None else max_labels
     max_count = math.inf if query.max_jurisdictions is None else query.max_jurisdictions
     counted_bits = permits.counted
     floor = np.broadcast_to(np.asarray(permit_floor, dtype=float), (graph.n_arcs,)).tolist()
@@ -306,7 +304,7 @@ def _search_with_permits(
             continue
         settled.setdefault(v, []).append((c, lat, bits, res))
         count += 1
-        if count % _CHECK_EVERY == 0 and _cut_off(started, time_limit_s, stop, count, max_labels):
+        if count > cap or (count % _CHECK_EVERY == 0 and _out_of_time(started, time_limit_s, stop)):
             return LabelSearch(None, False, count)
         if v == t:
             if best is None:

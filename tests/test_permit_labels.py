@@ -58,3 +58,32 @@ def test_a_counted_jurisdiction_is_not_dominated_by_a_cheaper_label(label_search
     result = _solve(arrays, RouteQuery(0, 3, 10.0, max_jurisdictions=1), label_search)
     assert result.cost == 3.0
     assert result.edges == (1, 2, 3)
+
+
+def test_cp_sat_takes_over_a_search_past_its_label_budget(monkeypatch) -> None:
+    import optimizer.solve
+
+    rows = [
+        (0, 1, 1, 0),
+        (0, 2, 0.5, 0),
+        (2, 1, 0, 0),
+        (1, 4, 0, 0),
+        (4, 3, 0, 0),
+        (1, 3, 10, 0),
+        (0, 3, 0, 0),
+    ]
+    juris = [[-1], [0], [-1], [0], [-1], [-1], [1]]
+    arrays = make_arrays(5, rows, directed=False, jurisdiction=juris, permit_cost=[5.0, 50.0])
+    calls = []
+    cp_sat = optimizer.solve.solve_route_model
+    monkeypatch.setattr(
+        optimizer.solve, "solve_route_model", lambda *a, **k: calls.append(1) or cp_sat(*a, **k)
+    )
+    monkeypatch.setattr(optimizer.solve, "_PERMIT_LABELS", 1)
+    result = _solve(arrays, RouteQuery(0, 3, 10.0), label_search=True)
+    assert result.cost == 5.5 and result.stats["labels"] == 2  # gave up at the second label
+    assert calls  # CP-SAT solved it
+    monkeypatch.setattr(optimizer.solve, "_PERMIT_LABELS", 1000)
+    calls.clear()
+    assert _solve(arrays, RouteQuery(0, 3, 10.0), label_search=True).cost == 5.5
+    assert not calls  # the label search alone
