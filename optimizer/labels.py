@@ -30,6 +30,10 @@ from optimizer.prune import ShortestPathGraph, cost_ceiling
 
 __all__ = ["LabelSearch", "label_search"]
 
+_SUM_SLACK = 1e-12
+"""Relative float noise allowed when comparing costs summed in different orders (far below the
+cost tie tolerance): a label that went round a zero-cost loop paying permits is dominated."""
+
 _CHECK_EVERY = 4096
 """Settled labels between checks of the clock and the stop signal."""
 
@@ -291,7 +295,7 @@ def _search_with_permits(
             if lat_o > lat or bits_o & ~bits & counted_bits:
                 continue
             extra = bits & ~bits_o
-            if c_o + (permits.cost_of(extra) if extra else 0.0) > c:
+            if c_o + (permits.cost_of(extra) if extra else 0.0) > c + _SUM_SLACK * max(1.0, abs(c)):
                 continue
             if res is None or bool(np.all(res_o <= res)):
                 return True

@@ -166,12 +166,12 @@ def _tightened(arrays: EdgeArrays, query: RouteQuery, bounds: RouteBounds) -> _P
         keep = cost_keep(arrays, query, bounds, upper)
         graph = bounds.bounded
         kept = graph.restrict(keep)
+        floor = bounds.permit_floor[keep] if isinstance(bounds.permit_floor, np.ndarray) else 0.0
         if keep.sum() > _PRUNE_SHRINK * len(keep) or not math.isfinite(upper):
             break
         bounds = route_bounds(arrays, query, within=kept)
         if bounds.bounded is None:  # nothing within the bounds costs at most upper
             return _Pruned(best, upper, lower, kept.restrict(np.zeros(kept.n_arcs, dtype=bool)), 0, 0.0)
-    floor = bounds.permit_floor[keep] if isinstance(bounds.permit_floor, np.ndarray) else 0.0
     return _Pruned(best, upper, lower, kept, graph.n_arcs, bounds.larac.multiplier, floor)
 
 
@@ -208,12 +208,15 @@ def _solve_by_labels(
     best = pruned.best
     if search.complete and search.edges is not None:
         found = evaluate_path(arrays, query.source, search.edges)
-        if is_feasible(found, query) and (best is None or found.cost <= cost_ceiling(best.cost)):
+        simple = len(set(found.nodes)) == len(found.nodes)
+        if simple and is_feasible(found, query) and (best is None or found.cost <= cost_ceiling(best.cost)):
             if options.on_incumbent is not None:
                 options.on_incumbent(found.cost, found.cost)
             stats["solve_s"] = time.perf_counter() - started
             return route_result(RouteStatus.OPTIMAL, found, bound=found.cost, gap=0.0, stats=stats)
-        logger.error("label search route %s fails its bounds or the incumbent; not trusted", search.edges)
+        logger.error(
+            "label search route %s is not simple, or fails its bounds or the incumbent", search.edges
+        )
     elif search.complete and best is None:
         remaining = options.time_limit_s - (time.perf_counter() - started)
         reason = _diagnose(arrays, query, replace(options, time_limit_s=remaining), stats["fastest_ms"])

@@ -87,3 +87,23 @@ def test_cp_sat_takes_over_a_search_past_its_label_budget(monkeypatch) -> None:
     calls.clear()
     assert _solve(arrays, RouteQuery(0, 3, 10.0), label_search=True).cost == 5.5
     assert not calls  # the label search alone
+
+
+@pytest.mark.parametrize("label_search", ENGINES.values(), ids=ENGINES.keys())
+def test_a_free_loop_that_pays_permits_is_not_taken(label_search: bool) -> None:
+    # 1 -> 2 -> 1 costs nothing but pays J0 and J1 in an order whose float sum differs by one
+    # step from paying them on the way; the route must still be the simple 0 -> 1 -> 3.
+    rows = [(0, 1, 0.3, 1.0), (1, 2, 0.0, 0.0), (2, 1, 0.0, 0.0), (1, 3, 0.0, 1.0)]
+    juris = [[-1, -1], [0, -1], [1, -1], [0, 1]]
+    arrays = make_arrays(4, rows, directed=True, jurisdiction=juris, permit_cost=[0.2, 0.1])
+    result = _solve(arrays, RouteQuery(0, 3, 10.0), label_search)
+    assert result.nodes == (0, 1, 3)
+
+
+def test_pruning_that_shrinks_every_round_keeps_its_floor_aligned(monkeypatch) -> None:
+    import optimizer.solve
+
+    monkeypatch.setattr(optimizer.solve, "_PRUNE_ROUNDS", 1)  # the one round shrinks by > 10%
+    rows = [(0, 1, 1.0, 1.0), (0, 2, 1.0, 1.0), (2, 1, 1.0, 1.0), (0, 3, 50.0, 1.0), (3, 1, 50.0, 1.0)]
+    arrays = make_arrays(4, rows, directed=True, jurisdiction=[[-1]] * 5, permit_cost=[1.0])
+    assert _solve(arrays, RouteQuery(0, 1, 10.0), label_search=True).edges == (0,)
