@@ -12,8 +12,9 @@ Each suite runs in a fresh subprocess: load, build, then a batch of site-pair de
 through another site), timed against one plain scipy Dijkstra (cost) from the same source in the
 same process. A batch starts no new solve after its budget (BATCH_BUDGET_S; each solve has
 SOLVE_TIME_LIMIT_S), and says in its note how many demands that left out. peak_rss_mb is the
-subprocess's ru_maxrss read right after the build, so it covers imports, load and build (not the
-solves); synthetic geodata is generated in a subprocess of its own. Writes bench/results/scale.json.
+subprocess's peak resident memory (VmHWM) read right after the build, so it covers imports, load
+and build (not the solves); synthetic geodata is generated in a subprocess of its own. Writes
+bench/results/scale.json.
 """
 
 from __future__ import annotations
@@ -131,7 +132,7 @@ def run_suite(suite: str, shared_us: Path, work_dir: Path, demands: int) -> dict
         "sites": len(network.site_node),
         "peak_rss_mb": round(_peak_rss_mb()),
         "rss_at_start_mb": round(rss_before_mb),
-        "peak_rss_method": "ru_maxrss of a fresh subprocess after imports + load + build",
+        "peak_rss_method": "VmHWM of a fresh subprocess after imports + load + build",
         **facts,
     }
     del layers
@@ -141,8 +142,14 @@ def run_suite(suite: str, shared_us: Path, work_dir: Path, demands: int) -> dict
 
 
 def _peak_rss_mb() -> float:
-    """Peak resident memory of this process so far (Linux reports KiB)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    """Peak resident memory of this process so far: VmHWM, which starts afresh at exec (Linux
+    keeps ru_maxrss across exec, so a subprocess of a big parent would report the parent's)."""
+    status = Path("/proc/self/status")
+    if status.exists():
+        for line in status.read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024  # kB
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 
 def solve_batch(
