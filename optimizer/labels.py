@@ -260,9 +260,9 @@ def _search_with_permits(
     arc_res = arrays.resources[graph.edge] if n_res else None
     arc_bits, arc_price = permits.arc_bits, permits.arc_price
 
-    def bound(v: int, c: float, base: float, lat: float, res: np.ndarray | None) -> float:
+    def bound(v: int, base: float, lat: float, res: np.ndarray | None) -> float:
         """Least cost of a route the label can end in (inf if none meets every bound); base is
-        the label's least total cost so far (its cost, or edge cost plus the arc's floor)."""
+        the least total cost of its route so far (its cost, or edge cost plus the arc's floor)."""
         if lat + to_t_lat[v] > budget_ms:
             return math.inf
         least = base + to_t_cost[v]
@@ -280,7 +280,7 @@ def _search_with_permits(
     resources: list[np.ndarray | None] = [np.zeros(n_res) if n_res else None]
     paid: list[int] = [0]
     edge_cost: list[float] = [0.0]
-    f0 = bound(s, 0.0, 0.0, 0.0, resources[0])
+    f0 = bound(s, 0.0, 0.0, resources[0])
     if not math.isfinite(f0):
         return LabelSearch(None, True, 0)
     heap: list[tuple[float, float, float, int, int]] = [(f0, 0.0, 0.0, s, 0)]
@@ -326,7 +326,7 @@ def _search_with_permits(
             c2, lat2, ec2 = c + pay + arc_cost[a], lat + arc_lat[a], ec + arc_cost[a]
             bits2 = bits | new
             res2 = None if arc_res is None else res + arc_res[a]
-            f2 = bound(w, c2, max(c2, ec2 + floor[a]), lat2, res2)
+            f2 = bound(w, max(c2, ec2 + floor[a]), lat2, res2)
             if not math.isfinite(f2) or dominated(w, c2, lat2, bits2, res2):
                 continue
             parent.append(label)
