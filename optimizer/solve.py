@@ -57,6 +57,11 @@ _PRUNE_ROUNDS = 8
 _PERMIT_LABELS = 200_000
 """Labels a search with permits may settle before CP-SAT takes the route over (a few seconds)."""
 
+_PERMIT_SEARCH_SHARE = 1 / 3
+"""Share of the time limit a search with permits may use before CP-SAT takes the route over:
+under a binding jurisdiction limit labels rarely dominate each other, and CP-SAT proves some
+such routes infeasible sooner."""
+
 _PRUNE_SHRINK = 0.9
 """Another pruning round runs while the last kept at most this share of the arcs."""
 
@@ -88,8 +93,7 @@ def solve_route(
     }
     if options.label_search:
         additive = not len(relevant_jurisdictions(arrays, query, arcs.edge))
-        cap = None if additive else _PERMIT_LABELS
-        by_labels = _solve_by_labels(arrays, query, pruned, options, started, stats, max_labels=cap)
+        by_labels = _solve_by_labels(arrays, query, pruned, options, started, stats, hand_over=not additive)
         if by_labels is not None:
             return by_labels
     route_model = build_route_model(
@@ -183,11 +187,15 @@ def _solve_by_labels(
     started: float,
     stats: dict,
     *,
-    max_labels: int | None,
+    hand_over: bool,
 ) -> RouteResult | None:
-    """The route by exact label setting over the pruned arcs (see optimizer.labels); None when
-    it settled more than max_labels labels with time left, for CP-SAT to take over."""
+    """The route by exact label setting over the pruned arcs (see optimizer.labels). With
+    hand_over, the search stops at _PERMIT_LABELS labels or _PERMIT_SEARCH_SHARE of the time
+    limit, and None then leaves the route to CP-SAT with the time left."""
     began = time.perf_counter()
+    time_limit_s = options.time_limit_s - (began - started)
+    if hand_over:
+        time_limit_s = min(time_limit_s, _PERMIT_SEARCH_SHARE * options.time_limit_s)
     search = label_search(
         arrays,
         query,
@@ -195,15 +203,14 @@ def _solve_by_labels(
         upper_bound=pruned.upper,
         multipliers=(pruned.multiplier,),
         permit_floor=pruned.floor,
-        time_limit_s=options.time_limit_s - (began - started),
+        time_limit_s=time_limit_s,
         stop=options.stop,
-        max_labels=max_labels,
+        max_labels=_PERMIT_LABELS if hand_over else None,
     )
     stats.update(labels=float(search.labels), model_s=time.perf_counter() - began)
-    over_budget = max_labels is not None and search.labels > max_labels
     stopped = options.stop is not None and options.stop.is_set()
     time_left = time.perf_counter() - started < options.time_limit_s
-    if not search.complete and over_budget and time_left and not stopped:
+    if not search.complete and hand_over and time_left and not stopped:
         return None
     best = pruned.best
     if search.complete and search.edges is not None:
