@@ -26,23 +26,20 @@ def _solve(arrays, query: RouteQuery, label_search: bool):
     return result
 
 
+def _paid_permit_case():
+    """0 -e0- 1 costs 1; 0 -e1(J1)- 2 -e2- 1 costs 0.5 and pays J1 (5) on the way. From 1 the
+    cheap way on enters J1 (e3, e4), so the route that paid J1 already is best: 5.5 against 6.
+    e5 is a dear way round J1 (so the permit floor of e0 is 0), and e6 (J3, 50) is the
+    cheapest route by edge cost alone, so the first upper bound is 50 and e5 is not pruned."""
+    rows = [(0, 1, 1, 0), (0, 2, 0.5, 0), (2, 1, 0, 0), (1, 4, 0, 0), (4, 3, 0, 0), (1, 3, 10, 0)]
+    rows.append((0, 3, 0, 0))
+    juris = [[-1], [0], [-1], [0], [-1], [-1], [1]]
+    return make_arrays(5, rows, directed=False, jurisdiction=juris, permit_cost=[5.0, 50.0])
+
+
 @pytest.mark.parametrize("label_search", ENGINES.values(), ids=ENGINES.keys())
 def test_a_paid_permit_is_worth_its_price_later(label_search: bool) -> None:
-    # 0 -e0- 1 costs 1; 0 -e1(J1)- 2 -e2- 1 costs 0.5 and pays J1 (5) on the way. From 1 the
-    # cheap way on enters J1 (e3, e4), so the route that paid J1 already is best: 5.5 against 6.
-    # e5 is a dear way round J1 (so the permit floor of e0 is 0), and e6 (J3, 50) is the
-    # cheapest route by edge cost alone, so the first upper bound is 50 and e5 is not pruned.
-    rows = [
-        (0, 1, 1, 0),
-        (0, 2, 0.5, 0),
-        (2, 1, 0, 0),
-        (1, 4, 0, 0),
-        (4, 3, 0, 0),
-        (1, 3, 10, 0),
-        (0, 3, 0, 0),
-    ]
-    juris = [[-1], [0], [-1], [0], [-1], [-1], [1]]
-    arrays = make_arrays(5, rows, directed=False, jurisdiction=juris, permit_cost=[5.0, 50.0])
+    arrays = _paid_permit_case()
     result = _solve(arrays, RouteQuery(0, 3, 10.0), label_search)
     assert result.cost == 5.5
     assert result.edges == (1, 2, 3, 4)
@@ -63,17 +60,7 @@ def test_a_counted_jurisdiction_is_not_dominated_by_a_cheaper_label(label_search
 def test_cp_sat_takes_over_a_search_past_its_label_budget(monkeypatch) -> None:
     import optimizer.solve
 
-    rows = [
-        (0, 1, 1, 0),
-        (0, 2, 0.5, 0),
-        (2, 1, 0, 0),
-        (1, 4, 0, 0),
-        (4, 3, 0, 0),
-        (1, 3, 10, 0),
-        (0, 3, 0, 0),
-    ]
-    juris = [[-1], [0], [-1], [0], [-1], [-1], [1]]
-    arrays = make_arrays(5, rows, directed=False, jurisdiction=juris, permit_cost=[5.0, 50.0])
+    arrays = _paid_permit_case()
     calls = []
     cp_sat = optimizer.solve.solve_route_model
     monkeypatch.setattr(
