@@ -211,7 +211,7 @@ def format_solution(solution: Solution) -> str:
     )
     if solution.shared_build and (design := solution.design) is not None:
         saved = design.independent_cost - design.cost
-        proof = "optimal" if design.gap == 0 else f"gap {design.gap:.2%}, bound {design.bound:,.0f}"
+        proof = design.proof
         lines.append(
             f"shared build: {design.cost:,.0f} ({proof}); each demand on its own: "
             f"{design.independent_cost:,.0f}; sharing saves {saved:,.0f} "

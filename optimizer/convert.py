@@ -375,6 +375,7 @@ def design_to_proto(design: DesignSummary) -> pb.Design:
         bound=design.bound,
         gap=design.gap,
         independent_cost=design.independent_cost,
+        unsolved_demands=design.unsolved_demands,
     )
 
 
@@ -386,6 +387,7 @@ def design_from_proto(message: pb.Design) -> DesignSummary:
         bound=message.bound,
         gap=message.gap,
         independent_cost=message.independent_cost,
+        unsolved_demands=message.unsolved_demands,
     )
 
 

@@ -8,15 +8,18 @@ of the union: an edge or a permit used by several routes is paid once.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
+import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
 from ortools.sat.python import cp_model
 
+from optimizer.design_mip import DesignMip, build_design_mip, solve_design_mip, start_values
 from optimizer.design_model import (
     DesignModel,
     Slot,
@@ -25,6 +28,7 @@ from optimizer.design_model import (
     solve_design_model,
     split_values,
 )
+from optimizer.flows import diverse_flow, site_edges
 from optimizer.model import hold_cost
 from optimizer.problem import (
     COST_RELATIVE_TOLERANCE,
@@ -38,6 +42,7 @@ from optimizer.problem import (
     RouteResult,
     RouteStatus,
     SolverOptions,
+    StopSignal,
 )
 from optimizer.prune import (
     PathEval,
@@ -107,15 +112,7 @@ def solve_design(
     started = time.perf_counter()
     for i, demand in enumerate(demands):
         _check_demand(arrays, demand, i)
-    alone = []
-    share = 1.0 if len(demands) == 1 else 0.5
-    for k, demand in enumerate(demands):
-        left = share * options.time_limit_s - (time.perf_counter() - started)
-        budget = max(left / (len(demands) - k), 0.0)
-        solo = replace(options, time_limit_s=budget)
-        if len(demands) > 1:
-            solo = replace(solo, on_incumbent=None)  # only the joint model reports the union's cost
-        alone.append(_solve_alone(arrays, demand, solo, diagnose=diagnose))
+    alone = _solve_each(arrays, demands, options, started, diagnose=diagnose)
     independent = union_cost(arrays, [r for o in alone for r in o.routes])
     found = [i for i, o in enumerate(alone) if o.routes]
     stats = {"independent_s": time.perf_counter() - started}
@@ -124,6 +121,36 @@ def solve_design(
     joint = _solve_joint(arrays, demands, alone, found, independent, _remaining(options, started), stats)
     stats["solve_s"] = time.perf_counter() - started
     return _result(arrays, demands, alone, independent, joint, stats)
+
+
+def _solve_each(
+    arrays: EdgeArrays,
+    demands: Sequence[DesignDemand],
+    options: SolverOptions,
+    started: float,
+    *,
+    diagnose: bool,
+) -> list[_Outcome]:
+    """Every demand solved on its own: with several, within half the time limit, each demand a
+    fair share of what is left (time one does not use goes to the next); a demand left
+    without routes is retried once with half of all the time left."""
+    several = len(demands) > 1
+    share = 0.5 if several else 1.0
+    solo = replace(options, on_incumbent=None) if several else options  # the joint model reports
+    alone: list[_Outcome] = []
+    for k, demand in enumerate(demands):
+        left = share * options.time_limit_s - (time.perf_counter() - started)
+        budget = replace(solo, time_limit_s=max(left / (len(demands) - k), 0.0))
+        alone.append(_solve_alone(arrays, demand, budget, diagnose=diagnose))
+    retry = [i for i, o in enumerate(alone) if o.status is RouteStatus.UNSOLVED]
+    for n, i in enumerate(retry):
+        left = _remaining(options, started).time_limit_s * (0.5 if several else 1.0)
+        if left <= 0.05 or (options.stop is not None and options.stop.is_set()):
+            break
+        again = _solve_alone(arrays, demands[i], replace(solo, time_limit_s=left / (len(retry) - n)))
+        if again.routes or again.status is RouteStatus.INFEASIBLE:
+            alone[i] = again
+    return alone
 
 
 def _remaining(options: SolverOptions, started: float) -> SolverOptions:
@@ -173,6 +200,51 @@ def _solve_alone(
         return _Outcome(RouteStatus.INFEASIBLE, bound=math.inf, reason=reason)
     if bounds.fastest_ms > demand.query.max_latency_ms + LATENCY_TOLERANCE_MS:
         return _diagnosed(arrays, demand, bounds, options)
+    if _separated(demand):
+        outcome = _solve_alone_cp(arrays, demand, bounds, options, started)
+    else:
+        outcome = _solve_alone_flow(arrays, demand, bounds, options, started)
+    if outcome.status is RouteStatus.INFEASIBLE and not diagnose:
+        reason = f"no {demand.paths} {_kind_words(demand)} routes meet the bounds"
+        return _Outcome(RouteStatus.INFEASIBLE, bound=math.inf, reason=reason)
+    if outcome.status is RouteStatus.INFEASIBLE:
+        return _diagnosed(arrays, demand, bounds, _remaining(options, started))
+    return outcome
+
+
+def _separated(demand: DesignDemand) -> bool:
+    """Whether the demand keeps its routes apart by edge pairs (CP-SAT's strength)."""
+    return demand.conflicts is not None and len(demand.conflicts) > 0
+
+
+def _solve_alone_flow(
+    arrays: EdgeArrays, demand: DesignDemand, bounds: _Bounds, options: SolverOptions, started: float
+) -> _Outcome:
+    """The k-unit min-cost flow over the latency-feasible edges; the MIP where its routes fall short.
+
+    The flow is a relaxation (it ignores latency per route, permits, limits and SRLGs), so its
+    cost plus the least permit cost of any route bounds every diverse set from below; when its
+    routes meet every bound and pay no more, they are optimal.
+    """
+    flow = diverse_flow(arrays, demand, bounds.lat_ok, cost_floor=bounds.cheapest)
+    if flow.count < demand.paths:
+        return _Outcome(RouteStatus.INFEASIBLE, bound=math.inf)
+    lower = flow.lower_bound + bounds.route.permit_least
+    routes = [evaluate_path(arrays, demand.query.source, r) for r in flow.routes]
+    start: list[PathEval] | None = routes if _set_feasible(arrays, demand, routes) else None
+    if start is not None and relative_gap(union_cost(arrays, start), lower) <= COST_RELATIVE_TOLERANCE:
+        return _Outcome(RouteStatus.OPTIMAL, tuple(start), union_cost(arrays, start))
+    start = start or _greedy(arrays, demand, bounds)
+    upper = union_cost(arrays, start) if start else math.inf
+    arcs = _prune(arrays, demand, bounds, upper)
+    slots = [Slot(0, p, demand.query.source, arcs) for p in range(demand.paths)]
+    return _portfolio(arrays, [demand], slots, start, lower, _remaining(options, started))
+
+
+def _solve_alone_cp(
+    arrays: EdgeArrays, demand: DesignDemand, bounds: _Bounds, options: SolverOptions, started: float
+) -> _Outcome:
+    """One CP-SAT model of the demand's routes, kept apart by its too-close edge pairs."""
     start = _greedy(arrays, demand, bounds)
     upper = union_cost(arrays, start) if start else math.inf
     arcs = _prune(arrays, demand, bounds, upper)
@@ -180,13 +252,7 @@ def _solve_alone(
     design = build_design_model(arrays, [demand], slots, upper_bound=upper)
     if start:
         hint_design(design, [r.edges for r in start])
-    outcome = _run(arrays, [demand], design, start, _remaining(options, started))
-    if outcome.status is RouteStatus.INFEASIBLE and not diagnose:
-        reason = f"no {demand.paths} {_kind_words(demand)} routes meet the bounds"
-        return _Outcome(RouteStatus.INFEASIBLE, bound=math.inf, reason=reason)
-    if outcome.status is RouteStatus.INFEASIBLE:
-        return _diagnosed(arrays, demand, bounds, _remaining(options, started))
-    return outcome
+    return _run(arrays, [demand], design, start, _remaining(options, started))
 
 
 def _bounds(arrays: EdgeArrays, query: RouteQuery) -> _Bounds | str:
@@ -208,13 +274,19 @@ def _prune(arrays: EdgeArrays, demand: DesignDemand, bounds: _Bounds, upper: flo
     Any route P of the demand in such a design costs at most upper minus what its other
     paths - 1 routes cost at least: they are edge-disjoint from P and each costs at least the
     cheapest path (by edge cost) over the latency-feasible edges.  max_cost bounds the
-    demand's own routes the same way.
+    demand's own routes the same way.  Routes that may share a site's own edges are not
+    disjoint, so no other route's cost is taken off then.
     """
     query = demand.query
     ceiling = upper if query.max_cost is None else min(upper, query.max_cost)
     if math.isfinite(ceiling):
-        ceiling = ceiling - (demand.paths - 1) * bounds.cheapest + 1e-12 * ceiling
+        ceiling = ceiling - _other_routes(demand) * bounds.cheapest + 1e-12 * ceiling
     return prune_arcs(arrays, query, bounds.route, ceiling)
+
+
+def _other_routes(demand: DesignDemand) -> int:
+    """How many of a demand's routes besides one surely cost extra (edge-disjoint from it)."""
+    return 0 if demand.source_nodes or demand.target_nodes else demand.paths - 1
 
 
 def _greedy(arrays: EdgeArrays, demand: DesignDemand, bounds: _Bounds) -> list[PathEval] | None:
@@ -241,10 +313,13 @@ def _greedy(arrays: EdgeArrays, demand: DesignDemand, bounds: _Bounds) -> list[P
 def _blocked_by(arrays: EdgeArrays, demand: DesignDemand, route: PathEval) -> np.ndarray:
     """Edges another route of the demand may not use once this route is chosen."""
     blocked = np.zeros(arrays.n_edges, dtype=bool)
+    shared = site_edges(arrays, demand)
     edges = np.asarray(route.edges, dtype=np.int64)
+    edges = edges[~shared[edges]]  # a site's own edges carry every route
     blocked[edges] = True
     if demand.diversity is not Diversity.EDGE:
         inner = np.asarray(route.nodes[1:-1], dtype=np.int64)
+        inner = np.setdiff1d(inner, np.asarray(demand.source_nodes + demand.target_nodes, dtype=np.int64))
         blocked |= np.isin(arrays.tail, inner) | np.isin(arrays.head, inner)
     if demand.diversity is Diversity.SRLG and len(arrays.srlg_edge):
         groups = arrays.srlg_group[np.isin(arrays.srlg_edge, edges)]
@@ -253,7 +328,7 @@ def _blocked_by(arrays: EdgeArrays, demand: DesignDemand, route: PathEval) -> np
         c = demand.conflicts
         blocked[c[np.isin(c[:, 0], edges), 1]] = True
         blocked[c[np.isin(c[:, 1], edges), 0]] = True
-    return blocked
+    return blocked & ~shared
 
 
 def _set_feasible(arrays: EdgeArrays, demand: DesignDemand, routes: Sequence[PathEval]) -> bool:
@@ -325,21 +400,24 @@ def _checked(
     """The model's routes slot by slot, re-evaluated in floats; None if absent or not feasible."""
     if values is None:
         return None
-    routes = [
-        path_in_arcs(arrays, slot.source, slot.arcs, v)
-        for slot, v in zip(design.slots, split_values(design, values), strict=True)
-    ]
+    return _checked_slots(arrays, demands, design.slots, split_values(design, values))
+
+
+def _checked_slots(
+    arrays: EdgeArrays, demands: Sequence[DesignDemand], slots: Sequence[Slot], values: Sequence[np.ndarray]
+) -> list[PathEval] | None:
+    """Each slot's route from its 0/1 arc values, re-evaluated in floats; None if not feasible."""
+    routes = [path_in_arcs(arrays, slot.source, slot.arcs, v) for slot, v in zip(slots, values, strict=True)]
+    for route, slot in zip(routes, slots, strict=True):
+        if route.nodes[-1] != demands[slot.demand].query.target:
+            logger.warning("a design route of demand %d stops short of its target; discarded", slot.demand)
+            return None
     for d, demand in enumerate(demands):
-        own = [r for r, slot in zip(routes, design.slots, strict=True) if slot.demand == d]
+        own = [r for r, slot in zip(routes, slots, strict=True) if slot.demand == d]
         if own and not _set_feasible(arrays, demand, own):
             logger.warning("design routes of demand %d fail the float check; discarded", d)
             return None
     return routes
-
-
-def _slot_paths(arrays: EdgeArrays, slots: Sequence[Slot], values: Sequence[np.ndarray]) -> list[PathEval]:
-    """Each slot's path from its source in its arc values."""
-    return [path_in_arcs(arrays, s.source, s.arcs, v) for s, v in zip(slots, values, strict=True)]
 
 
 def _tie_break(arrays, demands, design, outcome, routes, options, started) -> list[PathEval]:
@@ -365,7 +443,357 @@ def _tie_break(arrays, demands, design, outcome, routes, options, started) -> li
     return routes
 
 
+def _run_mip(
+    arrays: EdgeArrays,
+    demands: Sequence[DesignDemand],
+    slots: list[Slot],
+    start: Sequence[PathEval] | None,
+    lower: float,
+    options: SolverOptions,
+    stats: dict[str, float] | None = None,
+) -> _Outcome:
+    """Solve the design MIP from a start (its cost the cutoff) and a known lower bound;
+    routes checked in floats, cost ties settled by latency in a bounded second phase."""
+    started = time.perf_counter()
+    if any(_cut_off(demands[slot.demand], slot) for slot in slots):
+        return _Outcome(RouteStatus.INFEASIBLE, bound=math.inf)
+    mip = build_design_mip(arrays, demands, slots)
+    upper = union_cost(arrays, start) if start else math.inf
+    if start and relative_gap(upper, lower) <= COST_RELATIVE_TOLERANCE:  # the start is proven
+        routes = list(start)
+        if options.tie_break_latency:
+            routes = _faster_ties(arrays, demands, mip, routes, options, 0.0)
+        return _Outcome(RouteStatus.OPTIMAL, tuple(routes), upper)
+    cutoff = cost_ceiling(upper) + 1e-9 * upper if start else math.inf
+    values = start_values(mip, [r.edges for r in start]) if start else None
+    if stats is not None:
+        stats.update(mip_columns=float(mip.n_cols), mip_rows=float(mip.matrix.shape[0]))
+    outcome = solve_design_mip(
+        mip, options=options, time_limit_s=options.time_limit_s, cutoff=cutoff, start=values
+    )
+    routes = (
+        None
+        if outcome.arc_values is None
+        else _checked_slots(arrays, demands, slots, mip.split(outcome.arc_values))
+    )
+    if routes is None or (start and union_cost(arrays, start) <= union_cost(arrays, routes)):
+        if not start:
+            if outcome.status is RouteStatus.INFEASIBLE:
+                return _Outcome(RouteStatus.INFEASIBLE, bound=math.inf)
+            return _Outcome(
+                RouteStatus.UNSOLVED, bound=max(outcome.bound, lower), reason=_unsolved_reason(options)
+            )
+        routes = list(start)
+    cost = union_cost(arrays, routes)
+    # Under the cutoff, INFEASIBLE means nothing is cheaper than the start.
+    bound = cost if outcome.status in (RouteStatus.OPTIMAL, RouteStatus.INFEASIBLE) else outcome.bound
+    bound = min(max(bound, lower), cost)
+    if relative_gap(cost, bound) > COST_RELATIVE_TOLERANCE:
+        return _Outcome(RouteStatus.FEASIBLE, tuple(routes), bound)
+    if options.tie_break_latency:
+        routes = _faster_ties(arrays, demands, mip, routes, _remaining(options, started), outcome.wall_s)
+    return _Outcome(RouteStatus.OPTIMAL, tuple(routes), cost)
+
+
+def _portfolio(
+    arrays: EdgeArrays,
+    demands: Sequence[DesignDemand],
+    slots: list[Slot],
+    start: Sequence[PathEval] | None,
+    lower: float,
+    options: SolverOptions,
+    stats: dict[str, float] | None = None,
+    *,
+    cp_cuts: Callable[[DesignModel], None] | None = None,
+) -> _Outcome:
+    """The same design solved by the MIP (HiGHS) and by CP-SAT side by side, one core each
+    by default: the first to prove its answer stops the other; the cheaper routes and the
+    higher bound of the two are kept.  options.design_engine picks one engine alone."""
+    engines = {"mip": _mip_engine, "cp-sat": _cp_engine}
+    chosen = list(engines) if options.design_engine == "portfolio" else [options.design_engine]
+    if len(chosen) == 1 or options.num_workers < 2:
+        engine = engines[chosen[0] if len(chosen) == 1 else "mip"]
+        return engine(arrays, demands, slots, start, lower, options, stats, cp_cuts)
+    stops = {name: StopSignal() for name in chosen}
+    results: dict[str, _Outcome | BaseException] = {}
+    one_each = replace(options, num_workers=max(1, options.num_workers // 2))
+
+    def run(name: str) -> None:
+        mine = replace(one_each, stop=stops[name])
+        try:
+            results[name] = engines[name](arrays, demands, slots, start, lower, mine, stats, cp_cuts)
+        except BaseException as error:  # re-raised in the caller's thread
+            results[name] = error
+        if isinstance(results[name], _Outcome) and results[name].status in _PROVEN:
+            for other, stop in stops.items():
+                if other != name:
+                    stop.set()
+
+    parent = options.stop
+    with parent.hooked(lambda: [s.set() for s in stops.values()]) if parent else contextlib.nullcontext():
+        threads = [threading.Thread(target=run, args=(name,), daemon=True) for name in chosen]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    for value in results.values():
+        if isinstance(value, BaseException):
+            raise value
+    return _merged(arrays, [v for v in results.values() if isinstance(v, _Outcome)], stats, results)
+
+
+_PROVEN = (RouteStatus.OPTIMAL, RouteStatus.INFEASIBLE)
+
+
+def _merged(
+    arrays: EdgeArrays, outcomes: Sequence[_Outcome], stats: dict[str, float] | None, by_name: dict
+) -> _Outcome:
+    """One answer from several engines' answers to the same design: proof first, then cost."""
+    if stats is not None:
+        for name, value in by_name.items():
+            stats[f"engine_{name}_proved"] = float(value.status in _PROVEN)
+    proven = [o for o in outcomes if o.status in _PROVEN]
+    if proven:
+        return min(proven, key=lambda o: (o.status is RouteStatus.INFEASIBLE, _total_latency(o)))
+    bound = max((o.bound for o in outcomes if math.isfinite(o.bound)), default=-math.inf)
+    with_routes = [o for o in outcomes if o.routes]
+    if not with_routes:
+        return max(outcomes, key=lambda o: o.bound if math.isfinite(o.bound) else -math.inf)
+    best = min(with_routes, key=lambda o: (union_cost(arrays, o.routes), _total_latency(o)))
+    cost = union_cost(arrays, best.routes)
+    bound = min(bound, cost)
+    status = (
+        RouteStatus.OPTIMAL if relative_gap(cost, bound) <= COST_RELATIVE_TOLERANCE else RouteStatus.FEASIBLE
+    )
+    return _Outcome(status, best.routes, cost if status is RouteStatus.OPTIMAL else bound)
+
+
+def _total_latency(outcome: _Outcome) -> float:
+    """Sum of the outcome's route latencies."""
+    return sum(r.latency_ms for r in outcome.routes)
+
+
+def _mip_engine(arrays, demands, slots, start, lower, options, stats, cp_cuts) -> _Outcome:
+    """The design MIP (see _run_mip)."""
+    return _run_mip(arrays, demands, slots, start, lower, options, stats)
+
+
+def _cp_engine(arrays, demands, slots, start, lower, options, stats, cp_cuts) -> _Outcome:
+    """The CP-SAT design model over the same slots, from the same start."""
+    upper = union_cost(arrays, start) if start else math.inf
+    design = build_design_model(arrays, demands, slots, upper_bound=upper)
+    if cp_cuts is not None:
+        cp_cuts(design)
+    if start:
+        hint_design(design, [r.edges for r in start])
+    outcome = _run(arrays, demands, design, start, options)
+    if outcome.status is RouteStatus.FEASIBLE and math.isfinite(lower):
+        bound = min(max(outcome.bound, lower), union_cost(arrays, outcome.routes))
+        if relative_gap(union_cost(arrays, outcome.routes), bound) <= COST_RELATIVE_TOLERANCE:
+            return replace(outcome, status=RouteStatus.OPTIMAL, bound=union_cost(arrays, outcome.routes))
+        return replace(outcome, bound=bound)
+    return outcome
+
+
+def _cut_off(demand: DesignDemand, slot: Slot) -> bool:
+    """Whether pruning left the slot no arc out of its source or none into its target."""
+    arcs = slot.arcs
+    return not (np.any(arcs.tail == demand.query.source) and np.any(arcs.head == demand.query.target))
+
+
+def _faster_ties(
+    arrays: EdgeArrays,
+    demands: Sequence[DesignDemand],
+    mip: DesignMip,
+    routes: list[PathEval],
+    options: SolverOptions,
+    first_s: float,
+) -> list[PathEval]:
+    """Among designs of the optimal cost, a faster one: the MIP held at that cost minimizing
+    latency, for at most as long again as the cost took (at least a second)."""
+    budget = min(options.time_limit_s, max(1.0, first_s))
+    if budget <= 0.05:
+        return routes
+    cost = union_cost(arrays, routes)
+    quiet = replace(options, on_incumbent=None)  # latency is not a cost to report
+    second = solve_design_mip(
+        mip,
+        options=quiet,
+        time_limit_s=budget,
+        objective=mip.latency,
+        cost_cap=cost_ceiling(cost),
+        start=start_values(mip, [r.edges for r in routes]),
+    )
+    if second.arc_values is None:
+        return routes
+    faster = _checked_slots(arrays, demands, mip.slots, mip.split(second.arc_values))
+    if faster is None or union_cost(arrays, faster) > cost_ceiling(cost):
+        return routes
+    if sum(r.latency_ms for r in faster) < sum(r.latency_ms for r in routes) - 1e-12:
+        return faster
+    return routes
+
+
 # --- several demands together ----------------------------------------------------------------
+
+
+def _share(options: SolverOptions, started: float, share: float) -> SolverOptions:
+    """The options with a share of the time left of the call's limit."""
+    return replace(
+        _remaining(options, started), time_limit_s=share * _remaining(options, started).time_limit_s
+    )
+
+
+def _common_root(demands: Sequence[DesignDemand]) -> int | None:
+    """A node every demand (one route each, the same usable edges) starts or ends at, if any."""
+    if any(d.paths != 1 or _separated(d) for d in demands):
+        return None
+    masks = [d.query.edge_allowed for d in demands]
+    if any(m is not None for m in masks) and not all(
+        m is not None and np.array_equal(m, masks[0]) for m in masks
+    ):
+        return None  # a tree path of one demand might need an edge only another may use
+    common = set.intersection(*({d.query.source, d.query.target} for d in demands))
+    return min(common) if common else None
+
+
+def _tree_relaxation(
+    arrays: EdgeArrays,
+    demands: Sequence[DesignDemand],
+    slots: Sequence[Slot],
+    root: int,
+    options: SolverOptions,
+    stats: dict[str, float],
+) -> _Outcome:
+    """The design without latency or per-route limits: a Steiner tree out of the root, by the
+    directed MIP over every arc any demand kept.  Its optimum bounds the design from below;
+    when its routes also meet every bound, they are optimal (OPTIMAL outcome).
+
+    Each demand may use every kept arc: a tree of the optimal design's union may run a demand's
+    route over edges only another demand's pruning kept.
+    """
+    edges = np.unique(np.concatenate([s.arcs.edge for s in slots]))
+    relaxed, tree_slots = [], []
+    for d, demand in enumerate(demands):
+        query = demand.query
+        tail = np.concatenate([arrays.tail[edges], arrays.head[edges]])
+        head = np.concatenate([arrays.head[edges], arrays.tail[edges]])
+        both = np.concatenate([edges, edges])
+        keep = (head != query.source) & (tail != query.target) & (tail != head)
+        arcs = PrunedArcs(both[keep], tail[keep], head[keep], int(keep.sum()))
+        tree_slots.append(Slot(d, 0, query.source, arcs))
+        relaxed.append(replace(demand, query=replace(query, max_jurisdictions=None, max_cost=None)))
+    mip = build_design_mip(arrays, relaxed, tree_slots, root=root)
+    stats.update(tree_columns=float(mip.n_cols), tree_rows=float(mip.matrix.shape[0]))
+    outcome = solve_design_mip(mip, options=options, time_limit_s=options.time_limit_s)
+    stats["tree_s"] = outcome.wall_s
+    bound = outcome.bound if outcome.status is not RouteStatus.INFEASIBLE else math.inf
+    routes = None
+    if outcome.arc_values is not None:
+        built = np.zeros(arrays.n_edges, dtype=bool)
+        built[np.concatenate([s.arcs.edge for s in tree_slots])[outcome.arc_values > 1e-6]] = True
+        routes = _routes_within(arrays, demands, built)
+    if routes is None:
+        return _Outcome(RouteStatus.FEASIBLE, bound=bound)
+    cost = union_cost(arrays, routes)
+    if outcome.status is RouteStatus.OPTIMAL and relative_gap(cost, bound) <= COST_RELATIVE_TOLERANCE:
+        return _Outcome(RouteStatus.OPTIMAL, tuple(routes), cost)
+    return _Outcome(RouteStatus.FEASIBLE, tuple(routes), bound)
+
+
+def _routes_within(
+    arrays: EdgeArrays, demands: Sequence[DesignDemand], built: np.ndarray
+) -> list[PathEval] | None:
+    """Each demand's cheapest route (ties to the fastest) over the built edges; None unless all
+    exist and meet their bounds."""
+    routes = []
+    for demand in demands:
+        query = demand.query
+        usable = built if query.edge_allowed is None else built & query.edge_allowed
+        graph = ShortestPathGraph.of(arrays, usable & (arrays.tail != arrays.head))
+        scale = float(arrays.cost.max(initial=0.0)) or 1.0
+        weight = arrays.cost + 1e-12 * scale * arrays.latency_ms
+        try:
+            edges = graph.shortest_path(weight, query.source, query.target)[0]
+        except ValueError:
+            return None
+        route = evaluate_path(arrays, query.source, edges)
+        if not _set_feasible(arrays, demand, [route]):
+            return None
+        routes.append(route)
+    return routes
+
+
+def _improved(
+    arrays: EdgeArrays,
+    demands: Sequence[DesignDemand],
+    slots: Sequence[Slot],
+    start: list[PathEval],
+    options: SolverOptions,
+    passes: int = 3,
+) -> list[PathEval]:
+    """A cheaper start: each single-route demand re-routed in turn with what the others build
+    free (their edges and permits cost nothing), until a pass changes nothing."""
+    started = time.perf_counter()
+    edges = np.unique(np.concatenate([s.arcs.edge for s in slots]))
+    sub = _sub_arrays(arrays, edges)
+    owner = np.repeat(np.arange(len(demands)), [d.paths for d in demands])
+    routes = list(start)
+    for _ in range(passes):
+        changed = False
+        for d, demand in enumerate(demands):
+            if demand.paths != 1 or time.perf_counter() - started > options.time_limit_s:
+                continue
+            (i,) = np.flatnonzero(owner == d)
+            others = [r for j, r in enumerate(routes) if j != i]
+            better = _cheapest_beside(arrays, sub, edges, demand, others, _remaining(options, started))
+            if better is not None and union_cost(arrays, [*others, better]) < union_cost(arrays, routes) * (
+                1 - COST_RELATIVE_TOLERANCE
+            ):
+                routes[i], changed = better, True
+        if not changed:
+            break
+    return routes
+
+
+def _sub_arrays(arrays: EdgeArrays, edges: np.ndarray) -> EdgeArrays:
+    """The arrays restricted to some edges (renumbered in order), every node kept."""
+    pairs = np.isin(arrays.srlg_edge, edges)
+    return replace(
+        arrays,
+        tail=arrays.tail[edges],
+        head=arrays.head[edges],
+        cost=arrays.cost[edges],
+        latency_ms=arrays.latency_ms[edges],
+        jurisdiction=arrays.jurisdiction[edges],
+        srlg_edge=np.searchsorted(edges, arrays.srlg_edge[pairs]),
+        srlg_group=arrays.srlg_group[pairs],
+    )
+
+
+def _cheapest_beside(
+    arrays: EdgeArrays,
+    sub: EdgeArrays,
+    edges: np.ndarray,
+    demand: DesignDemand,
+    others: Sequence[PathEval],
+    options: SolverOptions,
+) -> PathEval | None:
+    """The demand's cheapest route over the sub-graph when the others' edges and permits are free."""
+    built = np.isin(edges, [e for r in others for e in r.edges])
+    paid = np.zeros(len(arrays.permit_cost), dtype=bool)
+    paid[[j for r in others for j in r.jurisdictions]] = True
+    priced = replace(
+        sub, cost=np.where(built, 0.0, sub.cost), permit_cost=np.where(paid, 0.0, sub.permit_cost)
+    )
+    query = demand.query
+    allowed = None if query.edge_allowed is None else query.edge_allowed[edges]
+    quiet = replace(options, on_incumbent=None, tie_break_latency=False)
+    result = solve_route(priced, replace(query, edge_allowed=allowed, max_cost=None), options=quiet)
+    if not result.has_route:
+        return None
+    route = evaluate_path(arrays, query.source, tuple(int(edges[e]) for e in result.edges))
+    return route if _set_feasible(arrays, demand, [route]) else None
 
 
 def _solve_joint(
@@ -391,13 +819,32 @@ def _solve_joint(
         start.extend(sorted(alone[i].routes, key=lambda r: r.latency_ms))
     stats["arcs_model"] = float(sum(len(s.arcs.edge) for s in slots))
     stats["prune_s"] = time.perf_counter() - started
-    design = build_design_model(arrays, chosen, slots, upper_bound=upper)
-    _cap_private_cost(arrays, design, private, caps)
-    hint_design(design, [r.edges for r in start])
-    outcome = _run(arrays, chosen, design, start, _remaining(options, started))
-    stats["model_s"] = time.perf_counter() - started - stats["prune_s"]
     # The union costs at least what the costliest demand costs on its own.
     floor = max((alone[i].bound for i in found if math.isfinite(alone[i].bound)), default=-math.inf)
+    start = _improved(arrays, chosen, slots, start, _share(options, started, 0.1))
+    stats["heuristic_s"] = time.perf_counter() - started - stats["prune_s"]
+    if (root := _common_root(chosen)) is not None:
+        tree = _tree_relaxation(arrays, chosen, slots, root, _share(options, started, 0.5), stats)
+        if tree.status is RouteStatus.OPTIMAL:  # proven: only cost ties are left to settle
+            outcome = _run_mip(arrays, chosen, slots, tree.routes, tree.bound, _remaining(options, started))
+            stats["model_s"] = time.perf_counter() - started - stats["prune_s"]
+            return outcome
+        floor = max(floor, tree.bound)
+        if tree.routes and union_cost(arrays, tree.routes) < union_cost(arrays, start):
+            start = list(tree.routes)
+    if any(_separated(d) for d in chosen):
+        design = build_design_model(arrays, chosen, slots, upper_bound=upper)
+        _cap_private_cost(arrays, design, private, caps)
+        hint_design(design, [r.edges for r in start])
+        outcome = _run(arrays, chosen, design, start, _remaining(options, started))
+    else:
+
+        def cut(design: DesignModel) -> None:
+            _cap_private_cost(arrays, design, private, caps)
+
+        left = _remaining(options, started)
+        outcome = _portfolio(arrays, chosen, slots, start, floor, left, stats, cp_cuts=cut)
+    stats["model_s"] = time.perf_counter() - started - stats["prune_s"]
     if outcome.status is RouteStatus.FEASIBLE:
         bound = max(outcome.bound, floor)
         cost = union_cost(arrays, outcome.routes)
@@ -456,7 +903,7 @@ def _private_filter(
     least = float(from_s[query.target])
     if not math.isfinite(least):
         return arcs
-    through = from_s[arcs.tail] + weight[arcs.edge] + to_t[arcs.head] + (demand.paths - 1) * least
+    through = from_s[arcs.tail] + weight[arcs.edge] + to_t[arcs.head] + _other_routes(demand) * least
     keep = through <= cost_ceiling(cap) + 1e-9 * cap
     return PrunedArcs(arcs.edge[keep], arcs.tail[keep], arcs.head[keep], arcs.n_latency_feasible)
 
@@ -503,15 +950,18 @@ def _result(
     cost = union_cost(arrays, [r for rs in chosen for r in rs])
     status = _overall(statuses)
     bound = _design_bound(alone, joint, cost)
-    gap = (
+    unsolved = sum(s is RouteStatus.UNSOLVED for s in statuses)
+    solved_status = _overall([s for s in statuses if s is not RouteStatus.UNSOLVED])
+    solved_gap = (  # over the demands with routes, which the bound covers
         0.0
-        if status is RouteStatus.OPTIMAL
+        if solved_status is RouteStatus.OPTIMAL
         else relative_gap(cost, bound)
         if math.isfinite(bound)
         else math.nan
     )
+    gap = math.nan if unsolved else solved_gap  # no gap for a design some demands are missing from
     routes = tuple(
-        _route_results(own, paths, st, alone_only=joint is None, bound=bound, gap=gap)
+        _route_results(own, paths, st, alone_only=joint is None, bound=bound, gap=solved_gap)
         for own, paths, st in zip(alone, chosen, statuses, strict=True)
     )
     return DesignResult(
@@ -523,6 +973,7 @@ def _result(
         bound=bound,
         gap=gap,
         independent_cost=independent,
+        unsolved_demands=unsolved,
         stats=stats,
     )
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from ortools.sat.python import cp_model
 
+from optimizer.flows import site_edges
 from optimizer.model import (
     LATENCY_SCALE_BUDGET,
     ModelOutcome,
@@ -79,7 +80,12 @@ class _Builder:
         self.arrays, self.demands, self.slots = arrays, demands, slots
         self.model = cp_model.CpModel()
         self.x = [[self.model.new_bool_var("") for _ in range(len(s.arcs.edge))] for s in slots]
+        self.site_masks = [site_edges(arrays, d) for d in demands]
         self.ors: list[tuple[cp_model.IntVar, list[tuple[int, int]]]] = []
+
+    def site_edge(self, e: int, uses: list[tuple[int, int]]) -> bool:
+        """Whether edge e is a site's own edge for the demand of some of these uses."""
+        return any(self.site_masks[self.slots[s].demand][e] for s, _a in uses)
 
     def indicator(self, uses: list[tuple[int, int]]) -> cp_model.IntVar:
         """A Boolean forced on by any of the (slot, arc) uses."""
@@ -208,7 +214,8 @@ def _union_cost_terms(
     """Cost of the distinct edges and permits the slots use, as integer-weighted terms.
 
     An edge that only one demand's slots can use is on at most one of them (diversity), so its
-    arc variables carry the cost directly; an edge several demands may share gets an indicator.
+    arc variables carry the cost directly; an edge several demands, or several routes of one
+    demand (a site's own edge), may share gets an indicator.
     """
     terms: list = []
     coefs: list[int] = []
@@ -217,11 +224,11 @@ def _union_cost_terms(
         c = round(float(cost[e]) * cost_scale)
         if c == 0:
             continue
-        if len({b.slots[s].demand for s, _a in uses}) == 1:
+        if len({b.slots[s].demand for s, _a in uses}) == 1 and not b.site_edge(e, uses):
             terms.extend(b.x[s][a] for s, a in uses)
             coefs.extend([c] * len(uses))
         else:
-            terms.append(_shared_edge(b, uses))
+            terms.append(_shared_edge(b, e, uses))
             coefs.append(c)
     priced = set(permit_j.tolist())
     for j, uses in _juris_uses(b, range(len(b.slots)) if members is None else members).items():
@@ -231,16 +238,17 @@ def _union_cost_terms(
     return terms, coefs
 
 
-def _shared_edge(b: _Builder, uses: list[tuple[int, int]]) -> cp_model.IntVar:
+def _shared_edge(b: _Builder, e: int, uses: list[tuple[int, int]]) -> cp_model.IntVar:
     """An edge several demands may use: on when any does.
 
     Linked per demand as one linear row (sum of that demand's arcs on the edge <= on), which
     CP-SAT keeps in its LP relaxation, rather than as implications, which it does not.
     """
     var = b.model.new_bool_var("")
-    by_demand: dict[int, list] = defaultdict(list)
-    for s, a in uses:
-        by_demand[b.slots[s].demand].append(b.x[s][a])
+    by_demand: dict[tuple[int, int], list] = defaultdict(list)
+    for s, a in uses:  # a site's own edge is linked route by route: all its routes may use it
+        key = (b.slots[s].demand, s if b.site_edge(e, [(s, a)]) else -1)
+        by_demand[key].append(b.x[s][a])
     for xs in by_demand.values():
         b.model.add(sum(xs) <= var)
     b.ors.append((var, uses))
@@ -267,9 +275,10 @@ def _diversity(b: _Builder, demand: DesignDemand, members: list[int]) -> None:
     if len(members) < 2:
         return
     query = demand.query
-    ends = {query.source, query.target}
-    edge_uses = b.arcs_by(lambda s: s.arcs.edge, members)
+    ends = {query.source, query.target, *demand.source_nodes, *demand.target_nodes}
     arrays = b.arrays
+    shared = site_edges(arrays, demand)
+    edge_uses = {e: u for e, u in b.arcs_by(lambda s: s.arcs.edge, members).items() if not shared[e]}
     for e, uses in edge_uses.items():
         between_ends = {int(arrays.tail[e]), int(arrays.head[e])} <= ends
         if (demand.diversity is Diversity.EDGE or between_ends) and len({s for s, _a in uses}) > 1:

@@ -276,6 +276,8 @@ def _design(solution: Solution) -> dict | None:
         "bound": d.bound,
         "gap": d.gap,
         "independent_cost": d.independent_cost,
+        "unsolved_demands": d.unsolved_demands,
+        "proof": d.proof,
         "saving": d.independent_cost - d.cost,
         "sum_of_route_costs": float(sum(r.cost for r in solution.routes if r.geometry is not None)),
     }

@@ -173,6 +173,11 @@ class DesignDemand:
     paths: int = 1
     diversity: Diversity = Diversity.SRLG
     conflicts: np.ndarray | None = None
+    source_nodes: tuple[int, ...] = ()
+    """Nodes that belong to the source site besides its own (a junction it lies on): every route
+    may pass them and the edges joining them to the site, without breaking diversity."""
+    target_nodes: tuple[int, ...] = ()
+    """The same for the target site."""
 
 
 class StopSignal:
@@ -221,6 +226,9 @@ class SolverOptions:
     label_search: bool = True
     """Solve single routes by exact label setting (permits paid so far are part of a label);
     CP-SAT takes over a search with permits that grows too large. False: CP-SAT for every route."""
+    design_engine: str = "portfolio"
+    """Diverse sets and shared builds: "portfolio" runs the MIP (HiGHS) and CP-SAT side by side,
+    the first proof winning; "mip" or "cp-sat" runs one alone."""
     log_search: bool = False
     stop: StopSignal | None = field(default=None, compare=False, repr=False)
     on_incumbent: Callable[[float, float], None] | None = field(default=None, compare=False, repr=False)
@@ -276,6 +284,9 @@ class DesignResult:
     gap: float = float("nan")
     independent_cost: float = float("nan")
     """Union cost when each demand is solved on its own (the heuristic start), for the saving."""
+    unsolved_demands: int = 0
+    """Demands that ended UNSOLVED (no route in time): when any, bound covers only the demands
+    with routes and gap is NaN."""
     stats: dict[str, float] = field(default_factory=dict)
 
     @property

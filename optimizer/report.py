@@ -94,6 +94,8 @@ def _overview(layers: ResultLayers, summary: Mapping) -> str:
     if design.get("shared_build"):
         gap = design.get("gap")
         proof = "proven optimal" if gap == 0 else f"bound {_money(design.get('bound'))}, gap {_gap(gap)}"
+        if design.get("unsolved_demands"):
+            proof = design.get("proof", proof)
         rows.append(("shared build", _e(proof)))
         rows.append(("each demand on its own", _money(design.get("independent_cost"))))
         rows.append(("sharing saves", _money(design.get("saving"))))

@@ -39,6 +39,7 @@ __all__ = [
     "design_demand",
     "routes_union_cost",
     "separation_conflicts",
+    "site_nodes",
     "solve_demand",
     "solve_demands",
     "solve_frontier",
@@ -162,6 +163,21 @@ class DesignSummary:
     independent_cost: float = float("nan")
     """Union cost when every demand is optimized on its own: what sharing saves against."""
     solve_s: float = float("nan")
+    unsolved_demands: int = 0
+    """Demands without a route when time ran out: bound then covers only the others, gap is NaN."""
+
+    @property
+    def proof(self) -> str:
+        """How far the design is proven, in words (one rule for CLI, report and map)."""
+        if self.unsolved_demands:
+            n = self.unsolved_demands
+            return (
+                f"{n} demand{'s' if n > 1 else ''} unsolved; bound {self.bound:,.0f} covers only "
+                "the demands with routes, no gap for the whole design"
+            )
+        if self.gap == 0:
+            return "optimal"
+        return f"gap {self.gap:.2%}, bound {self.bound:,.0f}"
 
 
 @dataclass(frozen=True)
@@ -246,12 +262,47 @@ def _edge_allowed(network: Network, demand: Demand) -> np.ndarray:
 
 
 def design_demand(network: Network, demand: Demand) -> DesignDemand:
-    """The solver's view of a demand (names already checked): query, diversity, too-close pairs."""
+    """The solver's view of a demand (names already checked): query, diversity, too-close pairs,
+    and the nodes each site lies on (shared by all its routes)."""
     query = demand_query(network, demand)
     conflicts = None
     if demand.paths > 1 and demand.min_separation_km > 0:
         conflicts = separation_conflicts(network, demand, query.edge_allowed)
-    return DesignDemand(query, demand.paths, Diversity(demand.diversity), conflicts)
+    source, target = site_nodes(network, demand.a), site_nodes(network, demand.b)
+    both = set(source) & set(target)  # co-located sites: a node of both is neither's own
+    return DesignDemand(
+        query,
+        demand.paths,
+        Diversity(demand.diversity),
+        conflicts,
+        source_nodes=tuple(n for n in source if n not in both),
+        target_nodes=tuple(n for n in target if n not in both),
+    )
+
+
+def site_nodes(network: Network, site_id: str) -> tuple[int, ...]:
+    """Nodes the site lies on besides its own: reached along its own laterals within the snap
+    tolerance (a site on a junction or a span's end), sorted."""
+    node = network.site_node[site_id]  # a site's node id is its row, which laterals carry
+    own = np.flatnonzero(network.edges["site"].to_numpy() == node)
+    km = network.edges["length_km"].to_numpy()[own] / network.settings.lateral_route_factor
+    reach_km = _reach_km(node, network.arrays.tail[own], network.arrays.head[own], km)
+    limit_km = network.settings.snap_tolerance_m / 1000.0 * (1 + 1e-9)
+    return tuple(sorted(n for n, d in reach_km.items() if d <= limit_km and n != node))
+
+
+def _reach_km(start: int, tail: np.ndarray, head: np.ndarray, km: np.ndarray) -> dict[int, float]:
+    """Shortest distance from start to every node over a few undirected edges (Bellman-Ford)."""
+    reach = {start: 0.0}
+    for _ in range(len(km)):
+        changed = False
+        for u, v, d in zip(tail.tolist(), head.tolist(), km.tolist(), strict=True):
+            for a, b in ((u, v), (v, u)):
+                if a in reach and reach[a] + d < reach.get(b, math.inf):
+                    reach[b], changed = reach[a] + d, True
+        if not changed:
+            break
+    return reach
 
 
 def separation_conflicts(network: Network, demand: Demand, allowed: np.ndarray | None) -> np.ndarray:
@@ -330,7 +381,9 @@ def solve_demands(
     solve_s = time.perf_counter() - started
     if design is None:
         return tuple(routes), DesignSummary(False, cost, independent_cost=cost, solve_s=solve_s)
-    summary = DesignSummary(True, cost, design.bound, design.gap, design.independent_cost, solve_s)
+    summary = DesignSummary(
+        True, cost, design.bound, design.gap, design.independent_cost, solve_s, design.unsolved_demands
+    )
     return tuple(routes), summary
 
 

@@ -18,6 +18,14 @@ the problem definition literally:
   3. any two routes are diverse: EDGE = no common edge; NODE = no common edge
      and no common node other than source and target; SRLG = as NODE and no
      shared-risk group held by an edge of one route and an edge of the other;
+     except at the sites: the source site's nodes are {source} and
+     ``demand.source_nodes`` (a junction the site lies on), the target's
+     {target} and ``demand.target_nodes`` (both () when absent).  Every route
+     may pass any of these nodes, and may use a "site edge" (both ends in the
+     same site's nodes: both in the source's or both in the target's) without
+     breaking 3: site edges and site nodes never count as common, nor do the
+     groups of site edges.  An edge from the source's nodes to the target's is
+     an ordinary edge;
   4. for two different routes p != q and every conflict pair (e, f), p does
      not use e while q uses f, nor p f while q e;
   5. the demand's own cost (distinct edges of its k routes + permits of the
@@ -106,6 +114,7 @@ class RouteEval:
     count: int  # distinct jurisdictions entered with counted[j] True
     interior: frozenset[int]  # nodes other than the two ends
     groups: frozenset[int]  # shared-risk groups held by its edges
+    edge_groups: tuple[frozenset[int], ...] = ()  # the groups of each edge, in route order
 
 
 def iter_simple_paths(
@@ -204,6 +213,7 @@ def evaluate_route(
         count=sum(1 for j in jurisdictions if bool(arrays.counted[j])),
         interior=frozenset(nodes[1:-1]),
         groups=frozenset(held),
+        edge_groups=tuple(groups[e] for e in edges),
     )
 
 
@@ -242,6 +252,40 @@ def route_limits_ok(route: RouteEval, query: Any, *, latency: bool = True) -> bo
 # --------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Sites:
+    """What every route of one demand may share: its sites' nodes and the edges within a site."""
+
+    nodes: frozenset[int] = frozenset()
+    edges: frozenset[int] = frozenset()
+
+
+NO_SITES = Sites()
+
+
+def demand_sites(arrays: Any, demand: Any) -> Sites:
+    """The source's and target's nodes (getattr: inputs without the fields have none extra) and
+    the site edges: both ends among the source's nodes, or both among the target's."""
+    query = demand.query
+    source = {int(query.source), *(int(v) for v in getattr(demand, "source_nodes", ()))}
+    target = {int(query.target), *(int(v) for v in getattr(demand, "target_nodes", ()))}
+    edges = {
+        e
+        for e, (u, v) in enumerate(zip(arrays.tail, arrays.head, strict=True))
+        if {int(u), int(v)} <= source or {int(u), int(v)} <= target
+    }
+    return Sites(nodes=frozenset(source | target), edges=frozenset(edges))
+
+
+def ordinary_groups(route: RouteEval, sites: Sites) -> frozenset[int]:
+    """The shared-risk groups held by the route's edges other than site edges."""
+    held: set[int] = set()
+    for e, groups in zip(route.edges, route.edge_groups, strict=True):
+        if e not in sites.edges:
+            held |= groups
+    return frozenset(held)
+
+
 def conflict_pairs(demand: Any) -> list[tuple[int, int]]:
     conflicts = getattr(demand, "conflicts", None)
     if conflicts is None:
@@ -249,22 +293,33 @@ def conflict_pairs(demand: Any) -> list[tuple[int, int]]:
     return [(int(e), int(f)) for e, f in conflicts]
 
 
-def compatible(p: RouteEval, q: RouteEval, diversity: Any, conflicts: Sequence[tuple[int, int]]) -> bool:
-    """Whether two different routes of one demand meet 3 (diversity) and 4 (conflicts)."""
+def compatible(
+    p: RouteEval,
+    q: RouteEval,
+    diversity: Any,
+    conflicts: Sequence[tuple[int, int]],
+    sites: Sites = NO_SITES,
+) -> bool:
+    """Whether two different routes of one demand meet 3 (diversity, sites excepted) and 4
+    (conflicts)."""
     kind = diversity_name(diversity)
     p_edges, q_edges = set(p.edges), set(q.edges)
-    if p_edges & q_edges:
+    if (p_edges & q_edges) - sites.edges:
         return False
-    if kind in (NODE, SRLG) and p.interior & q.interior:
+    if kind in (NODE, SRLG) and (p.interior & q.interior) - sites.nodes:
         return False
-    if kind == SRLG and p.groups & q.groups:
+    if kind == SRLG and ordinary_groups(p, sites) & ordinary_groups(q, sites):
         return False
     # Minimum separation, pair by pair, both ways round.
     return not any((e in p_edges and f in q_edges) or (f in p_edges and e in q_edges) for e, f in conflicts)
 
 
 def diverse_sets(
-    routes: Sequence[RouteEval], k: int, diversity: Any, conflicts: Sequence[tuple[int, int]]
+    routes: Sequence[RouteEval],
+    k: int,
+    diversity: Any,
+    conflicts: Sequence[tuple[int, int]],
+    sites: Sites = NO_SITES,
 ) -> Iterator[tuple[int, ...]]:
     """Every set of k distinct routes (indices, ascending) that are pairwise compatible.
 
@@ -276,7 +331,7 @@ def diverse_sets(
         yield ()
         return
     neighbours = [
-        {j for j in range(n) if j != i and compatible(routes[i], routes[j], diversity, conflicts)}
+        {j for j in range(n) if j != i and compatible(routes[i], routes[j], diversity, conflicts, sites)}
         for i in range(n)
     ]
 
@@ -350,10 +405,11 @@ def analyze_demand(arrays: Any, demand: Any) -> DemandAnalysis:
         raise ValueError("paths must be >= 1")
     diversity = diversity_name(demand.diversity)
     conflicts = conflict_pairs(demand)
+    sites = demand_sites(arrays, demand)
     routes = all_allowed_routes(arrays, query)
 
     all_sets: list[RouteSet] = []
-    for idx in diverse_sets(routes, k, diversity, conflicts):
+    for idx in diverse_sets(routes, k, diversity, conflicts, sites):
         chosen = sorted((routes[i] for i in idx), key=lambda r: (r.latency_ms, r.edges))
         edges = frozenset(e for r in chosen for e in r.edges)
         all_sets.append(
@@ -377,7 +433,7 @@ def analyze_demand(arrays: Any, demand: Any) -> DemandAnalysis:
     else:
         max_diverse = 0
         for m in range(k - 1, 0, -1):
-            if next(diverse_sets(routes, m, diversity, conflicts), None) is not None:
+            if next(diverse_sets(routes, m, diversity, conflicts, sites), None) is not None:
                 max_diverse = m
                 break
     min_max = min((s.latency_max_ms for s in all_sets), default=None)

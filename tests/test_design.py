@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import itertools
 import math
+import re
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +14,7 @@ import pyogrio
 import pyproj
 import pytest
 import shapely
-from shapely import LineString, Point
+from shapely import LineString, Point, box
 
 from optimizer.cli import main
 from optimizer.export import segments_frame
@@ -23,8 +24,10 @@ from optimizer.problem import RouteQuery
 from optimizer.routes import (
     Demand,
     Solution,
+    design_demand,
     routes_union_cost,
     separation_conflicts,
+    site_nodes,
     solve_demand,
     solve_demands,
     solve_frontier,
@@ -116,6 +119,124 @@ def test_site_with_a_single_way_in_cannot_have_diverse_routes():
     assert "only 1 edge-diverse route exists between A and B" in route.reason
     two = solve_demand(network, Demand("ab", "A", "B", max_latency_ms=50, paths=2, diversity="node"))
     assert two[0].status.value == "INFEASIBLE" and "only 1 node-diverse route" in two[0].reason
+
+
+RING = [(0.0, 0.0), (0.5, 0.0), (0.5, 0.5), (0.0, 0.5)]
+"""Corners of a square ring of four corridors, ~55 km a side (c0 south, c1 east, c2 north, c3 west)."""
+
+
+def _ring_network(kind: str, offset_deg: float = 0.0, *, srlg: bool = True, jurisdictions=()):
+    """The ring, each side its own corridor (own risk group when srlg), with site A near the
+    south-west corner and B near the north-east one, offset_deg out along the diagonal
+    (negative: inside the ring); existing_fiber sides are leased spans entered at their ends."""
+    access = {"access": "endpoints"} if kind == "existing_fiber" else {}
+    corridors = [
+        {
+            "geometry": _line([RING[i], RING[(i + 1) % 4]]),
+            "kind": kind,
+            "srlg": f"side{i}" if srlg else "",
+            **access,
+        }
+        for i in range(4)
+    ]
+    sites = [
+        {"site_id": "A", "geometry": Point(-offset_deg, -offset_deg)},
+        {"site_id": "B", "geometry": Point(0.5 + offset_deg, 0.5 + offset_deg)},
+    ]
+    return build_graph(make_layers(corridors, sites, jurisdictions))
+
+
+def _node_at(network, lonlat: tuple[float, float]) -> int:
+    """The junction node at a corner (site nodes excluded)."""
+    close = np.flatnonzero(np.abs(network.node_lonlat - lonlat).max(axis=1) < 1e-9)
+    return int(close[close >= len(network.site_node)][0])
+
+
+def _site_sets(network, demand: Demand) -> tuple[set[int], set[int]]:
+    """Each end's site node with the nodes it lies on."""
+    design = design_demand(network, demand)
+    query = design.query
+    return {query.source, *design.source_nodes}, {query.target, *design.target_nodes}
+
+
+def _assert_share_only_the_sites(network, demand: Demand, routes) -> None:
+    """Two routes share no edge, node or risk group outside the two sites' own nodes and edges."""
+    at_a, at_b = _site_sets(network, demand)
+    tails, heads = network.arrays.tail, network.arrays.head
+
+    def ordinary(route) -> set[int]:
+        return {e for e in route.edges if not ({tails[e], heads[e]} <= at_a or {tails[e], heads[e]} <= at_b)}
+
+    first, second = (ordinary(r) for r in routes)
+    assert not first & second
+    assert not (set(routes[0].nodes) & set(routes[1].nodes)) - at_a - at_b
+    assert not _groups(network, first) & _groups(network, second)
+
+
+@pytest.mark.parametrize("kind", ["rail", "existing_fiber"])
+@pytest.mark.parametrize("offset_deg", [0.0, 1e-4], ids=["on-corner", "16m-off"])
+@pytest.mark.parametrize("diversity", ["edge", "node", "srlg"])
+def test_sites_on_ring_corners_get_a_route_each_way_round(kind, offset_deg, diversity):
+    network = _ring_network(kind, offset_deg, srlg=diversity == "srlg")
+    demand = Demand("ab", "A", "B", max_latency_ms=50, paths=2, diversity=diversity)
+    # Each site lies on its corner junction (within the snap tolerance): that node is the site's.
+    assert site_nodes(network, "A") == (_node_at(network, RING[0]),)
+    assert site_nodes(network, "B") == (_node_at(network, RING[2]),)
+    routes = solve_demand(network, demand)
+    assert [r.status.value for r in routes] == ["OPTIMAL", "OPTIMAL"], routes[0].reason
+    corridors = network.edges["corridor_id"].to_numpy()
+    ways = sorted(sorted({corridors[e] for e in r.edges} - {""}) for r in routes)
+    assert ways == [["c0", "c1"], ["c2", "c3"]]  # south-east and west-north
+    _assert_share_only_the_sites(network, demand, routes)
+    on_ring = set(np.flatnonzero(network.edges["kind"].to_numpy() == kind).tolist())
+    assert sorted(e for r in routes for e in r.edges if e in on_ring) == sorted(on_ring)  # each side once
+
+
+def test_site_nodes_follow_a_lateral_cut_at_a_county_line():
+    # A is 16 m off its corner; a county line between them cuts each lateral in two.
+    counties = [
+        {"jurisdiction_id": "w", "name": "W", "level": "county", "geometry": box(-1, -1, -5e-5, 1)},
+        {"jurisdiction_id": "e", "name": "E", "level": "county", "geometry": box(-5e-5, -1, 1, 1)},
+    ]
+    network = _ring_network("rail", 1e-4, jurisdictions=counties)
+    nodes = site_nodes(network, "A")
+    corner = _node_at(network, RING[0])
+    assert corner in nodes and len(nodes) > 1  # the corner and the cuts on the way to it
+    lateral = network.edges["site"].to_numpy() == network.site_node["A"]
+    assert set(nodes) | {network.site_node["A"]} == set(network.arrays.tail[lateral]) | set(
+        network.arrays.head[lateral]
+    )
+    demand = Demand("ab", "A", "B", max_latency_ms=50, paths=2, diversity="srlg")
+    routes = solve_demand(network, demand)
+    assert [r.status.value for r in routes] == ["OPTIMAL", "OPTIMAL"], routes[0].reason
+    _assert_share_only_the_sites(network, demand, routes)
+
+
+@pytest.mark.parametrize("kind", ["rail", "existing_fiber"])
+def test_sites_near_but_not_on_a_corner_behave_as_before(kind):
+    # ~4.7 km out along the diagonal: both laterals of a site reach the corner junction, which is
+    # no site's node, so only edge-diverse routes exist (each leaves by its own lateral).
+    outside = _ring_network(kind, 0.03)
+    assert site_nodes(outside, "A") == site_nodes(outside, "B") == ()
+    for diversity in ("node", "srlg"):
+        (route,) = solve_demand(
+            outside, Demand("ab", "A", "B", max_latency_ms=50, paths=2, diversity=diversity)
+        )
+        assert route.status.value == "INFEASIBLE"
+        assert re.search(r"site [AB] has a single way in: only 1 (node|SRLG)-diverse route", route.reason)
+    routes = solve_demand(outside, Demand("ab", "A", "B", max_latency_ms=50, paths=2, diversity="edge"))
+    assert [r.status.value for r in routes] == ["OPTIMAL", "OPTIMAL"]
+    laterals = outside.edges["kind"].to_numpy() == "lateral"
+    assert {e for e in routes[0].edges if laterals[e]}.isdisjoint(e for e in routes[1].edges if laterals[e])
+    # ~4.7 km inside: a crossing-access side is met at its nearest point, away from the corner,
+    # so node-diverse routes exist without any site node.
+    if kind == "rail":
+        inside = _ring_network(kind, -0.03)
+        assert site_nodes(inside, "A") == site_nodes(inside, "B") == ()
+        demand = Demand("ab", "A", "B", max_latency_ms=50, paths=2, diversity="srlg")
+        routes = solve_demand(inside, demand)
+        assert [r.status.value for r in routes] == ["OPTIMAL", "OPTIMAL"]
+        assert not set(routes[0].nodes[1:-1]) & set(routes[1].nodes[1:-1])
 
 
 def _parallel_network(gap_deg: float):
@@ -263,6 +384,8 @@ def test_a_model_that_loses_the_known_start_is_not_trusted(monkeypatch):
         return solve(design, options=options, time_limit_s=time_limit_s)
 
     monkeypatch.setattr(design_module, "solve_design_model", losing_edge_0)
-    result = design_module.solve_design(arrays, [DesignDemand(RouteQuery(0, 3, max_latency_ms=5), paths=2)])
+    # A separation pair (here a harmless self-pair) keeps the demand on CP-SAT, past the flow.
+    separated = DesignDemand(RouteQuery(0, 3, max_latency_ms=5), paths=2, conflicts=np.array([[4, 4]]))
+    result = design_module.solve_design(arrays, [separated])
     assert result.demand_status[0] is RouteStatus.FEASIBLE  # the start (cost 6) kept, unproven
     assert result.cost == pytest.approx(6.0) and not result.bound >= 6.0

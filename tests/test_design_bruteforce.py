@@ -19,6 +19,13 @@ database), in regimes:
   than the sum of the demands' optima on their own;
 * "frontier" for k=1 and k=2.
 
+Some cases of every regime put a site on a junction (``source_nodes`` /
+``target_nodes``): the demand's end becomes a new site node joined to the old
+end node (now a junction of several edges) by zero-cost, zero-latency site
+edges, as the graph attaches a site lying on a junction: one, two in parallel
+(one per corridor meeting there) or a chain through a cut node, and maybe an
+ordinary lateral to another node.
+
 Plus hand-written cases.  Inputs stay inside the solver's preconditions
 (source != target, max_latency_ms >= 0.01).
 
@@ -98,6 +105,8 @@ class DemandSpec:
     max_cost: float | None = None
     edge_allowed: tuple[bool, ...] | None = None
     conflicts: tuple[tuple[int, int], ...] | None = None
+    source_nodes: tuple[int, ...] = ()
+    target_nodes: tuple[int, ...] = ()
 
     def build(self, n_edges: int) -> DesignDemand:
         query = RouteQuery(
@@ -118,7 +127,12 @@ class DemandSpec:
             else np.array(self.conflicts, dtype=np.int64).reshape(len(self.conflicts), 2)
         )
         return DesignDemand(
-            query=query, paths=self.paths, diversity=Diversity(self.diversity), conflicts=conflicts
+            query=query,
+            paths=self.paths,
+            diversity=Diversity(self.diversity),
+            conflicts=conflicts,
+            source_nodes=self.source_nodes,
+            target_nodes=self.target_nodes,
         )
 
     def to_code(self) -> str:
@@ -134,7 +148,8 @@ class DemandSpec:
             f"DesignDemand(query=RouteQuery(source={self.source}, target={self.target},"
             f" max_latency_ms={self.max_latency_ms!r}, max_jurisdictions={self.max_jurisdictions!r},"
             f" max_cost={self.max_cost!r}, edge_allowed={allowed}),"
-            f" paths={self.paths}, diversity=Diversity.{self.diversity.upper()}, conflicts={conflicts})"
+            f" paths={self.paths}, diversity=Diversity.{self.diversity.upper()}, conflicts={conflicts},"
+            f" source_nodes={self.source_nodes!r}, target_nodes={self.target_nodes!r})"
         )
 
 
@@ -289,9 +304,10 @@ def _check_route_set(
             f"{label} route {i}: {ev.count} counted jurisdictions > {spec.max_jurisdictions}"
         )
     conflicts = bf.conflict_pairs(demand)
+    sites = bf.demand_sites(case.arrays(), demand)
     for i in range(len(evs)):
         for j in range(i + 1, len(evs)):
-            assert bf.compatible(evs[i], evs[j], spec.diversity, conflicts), (
+            assert bf.compatible(evs[i], evs[j], spec.diversity, conflicts, sites), (
                 f"{label}: routes {i} {evs[i].edges} and {j} {evs[j].edges} are not "
                 f"{spec.diversity}-diverse or break a conflict {spec.conflicts}"
             )
@@ -578,6 +594,71 @@ def _endpoints(draw, n: int) -> tuple[int, int]:
     return source, draw(st.sampled_from([v for v in range(n) if v != source]))
 
 
+def _site_on_junction(
+    draw, case: DesignCase, junction: int, *, extras: bool = True
+) -> tuple[DesignCase, int, tuple[int, ...]]:
+    """A new site node lying on `junction`, as the graph attaches a site placed on a junction.
+
+    Zero-cost, zero-latency site edges join it to the junction: one, two in parallel (one lateral
+    per corridor meeting there) or a chain through a cut node (a lateral cut at a boundary);
+    with extras, sometimes small costs and latencies on them (a site a few metres off the
+    junction, within the snap tolerance), an ordinary lateral to another node, a permit or a
+    shared-risk group on a site edge.  Returns the case, the site node and its other nodes.
+    """
+    site = case.n_nodes
+    shape = draw(st.sampled_from(["one", "two", "chain"]))
+    if shape == "chain":
+        new, nodes = [(site, site + 1), (site + 1, junction)], (junction, site + 1)
+    else:
+        new, nodes = [(site, junction)] * (2 if shape == "two" else 1), (junction,)
+    new = [(u, v) if draw(st.booleans()) else (v, u) for u, v in new]
+    n_site_edges = len(new)
+    if extras and _chance(draw, 3):
+        new.append((site, draw(st.sampled_from([v for v in range(case.n_nodes) if v != junction]))))
+    off_junction = extras and _chance(draw, 3)
+    weights = [draw(st.integers(0, 100)) / 100.0 if off_junction else 0.0 for _ in range(n_site_edges)]
+    latency = [draw(st.integers(0, 10)) / 100.0 if off_junction else 0.0 for _ in range(n_site_edges)]
+    weights += [float(draw(st.integers(1, 5))) for _ in new[n_site_edges:]]
+    latency += [float(draw(st.integers(1, 5))) for _ in new[n_site_edges:]]
+    none = tuple(-1 for _ in range(case.n_levels))
+    jurisdiction = [
+        draw(st.sampled_from(case.jurisdiction)) if extras and case.n_levels and _chance(draw, 2) else none
+        for _ in new
+    ]
+    srlg = set(case.srlg)
+    if extras and case.srlg and _chance(draw, 2):
+        srlg.add((case.n_edges, draw(st.sampled_from(sorted({g for _, g in case.srlg})))))
+    case = replace(
+        case,
+        n_nodes=site + 1 + (shape == "chain"),
+        tail=case.tail + tuple(u for u, _ in new),
+        head=case.head + tuple(v for _, v in new),
+        cost=case.cost + tuple(weights),
+        latency_ms=case.latency_ms + tuple(latency),
+        jurisdiction=case.jurisdiction + tuple(jurisdiction),
+        srlg=tuple(sorted(srlg)),
+    )
+    return case, site, nodes
+
+
+def _with_sites(draw, case: DesignCase, spec: DemandSpec, tenths: int) -> tuple[DesignCase, DemandSpec]:
+    """About tenths in ten: the demand's source, target or both lie on a junction (site nodes)."""
+    if not _chance(draw, tenths):
+        return case, spec
+    ends = draw(st.sampled_from([("source",), ("target",), ("source", "target")]))
+    for end in ends:
+        case, site, nodes = _site_on_junction(draw, case, getattr(spec, end))
+        spec = replace(spec, **{end: site, f"{end}_nodes": nodes})
+    return case, _allow_new_edges(case, spec)
+
+
+def _allow_new_edges(case: DesignCase, spec: DemandSpec) -> DemandSpec:
+    """The spec's edge_allowed grown to the case's edges, the new ones allowed."""
+    if spec.edge_allowed is None:
+        return spec
+    return replace(spec, edge_allowed=spec.edge_allowed + (True,) * (case.n_edges - len(spec.edge_allowed)))
+
+
 def _edge_allowed(draw, n_edges: int, tenths: int) -> tuple[bool, ...] | None:
     if not _chance(draw, tenths):
         return None
@@ -652,6 +733,8 @@ def one_demand_cases(draw, regime: str, diversity: str | None = None) -> DesignC
         edge_allowed=_edge_allowed(draw, case.n_edges, 2),
         conflicts=_conflicts(draw, case.n_edges) if regime == "separation" or _chance(draw, 1) else None,
     )
+    # Fewer site draws under limits: the limits must still cut some of the demand's sets.
+    case, spec = _with_sites(draw, case, spec, 2 if regime == "limits" else 3)
     want = None
     if regime == "infeasible":
         want = draw(st.sampled_from(["latency", "diversity", "other"]))
@@ -696,11 +779,15 @@ def shared_cases(draw, regime: str) -> DesignCase:
     n = case.n_nodes
     n_demands = draw(st.integers(2, 3))
     hub = draw(st.integers(0, n - 1)) if draw(st.booleans()) else None
+    hub_nodes: tuple[int, ...] = ()
+    if hub is not None and _chance(draw, 3):  # the hub site lies on a junction
+        case, hub, hub_nodes = _site_on_junction(draw, case, hub)
     diverse = draw(st.integers(0, n_demands - 1)) if _chance(draw, 4) else None
     specs = []
     for d in range(n_demands):
         if hub is not None:
-            source, target = hub, draw(st.sampled_from([v for v in range(n) if v != hub]))
+            targets = [v for v in range(case.n_nodes) if v != hub and v not in hub_nodes]
+            source, target = hub, draw(st.sampled_from(targets))
         else:
             source, target = _endpoints(draw, n)
         spec = DemandSpec(
@@ -710,6 +797,7 @@ def shared_cases(draw, regime: str) -> DesignCase:
             paths=2 if d == diverse else 1,
             diversity=draw(st.sampled_from(DIVERSITIES)),
             edge_allowed=_edge_allowed(draw, case.n_edges, 1),
+            source_nodes=hub_nodes,
         )
         if _chance(draw, 2):
             max_j, max_cost = _limits(draw, case, spec)
@@ -742,6 +830,7 @@ def frontier_cases(draw, k: int) -> DesignCase:
         edge_allowed=_edge_allowed(draw, case.n_edges, 1),
         conflicts=_conflicts(draw, case.n_edges) if k >= 2 and _chance(draw, 3) else None,
     )
+    case, spec = _with_sites(draw, case, spec, 3)
     if _chance(draw, 3):
         max_j, max_cost = _limits(draw, case, spec)
         spec = replace(spec, max_jurisdictions=max_j, max_cost=max_cost)
@@ -766,6 +855,8 @@ def _tags(case: DesignCase, brute: bf.DesignBrute) -> list[str]:
             tags.append(f"diversity={spec.diversity}")
         if spec.conflicts:
             tags.append("conflicts")
+        if spec.source_nodes or spec.target_nodes:
+            tags.append("site-nodes")
         if spec.max_jurisdictions is not None:
             tags.append("max_jurisdictions")
         if spec.max_cost is not None:
@@ -864,6 +955,7 @@ def test_random_diverse_pairs_match_bruteforce(diversity: str) -> None:
     assert stats["k=3"] >= 1 and stats["permits"] >= N_DIVERSE // 4, stats
     if diversity == "srlg":
         assert stats["group-spans-edges"] >= N_DIVERSE // 3, stats
+    assert stats["site-nodes"] >= N_DIVERSE // 10, stats
 
 
 def test_random_minimum_separation_matches_bruteforce() -> None:
@@ -1050,6 +1142,59 @@ def _frontier_three_points_k2() -> DesignCase:
     )
 
 
+def _sites_on_junctions(
+    diversity: str, paths: int = 2, *, site_nodes: bool = True, site_cost: float = 0.0
+) -> DesignCase:
+    # Site 0 lies on junction 1 and site 5 on junction 4 (site edges 0 and 5, free or, a few
+    # metres off the junction, costing site_cost each, paid once).  Between the junctions: 1-2-4
+    # (cost 2), 1-3-4 (cost 4) and the direct edge 6 (cost 10), which joins the two sites' nodes
+    # and so is an ordinary edge.  Site edge 0 shares group 9 with edge 2, which never counts;
+    # edges 1 and 3 share nothing.
+    return make_case(
+        6,
+        [
+            (0, 1, site_cost, site_cost / 100, []),
+            (1, 2, 1, 1, []),
+            (2, 4, 1, 1, []),
+            (1, 3, 2, 2, []),
+            (3, 4, 2, 2, []),
+            (5, 4, site_cost, site_cost / 100, []),
+            (1, 4, 10, 1, []),
+        ],
+        [
+            DemandSpec(
+                0,
+                5,
+                10.0,
+                paths=paths,
+                diversity=diversity,
+                source_nodes=(1,) if site_nodes else (),
+                target_nodes=(4,) if site_nodes else (),
+            )
+        ],
+        n_levels=0,
+        srlg=[(0, 9), (2, 9)],
+    )
+
+
+def _square_ring(diversity: str, site_cost: float) -> DesignCase:
+    # The issue's square ring: sites 0 and 5 on opposite corners 1 and 4 (site edges 0 and 5,
+    # costing site_cost each), the two ways round 1-2-4 and 1-3-4 equally dear (cost 2 each).
+    return make_case(
+        6,
+        [
+            (0, 1, site_cost, 0, []),
+            (1, 2, 1, 1, []),
+            (2, 4, 1, 1, []),
+            (1, 3, 1, 1, []),
+            (3, 4, 1, 1, []),
+            (4, 5, site_cost, 0, []),
+        ],
+        [DemandSpec(0, 5, 10.0, paths=2, diversity=diversity, source_nodes=(1,), target_nodes=(4,))],
+        n_levels=0,
+    )
+
+
 def _routes(result: DesignResult, d: int) -> list[tuple[int, ...]]:
     return [tuple(int(e) for e in r.edges) for r in result.routes[d]]
 
@@ -1122,6 +1267,27 @@ def test_permit_paid_once_for_a_pair() -> None:
     for case in (_shared_permit(max_cost=8.99), _shared_permit(max_jurisdictions=0)):
         _, result = check_design_case(case)
         assert result.demand_status == (RouteStatus.INFEASIBLE,)
+
+
+@pytest.mark.parametrize("site_cost", [0.0, 0.5], ids=["on-junction", "off-junction"])
+@pytest.mark.parametrize("diversity", DIVERSITIES)
+def test_sites_on_junctions_share_their_nodes_and_site_edges(diversity: str, site_cost: float) -> None:
+    _, result = check_design_case(_sites_on_junctions(diversity, site_cost=site_cost))
+    assert result.cost == 6.0 + 2 * site_cost
+    assert sorted(_routes(result, 0)) == [(0, 1, 2, 5), (0, 3, 4, 5)]
+    _, result = check_design_case(_sites_on_junctions(diversity, 3, site_cost=site_cost))
+    assert result.cost == 16.0 + 2 * site_cost
+    _, result = check_design_case(_sites_on_junctions(diversity, 4, site_cost=site_cost))
+    assert result.demand_status == (RouteStatus.INFEASIBLE,)
+    assert "only 3 " in result.demand_reason[0]
+
+
+@pytest.mark.parametrize("site_cost", [0.0, 0.5], ids=["on-corner", "off-corner"])
+@pytest.mark.parametrize("diversity", DIVERSITIES)
+def test_sites_on_ring_corners_get_both_ways_round(diversity: str, site_cost: float) -> None:
+    _, result = check_design_case(_square_ring(diversity, site_cost))
+    assert result.cost == 4.0 + 2 * site_cost
+    assert sorted(_routes(result, 0)) == [(0, 1, 2, 5), (0, 3, 4, 5)]
 
 
 def test_frontier_with_three_points() -> None:
@@ -1201,17 +1367,47 @@ def test_bruteforce_hand_cases() -> None:
         points = bf.brute_force_frontier(case.arrays(), case.design_demands()[0])
         assert [(p.cost, p.latency_ms) for p in points] == want
 
+    for diversity in DIVERSITIES:
+        b = _brute(_sites_on_junctions(diversity))
+        assert (b.cost, b.latency_total_ms) == (6.0, 6.0)
+        assert sorted(r.edges for r in b.choice[0].routes) == [(0, 1, 2, 5), (0, 3, 4, 5)]
+        assert _brute(_sites_on_junctions(diversity, 3)).cost == 16.0
+        a = _brute(_sites_on_junctions(diversity, 4)).demands[0]
+        assert not a.feasible and a.max_diverse == 3
+        # Without the site nodes every route passes the single edges 0 and 5.
+        a = _brute(_sites_on_junctions(diversity, site_nodes=False)).demands[0]
+        assert not a.feasible and a.max_diverse == 1
+        # Site edges that cost something are paid once for all the routes using them.
+        b = _brute(_sites_on_junctions(diversity, site_cost=0.5))
+        assert b.cost == 7.0 and _close(b.latency_total_ms, 6.02)
+        for site_cost in (0.0, 0.5):
+            b = _brute(_square_ring(diversity, site_cost))
+            assert (b.cost, b.latency_total_ms) == (4.0 + 2 * site_cost, 4.0)
+    # The groups of ordinary edges still count: edges 1 and 3 sharing a group block that pair.
+    case = replace(_sites_on_junctions("srlg"), srlg=((1, 8), (3, 8)))
+    assert _brute(case).cost == 12.0  # 1-2-4 with the direct edge
+    assert _brute(replace(case, demands=(replace(case.demands[0], diversity="node"),))).cost == 6.0
+
 
 def test_bruteforce_diverse_sets_are_the_compatible_subsets() -> None:
     """k-cliques == plain filter over itertools.combinations, with literal checks."""
     from itertools import combinations
 
-    def literal_ok(p: bf.RouteEval, q: bf.RouteEval, spec: DemandSpec, groups) -> bool:
-        if set(p.edges) & set(q.edges):
+    def literal_ok(p: bf.RouteEval, q: bf.RouteEval, case: DesignCase, groups) -> bool:
+        spec = case.demands[0]
+        at_source, at_target = {spec.source, *spec.source_nodes}, {spec.target, *spec.target_nodes}
+
+        def ordinary(e: int) -> bool:
+            ends = {case.tail[e], case.head[e]}
+            return not (ends <= at_source or ends <= at_target)
+
+        if any(ordinary(e) for e in set(p.edges) & set(q.edges)):
             return False
-        if spec.diversity != "edge" and set(p.nodes) & set(q.nodes) - {spec.source, spec.target}:
+        if spec.diversity != "edge" and set(p.nodes) & set(q.nodes) - at_source - at_target:
             return False
-        if spec.diversity == "srlg" and any(groups[e] & groups[f] for e in p.edges for f in q.edges):
+        if spec.diversity == "srlg" and any(
+            groups[e] & groups[f] for e in p.edges for f in q.edges if ordinary(e) and ordinary(f)
+        ):
             return False
         pairs = set(spec.conflicts or ())
         return not any((e, f) in pairs or (f, e) in pairs for e in p.edges for f in q.edges)
@@ -1227,9 +1423,10 @@ def test_bruteforce_diverse_sets_are_the_compatible_subsets() -> None:
         want = [
             c
             for c in combinations(range(len(routes)), spec.paths)
-            if all(literal_ok(routes[i], routes[j], spec, groups) for i, j in combinations(c, 2))
+            if all(literal_ok(routes[i], routes[j], case, groups) for i, j in combinations(c, 2))
         ]
-        got = list(bf.diverse_sets(routes, spec.paths, spec.diversity, bf.conflict_pairs(demand)))
+        sites = bf.demand_sites(arrays, demand)
+        got = list(bf.diverse_sets(routes, spec.paths, spec.diversity, bf.conflict_pairs(demand), sites))
         assert got == want
         analysis = bf.analyze_demand(arrays, demand)
         assert analysis.n_diverse_sets == len(want)
@@ -1238,11 +1435,39 @@ def test_bruteforce_diverse_sets_are_the_compatible_subsets() -> None:
             for m in range(spec.paths + 1)
             if m == 0
             or any(
-                all(literal_ok(routes[i], routes[j], spec, groups) for i, j in combinations(c, 2))
+                all(literal_ok(routes[i], routes[j], case, groups) for i, j in combinations(c, 2))
                 for c in combinations(range(len(routes)), m)
             )
         )
         assert analysis.max_diverse == max_diverse
+
+    run()
+
+
+def test_bruteforce_site_on_a_junction_is_the_junction_itself() -> None:
+    """A demand whose ends become sites lying on the old end nodes (plain site edges, nothing
+    else) has the same optimum, diversity count and latency needed as the original."""
+
+    @st.composite
+    def pairs(draw) -> tuple[DesignCase, DesignCase]:
+        case = draw(st.sampled_from(ONE_DEMAND_REGIMES).flatmap(one_demand_cases))
+        spec = case.demands[0]
+        assume(not (spec.source_nodes or spec.target_nodes))
+        moved = case
+        for end in draw(st.sampled_from([("source",), ("target",), ("source", "target")])):
+            moved, site, nodes = _site_on_junction(draw, moved, getattr(spec, end), extras=False)
+            spec = replace(spec, **{end: site, f"{end}_nodes": nodes})
+        return case, replace(moved, demands=(_allow_new_edges(moved, spec),))
+
+    @_settings(120)
+    @given(pair=pairs())
+    def run(pair: tuple[DesignCase, DesignCase]) -> None:
+        before, after = (_analysis(c, c.demands[0]) for c in pair)
+        assert (before.feasible, before.max_diverse) == (after.feasible, after.max_diverse)
+        assert before.min_max_latency_ms == after.min_max_latency_ms
+        if before.feasible:
+            assert after.best_alone.cost == before.best_alone.cost
+            assert after.best_alone.latency_total_ms == before.best_alone.latency_total_ms
 
     run()
 

@@ -398,18 +398,20 @@ class OptimizeResponse(_message.Message):
     def __init__(self, name: _Optional[str] = ..., network_id: _Optional[str] = ..., routes: _Optional[_Iterable[_Union[Route, _Mapping]]] = ..., total_cost: _Optional[float] = ..., status: _Optional[_Union[RouteStatus, str]] = ..., timings: _Optional[_Union[Timings, _Mapping]] = ..., stats: _Optional[_Union[GraphStats, _Mapping]] = ..., sites: _Optional[_Iterable[_Union[Site, _Mapping]]] = ..., levels: _Optional[_Iterable[str]] = ..., design: _Optional[_Union[Design, _Mapping]] = ...) -> None: ...
 
 class Design(_message.Message):
-    __slots__ = ("shared_build", "cost", "bound", "gap", "independent_cost")
+    __slots__ = ("shared_build", "cost", "bound", "gap", "independent_cost", "unsolved_demands")
     SHARED_BUILD_FIELD_NUMBER: _ClassVar[int]
     COST_FIELD_NUMBER: _ClassVar[int]
     BOUND_FIELD_NUMBER: _ClassVar[int]
     GAP_FIELD_NUMBER: _ClassVar[int]
     INDEPENDENT_COST_FIELD_NUMBER: _ClassVar[int]
+    UNSOLVED_DEMANDS_FIELD_NUMBER: _ClassVar[int]
     shared_build: bool
     cost: float
     bound: float
     gap: float
     independent_cost: float
-    def __init__(self, shared_build: _Optional[bool] = ..., cost: _Optional[float] = ..., bound: _Optional[float] = ..., gap: _Optional[float] = ..., independent_cost: _Optional[float] = ...) -> None: ...
+    unsolved_demands: int
+    def __init__(self, shared_build: _Optional[bool] = ..., cost: _Optional[float] = ..., bound: _Optional[float] = ..., gap: _Optional[float] = ..., independent_cost: _Optional[float] = ..., unsolved_demands: _Optional[int] = ...) -> None: ...
 
 class Progress(_message.Message):
     __slots__ = ("phase", "percent", "demand_id", "incumbent_cost", "bound")
