@@ -31,7 +31,7 @@ US_SITES = {  # lon, lat of datacenter metros
     "KCY": (-94.58, 39.10),
     "STL": (-90.20, 38.63),
 }
-US_DEMANDS = (  # a, b, one-way bound (ms): about 1.25x the fastest rail route
+US_DEMANDS = (  # a, b, one-way bound (ms): 1.31-1.60x the fastest rail route
     ("CHI", "DAL", 9.5),
     ("CHI", "NYC", 11.0),
     ("CHI", "ATL", 8.5),

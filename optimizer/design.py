@@ -32,6 +32,7 @@ from optimizer.flows import diverse_flow, site_edges
 from optimizer.model import hold_cost
 from optimizer.problem import (
     COST_RELATIVE_TOLERANCE,
+    DESIGN_ENGINES,
     LATENCY_TOLERANCE_MS,
     MAX_PATHS,
     DesignDemand,
@@ -110,6 +111,10 @@ def solve_design(
     """
     options = options or SolverOptions()
     started = time.perf_counter()
+    if options.design_engine not in DESIGN_ENGINES:
+        raise ValueError(
+            f"design_engine must be one of {list(DESIGN_ENGINES)}, got {options.design_engine!r}"
+        )
     for i, demand in enumerate(demands):
         _check_demand(arrays, demand, i)
     alone = _solve_each(arrays, demands, options, started, diagnose=diagnose)
@@ -610,8 +615,8 @@ def _faster_ties(
     first_s: float,
 ) -> list[PathEval]:
     """Among designs of the optimal cost, a faster one: the MIP held at that cost minimizing
-    latency, for at most as long again as the cost took (at least a second)."""
-    budget = min(options.time_limit_s, max(1.0, first_s))
+    latency, for at most as long again as the cost took (at least half a second)."""
+    budget = min(options.time_limit_s, max(0.5, first_s))
     if budget <= 0.05:
         return routes
     cost = union_cost(arrays, routes)
@@ -660,68 +665,102 @@ def _common_root(demands: Sequence[DesignDemand]) -> int | None:
 def _tree_relaxation(
     arrays: EdgeArrays,
     demands: Sequence[DesignDemand],
+    bounds: Sequence[_Bounds],
     slots: Sequence[Slot],
     root: int,
     options: SolverOptions,
     stats: dict[str, float],
+    rounds: int = 6,
 ) -> _Outcome:
-    """The design without latency or per-route limits: a Steiner tree out of the root, by the
-    directed MIP over every arc any demand kept.  Its optimum bounds the design from below;
-    when its routes also meet every bound, they are optimal (OPTIMAL outcome).
+    """The hub design in the directed (Steiner tree) formulation over every arc any demand kept,
+    latency rows added lazily: first none, then those of each demand whose route came out too
+    slow, until none is.  Every round's optimum bounds the design from below (see
+    build_design_mip: exact once the rows are in, when every edge has latency > 0 and no route
+    has other limits); when a round's routes meet every bound they are optimal (OPTIMAL).
 
-    Each demand may use every kept arc: a tree of the optimal design's union may run a demand's
-    route over edges only another demand's pruning kept.
+    Each demand may use every kept arc: a route of the optimal design may run over edges only
+    another demand's pruning kept.
     """
+    started = time.perf_counter()
     edges = np.unique(np.concatenate([s.arcs.edge for s in slots]))
-    relaxed, tree_slots = [], []
-    for d, demand in enumerate(demands):
-        query = demand.query
-        tail = np.concatenate([arrays.tail[edges], arrays.head[edges]])
-        head = np.concatenate([arrays.head[edges], arrays.tail[edges]])
-        both = np.concatenate([edges, edges])
-        keep = (head != query.source) & (tail != query.target) & (tail != head)
-        arcs = PrunedArcs(both[keep], tail[keep], head[keep], int(keep.sum()))
-        tree_slots.append(Slot(d, 0, query.source, arcs))
-        relaxed.append(replace(demand, query=replace(query, max_jurisdictions=None, max_cost=None)))
-    mip = build_design_mip(arrays, relaxed, tree_slots, root=root)
-    stats.update(tree_columns=float(mip.n_cols), tree_rows=float(mip.matrix.shape[0]))
-    outcome = solve_design_mip(mip, options=options, time_limit_s=options.time_limit_s)
-    stats["tree_s"] = outcome.wall_s
-    bound = outcome.bound if outcome.status is not RouteStatus.INFEASIBLE else math.inf
-    routes = None
-    if outcome.arc_values is not None:
+    exact = bool(np.all(arrays.latency_ms[edges] > 0))
+    # Exact, every route of the model meets its bound, so arcs none can use go (not otherwise:
+    # the tree of the latency-free relaxation may need them).
+    tree_slots = [
+        _all_arcs(arrays, edges, d, demand, bounds[d] if exact else None) for d, demand in enumerate(demands)
+    ]
+    relaxed = [replace(d, query=replace(d.query, max_jurisdictions=None, max_cost=None)) for d in demands]
+    bounded: set[int] = set()
+    best = _Outcome(RouteStatus.FEASIBLE, bound=-math.inf)
+    for _ in range(rounds):
+        mip = build_design_mip(arrays, relaxed, tree_slots, root=root, bounded=sorted(bounded))
+        stats.update(tree_columns=float(mip.n_cols), tree_rows=float(mip.matrix.shape[0]))
+        left = _remaining(options, started)
+        outcome = solve_design_mip(mip, options=left, time_limit_s=left.time_limit_s)
+        stats["tree_rounds"] = stats.get("tree_rounds", 0.0) + 1
+        if outcome.status is RouteStatus.INFEASIBLE:
+            return _Outcome(RouteStatus.INFEASIBLE, bound=math.inf)
+        if outcome.status is RouteStatus.OPTIMAL or math.isfinite(outcome.bound):
+            best = replace(best, bound=max(best.bound, outcome.bound))
+        if outcome.arc_values is None:
+            return best
         built = np.zeros(arrays.n_edges, dtype=bool)
         built[np.concatenate([s.arcs.edge for s in tree_slots])[outcome.arc_values > 1e-6]] = True
-        routes = _routes_within(arrays, demands, built)
-    if routes is None:
-        return _Outcome(RouteStatus.FEASIBLE, bound=bound)
-    cost = union_cost(arrays, routes)
-    if outcome.status is RouteStatus.OPTIMAL and relative_gap(cost, bound) <= COST_RELATIVE_TOLERANCE:
-        return _Outcome(RouteStatus.OPTIMAL, tuple(routes), cost)
-    return _Outcome(RouteStatus.FEASIBLE, tuple(routes), bound)
+        routes, slow = _routes_within(arrays, demands, built)
+        if routes is not None:
+            cost = union_cost(arrays, routes)
+            proven = outcome.status is RouteStatus.OPTIMAL
+            if proven and relative_gap(cost, best.bound) <= COST_RELATIVE_TOLERANCE:
+                return _Outcome(RouteStatus.OPTIMAL, tuple(routes), cost)
+            return _Outcome(RouteStatus.FEASIBLE, tuple(routes), min(best.bound, cost))
+        if not exact or not slow - bounded or outcome.status is not RouteStatus.OPTIMAL:
+            return best
+        bounded |= slow
+    return best
+
+
+def _all_arcs(
+    arrays: EdgeArrays, edges: np.ndarray, d: int, demand: DesignDemand, bounds: _Bounds | None
+) -> Slot:
+    """Demand d's slot over both directions of the edges (none into its source or out of its
+    target), with bounds only those a route within the latency bound can use."""
+    query = demand.query
+    tail = np.concatenate([arrays.tail[edges], arrays.head[edges]])
+    head = np.concatenate([arrays.head[edges], arrays.tail[edges]])
+    both = np.concatenate([edges, edges])
+    keep = (head != query.source) & (tail != query.target) & (tail != head)
+    if bounds is not None:
+        through = bounds.lat_s[tail] + arrays.latency_ms[both] + bounds.lat_t[head]
+        keep &= through <= query.max_latency_ms + LATENCY_TOLERANCE_MS
+    return Slot(d, 0, query.source, PrunedArcs(both[keep], tail[keep], head[keep], int(keep.sum())))
 
 
 def _routes_within(
     arrays: EdgeArrays, demands: Sequence[DesignDemand], built: np.ndarray
-) -> list[PathEval] | None:
-    """Each demand's cheapest route (ties to the fastest) over the built edges; None unless all
-    exist and meet their bounds."""
-    routes = []
-    for demand in demands:
+) -> tuple[list[PathEval] | None, set[int]]:
+    """Each demand's cheapest route over the built edges, or its fastest if that is too slow;
+    None (and the demands with no route within their bounds there) unless every one fits."""
+    routes, slow = [], set()
+    for d, demand in enumerate(demands):
         query = demand.query
         usable = built if query.edge_allowed is None else built & query.edge_allowed
         graph = ShortestPathGraph.of(arrays, usable & (arrays.tail != arrays.head))
         scale = float(arrays.cost.max(initial=0.0)) or 1.0
-        weight = arrays.cost + 1e-12 * scale * arrays.latency_ms
-        try:
-            edges = graph.shortest_path(weight, query.source, query.target)[0]
-        except ValueError:
-            return None
-        route = evaluate_path(arrays, query.source, edges)
-        if not _set_feasible(arrays, demand, [route]):
-            return None
-        routes.append(route)
-    return routes
+        fitting = None
+        for weight in (arrays.cost + 1e-12 * scale * arrays.latency_ms, arrays.latency_ms):
+            try:
+                route = evaluate_path(
+                    arrays, query.source, graph.shortest_path(weight, query.source, query.target)[0]
+                )
+            except ValueError:
+                break
+            if _set_feasible(arrays, demand, [route]):
+                fitting = route
+                break
+        if fitting is None:
+            slow.add(d)
+        routes.append(fitting)
+    return (None, slow) if slow else (routes, slow)
 
 
 def _improved(
@@ -824,7 +863,7 @@ def _solve_joint(
     start = _improved(arrays, chosen, slots, start, _share(options, started, 0.1))
     stats["heuristic_s"] = time.perf_counter() - started - stats["prune_s"]
     if (root := _common_root(chosen)) is not None:
-        tree = _tree_relaxation(arrays, chosen, slots, root, _share(options, started, 0.5), stats)
+        tree = _tree_relaxation(arrays, chosen, bounds, slots, root, _share(options, started, 0.5), stats)  # type: ignore[arg-type]
         if tree.status is RouteStatus.OPTIMAL:  # proven: only cost ties are left to settle
             outcome = _run_mip(arrays, chosen, slots, tree.routes, tree.bound, _remaining(options, started))
             stats["model_s"] = time.perf_counter() - started - stats["prune_s"]

@@ -160,7 +160,12 @@ class _Arcs:
 
 
 def build_design_mip(
-    arrays: EdgeArrays, demands: Sequence[DesignDemand], slots: list[Slot], *, root: int | None = None
+    arrays: EdgeArrays,
+    demands: Sequence[DesignDemand],
+    slots: list[Slot],
+    *,
+    root: int | None = None,
+    bounded: Sequence[int] = (),
 ) -> DesignMip:
     """Minimum union cost of every slot's route, each demand's routes diverse and bounded.
 
@@ -178,18 +183,21 @@ def build_design_mip(
     x is 0/1; y, w and the other indicators are continuous in [0, 1]: minimization or their
     rows set them to the 0/1 value the arcs imply.
 
-    root, a node every demand (one route each) starts or ends at, makes the relaxation of a
-    Steiner tree: no latency rows (2), and build columns per edge and direction away from the
-    root (the directed formulation, far stronger than the undirected one). Without latency
-    bounds some optimal design is a tree out of the root, so its optimum bounds the design's.
+    root, a node every demand (one route each) starts or ends at, builds per edge and
+    direction away from the root (the directed formulation of a Steiner tree, far stronger
+    than the undirected one), with latency rows (2) only for the slots in bounded.  Without
+    latency rows some optimal design is a tree out of the root, so the model's optimum bounds
+    the design's.  With them it is exact when every edge has latency > 0 and the routes have
+    no other per-route limit: if route P ran u->v and Q v->u, one of them could follow the
+    other's part from the root to that edge instead, strictly faster and on edges built
+    anyway, so some optimum of least total latency uses every edge one way only.
     """
     arcs = _Arcs.of(slots)
     n_arcs = len(arcs.edge)
     offsets = np.concatenate([[0], np.cumsum([len(s.arcs.edge) for s in slots])]).astype(np.int64)
     b = _Builder(arrays, demands, slots, arcs, root)
     b.flow_rows()  # (1)
-    if root is None:
-        b.latency_rows()  # (2)
+    b.latency_rows(range(len(slots)) if root is None else bounded)  # (2)
     b.build_columns()  # (3)
     b.permit_columns()  # (4)
     for d in np.unique(arcs.demand).tolist():
@@ -205,7 +213,8 @@ def build_design_mip(
     upper = np.ones(b.n_cols)
     # Rooted, once the build columns are 0/1 each demand's flow is a shortest path problem
     # over them, whose LP is integral: only the build columns branch.
-    integral = b.build_cols if root is not None else np.arange(n_arcs)
+    bounded_arcs = np.flatnonzero(np.isin(arcs.slot, np.asarray(list(bounded), dtype=np.int64)))
+    integral = np.concatenate([b.build_cols, bounded_arcs]) if root is not None else np.arange(n_arcs)
     return DesignMip(
         slots,
         offsets,
@@ -274,13 +283,19 @@ class _Builder:
         many = np.isin(into, np.unique(into)[counts > 1])
         self.rows.grouped(into[many], cols[many], 1.0, -np.inf, 1.0)
 
-    def latency_rows(self) -> None:
-        """Each slot's latency within its demand's bound."""
+    def latency_rows(self, members: Sequence[int]) -> None:
+        """Each member slot's latency within its demand's bound."""
         a = self.arcs
-        limit = np.array([self.demands[s.demand].query.max_latency_ms for s in self.slots])
+        members = np.asarray(list(members), dtype=np.int64)
+        if not len(members):
+            return
+        limit = np.array([self.demands[self.slots[i].demand].query.max_latency_ms for i in members])
+        row_of = np.full(len(self.slots), -1, np.int64)
+        row_of[members] = np.arange(len(members))
+        on = np.flatnonzero(row_of[a.slot] >= 0)
         self.rows.add(
-            a.slot, np.arange(len(a.edge)), self.arrays.latency_ms[a.edge], -np.inf,
-            limit + 0.5 * LATENCY_TOLERANCE_MS, len(self.slots),
+            row_of[a.slot[on]], on, self.arrays.latency_ms[a.edge[on]], -np.inf,
+            limit + 0.5 * LATENCY_TOLERANCE_MS, len(members),
         )  # fmt: skip
 
     def build_columns(self) -> None:

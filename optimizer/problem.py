@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "COST_RELATIVE_TOLERANCE",
+    "DESIGN_ENGINES",
     "LATENCY_TOLERANCE_MS",
     "MAX_PATHS",
     "RESOURCE_TOLERANCE",
@@ -44,6 +45,9 @@ MAX_PATHS = 8
 
 COST_RELATIVE_TOLERANCE = 1e-9
 """Costs closer than this (relative) are ties; ties go to lower latency."""
+
+DESIGN_ENGINES = ("portfolio", "mip", "cp-sat")
+"""How diverse sets and shared builds are solved (SolverOptions.design_engine)."""
 
 
 @dataclass(frozen=True, eq=False)

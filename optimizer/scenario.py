@@ -13,7 +13,7 @@ import yaml
 from optimizer.config import GraphSettings, settings_from_mapping
 from optimizer.errors import InvalidRequestError, InvalidScenarioError, OptimizerError
 from optimizer.geodata import LAYERS, GeodataSpec, LayerSource, spec_from_path
-from optimizer.problem import SolverOptions
+from optimizer.problem import DESIGN_ENGINES, SolverOptions
 from optimizer.routes import Demand
 
 __all__ = ["Scenario", "load_scenario"]
@@ -144,6 +144,11 @@ def _solver(raw: Any, where: str) -> SolverOptions:
         raise InvalidScenarioError(f"{where}: solver.time_limit_s must be > 0, got {options.time_limit_s}")
     if not (isinstance(options.num_workers, int) and options.num_workers >= 1):
         raise InvalidScenarioError(f"{where}: solver.num_workers must be an integer >= 1")
+    if options.design_engine not in DESIGN_ENGINES:
+        raise InvalidScenarioError(
+            f"{where}: solver.design_engine must be one of {list(DESIGN_ENGINES)}, "
+            f"got {options.design_engine!r}"
+        )
     return options
 
 
