@@ -40,6 +40,8 @@ serve: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
 	$(BIN)/python bench/design.py
+	$(BIN)/python bench/design_peers.py
+	$(BIN)/python bench/planner.py
 
 sample: $(STAMP)
 	$(BIN)/python geodata/make_sample.py

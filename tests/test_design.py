@@ -20,7 +20,7 @@ from optimizer.cli import main
 from optimizer.export import segments_frame
 from optimizer.geodata import load_geodata
 from optimizer.graph import _srlg_pairs, build_graph
-from optimizer.problem import RouteQuery
+from optimizer.problem import RouteQuery, SolverOptions
 from optimizer.routes import (
     Demand,
     Solution,
@@ -389,3 +389,39 @@ def test_a_model_that_loses_the_known_start_is_not_trusted(monkeypatch):
     result = design_module.solve_design(arrays, [separated])
     assert result.demand_status[0] is RouteStatus.FEASIBLE  # the start (cost 6) kept, unproven
     assert result.cost == pytest.approx(6.0) and not result.bound >= 6.0
+
+
+def test_a_design_with_an_unsolved_demand_claims_no_gap(monkeypatch):
+    """A demand out of time (simulated) is retried once, then left UNSOLVED: the bound covers only
+    the demands with routes, so the design reports no gap and says how many are missing."""
+    import optimizer.design as design_module
+    from optimizer.problem import DesignDemand, EdgeArrays, RouteStatus
+
+    # A square 0-1-3-2-0 with a diagonal 1-2: two demands that can share edge 1-2.
+    tail, head = np.array([0, 1, 0, 2, 1]), np.array([1, 3, 2, 3, 2])
+    arrays = EdgeArrays(
+        4, tail, head, np.array([1.0, 1, 2, 2, 1]), np.ones(5), np.full((5, 1), -1),
+        np.zeros(0), np.zeros(0, dtype=bool),
+    )  # fmt: skip
+    demands = [
+        DesignDemand(RouteQuery(0, 3, 10.0)),
+        DesignDemand(RouteQuery(1, 2, 10.0)),
+        DesignDemand(RouteQuery(0, 2, 10.0)),
+    ]
+    solve_alone = design_module._solve_alone
+    calls = []
+
+    def out_of_time_for_the_last(arrays, demand, options, diagnose=True):
+        calls.append(demand)
+        if demand is demands[2]:
+            return design_module._Outcome(RouteStatus.UNSOLVED, reason="time limit reached")
+        return solve_alone(arrays, demand, options, diagnose=diagnose)
+
+    monkeypatch.setattr(design_module, "_solve_alone", out_of_time_for_the_last)
+    result = design_module.solve_design(arrays, demands, options=SolverOptions(time_limit_s=30))
+    assert calls.count(demands[2]) == 2  # retried once with the time left
+    assert result.demand_status[:2] == (RouteStatus.OPTIMAL, RouteStatus.OPTIMAL)
+    assert result.demand_status[2] is RouteStatus.UNSOLVED and result.status is RouteStatus.UNSOLVED
+    assert result.unsolved_demands == 1 and math.isnan(result.gap)
+    assert result.bound == pytest.approx(result.cost)  # proven over the two with routes only
+    assert all(r.gap == 0.0 for rs in result.routes for r in rs)

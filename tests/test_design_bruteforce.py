@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import math
 import re
+import sys
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -1537,3 +1538,18 @@ def test_bruteforce_pareto_matches_definition() -> None:
             assert p.example.cost == p.cost and p.example.latency_max_ms == p.latency_ms
 
     run()
+
+
+N_ENGINE = 40  # per engine and regime: the default cases above run the MIP alone (one worker)
+
+
+@pytest.mark.parametrize("engine", ["cp-sat", "portfolio"])
+@pytest.mark.parametrize("regime", ["diverse", "shared"])
+def test_other_design_engines_match_bruteforce(monkeypatch, engine: str, regime: str) -> None:
+    """CP-SAT alone and the race of both engines (two workers) reach the same optima."""
+    monkeypatch.setattr(
+        sys.modules[__name__], "OPTIONS", replace(OPTIONS, design_engine=engine, num_workers=2)
+    )
+    strategy = one_demand_cases("diverse") if regime == "diverse" else shared_cases("shared")
+    stats = _run(f"{engine}/{regime}", strategy, N_ENGINE, _design_check)
+    assert stats["cases"] == N_ENGINE
