@@ -20,6 +20,7 @@ import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
@@ -626,8 +627,13 @@ def _solve_task(task: _MipTask, stop: StopSignal | None = None) -> ModelOutcome:
 def _solve_in_child(task: _MipTask, stop: StopSignal) -> ModelOutcome:
     """The solve in a child interpreter (python -m optimizer.design_mip), killed when stop is
     set (UNSOLVED then).  The task goes in on stdin, the outcome comes back on stdout, pickled."""
+    package_root = str(Path(__file__).resolve().parents[1])  # importable even from a source tree
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")])),
+    }
     child = subprocess.Popen(
-        [sys.executable, "-m", "optimizer.design_mip"], stdin=subprocess.PIPE, stdout=subprocess.PIPE
+        [sys.executable, "-m", "optimizer.design_mip"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env
     )
     started = time.perf_counter()
     with stop.hooked(child.kill):
