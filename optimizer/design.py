@@ -511,9 +511,9 @@ def _portfolio(
     *,
     cp_cuts: Callable[[DesignModel], None] | None = None,
 ) -> _Outcome:
-    """The same design solved by the MIP (HiGHS) and by CP-SAT side by side, one core each
-    by default: the first to prove its answer stops the other; the cheaper routes and the
-    higher bound of the two are kept.  options.design_engine picks one engine alone."""
+    """The same design solved by the MIP (HiGHS, one thread) and by CP-SAT (num_workers) side
+    by side: the first to prove its answer stops the other; the cheaper routes and the higher
+    bound of the two are kept.  options.design_engine picks one engine alone."""
     engines = {"mip": _mip_engine, "cp-sat": _cp_engine}
     chosen = list(engines) if options.design_engine == "portfolio" else [options.design_engine]
     if len(chosen) == 1 or options.num_workers < 2:
@@ -521,10 +521,10 @@ def _portfolio(
         return engine(arrays, demands, slots, start, lower, options, stats, cp_cuts)
     stops = {name: StopSignal() for name in chosen}
     results: dict[str, _Outcome | BaseException] = {}
-    one_each = replace(options, num_workers=max(1, options.num_workers // 2))
+    workers = {"mip": 1, "cp-sat": options.num_workers}  # HiGHS's branch and bound is serial
 
     def run(name: str) -> None:
-        mine = replace(one_each, stop=stops[name])
+        mine = replace(options, num_workers=workers[name], stop=stops[name])
         try:
             results[name] = engines[name](arrays, demands, slots, start, lower, mine, stats, cp_cuts)
         except BaseException as error:  # re-raised in the caller's thread
