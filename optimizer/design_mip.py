@@ -410,13 +410,7 @@ class _Builder:
         key = group * n_slots + a.slot[arc]
         uniq, zrow = np.unique(key, return_inverse=True)
         z = self.new_columns(len(uniq))
-        self.rows.add(
-            np.concatenate([np.arange(len(arc)), np.arange(len(arc))]),
-            np.concatenate([arc, z[zrow]]),
-            np.concatenate([np.ones(len(arc)), -np.ones(len(arc))]),
-            -np.inf, 0.0, len(arc),
-        )  # fmt: skip
-        self.links.append((z[zrow], arc))
+        self._at_least(z[zrow], arc)
         self.rows.grouped(uniq // n_slots, z, 1.0, -np.inf, 1.0)
 
     def count_rows(self) -> None:
@@ -439,13 +433,7 @@ class _Builder:
                 continue
             uniq, vrow = np.unique(j, return_inverse=True)
             v = self.new_columns(len(uniq))
-            self.rows.add(
-                np.concatenate([np.arange(len(arc)), np.arange(len(arc))]),
-                np.concatenate([arc, v[vrow]]),
-                np.concatenate([np.ones(len(arc)), -np.ones(len(arc))]),
-                -np.inf, 0.0, len(arc),
-            )  # fmt: skip
-            self.links.append((v[vrow], arc))
+            self._at_least(v[vrow], arc)
             self.rows.add(np.zeros(len(v), np.int64), v, 1.0, -np.inf, float(limit), 1)
 
     def cost_row(self, d: int) -> None:
