@@ -653,8 +653,10 @@ def _child_main() -> None:
 
 
 def _parameters(solver_name: str, options: SolverOptions, cutoff: float) -> str:
-    """Exact gaps (relative 1e-10: costs within 1e-9 are ties), threads, quiet; HiGHS prunes
-    at the cutoff (SCIP gets the start as a hint instead)."""
+    """Exact gaps (relative 1e-10: costs within 1e-9 are ties), quiet; HiGHS prunes at the cutoff
+    (SCIP gets the start as a hint instead).  HiGHS's thread count is never set: its scheduler
+    is global to the process and started once, and a later solve asking another count fails
+    (an UNKNOWN status), as a run of both engines side by side showed."""
     if solver_name == "highs":
         lines = [
             "output_flag=false",
@@ -662,7 +664,6 @@ def _parameters(solver_name: str, options: SolverOptions, cutoff: float) -> str:
             "mip_abs_gap=1e-9",
             "mip_feasibility_tolerance=1e-9",
             "primal_feasibility_tolerance=1e-9",
-            f"threads={max(1, options.num_workers)}",
         ]
         if math.isfinite(cutoff):
             lines.append(f"objective_bound={cutoff!r}")
