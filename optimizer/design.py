@@ -462,12 +462,13 @@ def _run_mip(
     started = time.perf_counter()
     if any(_cut_off(demands[slot.demand], slot) for slot in slots):
         return _Outcome(RouteStatus.INFEASIBLE, bound=math.inf)
-    mip = build_design_mip(arrays, demands, slots)
     upper = union_cost(arrays, start) if start else math.inf
-    if start and relative_gap(upper, lower) <= COST_RELATIVE_TOLERANCE:  # the start is proven
-        routes = list(start)
-        if options.tie_break_latency:
-            routes = _faster_ties(arrays, demands, mip, routes, options, 0.0)
+    proven = start and relative_gap(upper, lower) <= COST_RELATIVE_TOLERANCE
+    if proven and not options.tie_break_latency:
+        return _Outcome(RouteStatus.OPTIMAL, tuple(start), upper)
+    mip = build_design_mip(arrays, demands, slots)
+    if proven:  # only cost ties are left to settle
+        routes = _faster_ties(arrays, demands, mip, list(start), options, 0.0)
         return _Outcome(RouteStatus.OPTIMAL, tuple(routes), upper)
     cutoff = cost_ceiling(upper) + 1e-9 * upper if start else math.inf
     values = start_values(mip, [r.edges for r in start]) if start else None
@@ -644,9 +645,8 @@ def _faster_ties(
 
 def _share(options: SolverOptions, started: float, share: float) -> SolverOptions:
     """The options with a share of the time left of the call's limit."""
-    return replace(
-        _remaining(options, started), time_limit_s=share * _remaining(options, started).time_limit_s
-    )
+    left = _remaining(options, started)
+    return replace(left, time_limit_s=share * left.time_limit_s)
 
 
 def _common_root(demands: Sequence[DesignDemand]) -> int | None:

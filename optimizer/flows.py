@@ -122,7 +122,6 @@ class _FlowNet:
     n_nodes: int
     local: np.ndarray  # graph node -> flow node index (in); out is in + n_local
     n_local: int
-    edge_arcs: np.ndarray  # first arc of the edge arcs (arcs before it are node splits)
     tails: np.ndarray
     heads: np.ndarray
     caps: np.ndarray
@@ -153,7 +152,6 @@ class _FlowNet:
             n_nodes=2 * n,
             local=local,
             n_local=n,
-            edge_arcs=np.int64(n),
             tails=np.concatenate([np.arange(n), tail[keep]]),
             heads=np.concatenate([np.arange(n) + n, head[keep]]),
             caps=np.concatenate([node_cap, edge_cap[keep]]),
@@ -188,7 +186,7 @@ def _decompose(
     query: RouteQuery,
 ) -> tuple[tuple[int, ...], ...]:
     """The flow as simple source-target paths (opposite flows on one edge cancelled, loops cut)."""
-    first = int(net.edge_arcs)
+    first = net.n_local  # the node splits come first, one per node
     arcs = np.arange(first, len(net.tails), dtype=np.int32)
     flow = np.asarray(solver.flows(arcs), dtype=np.int64)
     net_flow = np.zeros(len(edges), dtype=np.int64)
