@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 __all__ = [
     "CapacityError",
     "InvalidBenchmarkError",
@@ -11,11 +13,31 @@ __all__ = [
     "OptimizerError",
     "UnknownNetworkError",
     "UnknownSiteError",
+    "Violation",
 ]
+
+
+@dataclass(frozen=True)
+class Violation:
+    """One problem of a request or its data: where (layer, row, field) and what is wrong."""
+
+    field: str
+    description: str
+
+    @classmethod
+    def parse(cls, message: str) -> Violation:
+        """A `where: what` message as a violation (the convention of every message here)."""
+        where, sep, what = message.partition(": ")
+        return cls(where, what) if sep and what else cls("", message)
 
 
 class OptimizerError(Exception):
     """Base class of every error fiberopt raises on purpose."""
+
+    @property
+    def violations(self) -> tuple[Violation, ...]:
+        """The problems this error reports, one per field at fault."""
+        return (Violation.parse(str(self)),)
 
 
 class InvalidGeodataError(OptimizerError, ValueError):
@@ -24,6 +46,11 @@ class InvalidGeodataError(OptimizerError, ValueError):
     def __init__(self, problems: list[str] | str) -> None:
         self.problems = [problems] if isinstance(problems, str) else list(problems)
         super().__init__("; ".join(self.problems))
+
+    @property
+    def violations(self) -> tuple[Violation, ...]:
+        """One violation per problem found."""
+        return tuple(Violation.parse(p) for p in self.problems)
 
 
 class InvalidBenchmarkError(OptimizerError, ValueError):
