@@ -11,7 +11,6 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from google.protobuf import json_format
 
 from optimizer.api.fiberopt.v1 import route_optimizer_pb2 as pb
 from optimizer.config import GraphSettings
@@ -57,6 +56,12 @@ DIVERSITY_TO_PROTO = {
     "srlg": pb.DIVERSITY_SRLG,
 }
 DIVERSITY_FROM_PROTO = {v: k for k, v in DIVERSITY_TO_PROTO.items()} | {pb.DIVERSITY_UNSPECIFIED: "srlg"}
+MAX_TEXT_CHARS = 256
+"""Longest id or name a request may carry (site, demand, jurisdiction ids, names)."""
+MAX_LIST_ITEMS = 10_000
+"""Most entries of a list field of one demand (allowed or avoided jurisdictions)."""
+MAX_TIME_LIMIT_S = 3600.0
+"""Longest solver time limit a request may ask for, by default."""
 _SCALAR_SETTINGS = [
     f.name
     for f in fields(GraphSettings)
@@ -86,11 +91,15 @@ def settings_to_proto(settings: GraphSettings) -> pb.GraphSettings:
     return message
 
 
-def solver_from_proto(message: pb.SolverOptions, *, max_workers: int) -> SolverOptions:
-    """Solver options within the server's thread cap; errors name the field."""
-    time_limit_s = message.time_limit_s if message.HasField("time_limit_s") else 60.0
-    if not (time_limit_s > 0 and math.isfinite(time_limit_s)):
-        raise InvalidRequestError(f"solver.time_limit_s must be > 0, got {time_limit_s:g}")
+def solver_from_proto(
+    message: pb.SolverOptions, *, max_workers: int, max_time_limit_s: float = MAX_TIME_LIMIT_S
+) -> SolverOptions:
+    """Solver options within the server's thread and time caps; errors name the field."""
+    time_limit_s = message.time_limit_s if message.HasField("time_limit_s") else min(60.0, max_time_limit_s)
+    if not (0 < time_limit_s <= max_time_limit_s):
+        raise InvalidRequestError(
+            f"solver.time_limit_s must be > 0 and at most {max_time_limit_s:g}, got {time_limit_s:g}"
+        )
     workers = message.num_workers if message.HasField("num_workers") else max_workers
     if workers < 1:
         raise InvalidRequestError(f"solver.num_workers must be >= 1, got {workers}")
@@ -127,9 +136,26 @@ def demand_from_proto(m: pb.Demand, *, at: str = "demand") -> Demand:
     )
 
 
+def check_text(at: str, value: str, *, max_chars: int = MAX_TEXT_CHARS) -> list[str]:
+    """Problems of one id or name: too long, or holding control characters."""
+    if len(value) > max_chars:
+        return [f"{at} is {len(value):,} characters; the limit is {max_chars}"]
+    if any(ord(c) < 32 or ord(c) == 127 for c in value):
+        return [f"{at} holds control characters"]
+    return []
+
+
 def _check_demand_fields(at: str, m: pb.Demand) -> None:
     """Range checks of one demand message, naming <at>.field."""
     problems = [f"{at}.{name} is empty" for name in ("id", "a", "b") if not getattr(m, name)]
+    for name in ("id", "a", "b"):
+        problems += check_text(f"{at}.{name}", getattr(m, name))
+    for name in ("allowed_jurisdictions", "avoid_jurisdictions"):
+        values = getattr(m, name)
+        if len(values) > MAX_LIST_ITEMS:
+            problems.append(f"{at}.{name} has {len(values):,} entries; the limit is {MAX_LIST_ITEMS:,}")
+        else:
+            problems += [p for i, v in enumerate(values) for p in check_text(f"{at}.{name}[{i}]", v)][:5]
     if not (m.max_latency_ms > 0 and math.isfinite(m.max_latency_ms)):
         problems.append(f"{at}.max_latency_ms must be > 0, got {m.max_latency_ms:g}")
     if m.a and m.a == m.b:
@@ -287,9 +313,20 @@ def _segments(route: Route, network: Network) -> list[pb.RouteSegment]:
 
 
 def struct_to_dict(struct: Any) -> dict:
-    """A google.protobuf.Struct as a plain dict (whole numbers back to int)."""
-    raw = json_format.MessageToDict(struct)
-    return {k: int(v) if isinstance(v, float) and v.is_integer() else v for k, v in raw.items()}
+    """A google.protobuf.Struct as a plain dict (whole numbers back to int; nested values as sent)."""
+    out: dict[str, Any] = {}
+    for key, value in struct.fields.items():
+        kind = value.WhichOneof("kind")
+        if kind == "number_value":
+            number = value.number_value
+            out[key] = int(number) if number.is_integer() else number
+        elif kind in ("string_value", "bool_value"):
+            out[key] = getattr(value, kind)
+        elif kind in ("null_value", None):
+            out[key] = None
+        else:  # a nested struct or list: no layer default is one; the caller refuses it by type
+            out[key] = value
+    return out
 
 
 @dataclass(frozen=True, eq=False)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 __all__ = [
@@ -26,9 +27,17 @@ class Violation:
 
     @classmethod
     def parse(cls, message: str) -> Violation:
-        """A `where: what` message as a violation (the convention of every message here)."""
+        """A `where: what` or `field.path what` message as a violation (the conventions used here)."""
         where, sep, what = message.partition(": ")
-        return cls(where, what) if sep and what else cls("", message)
+        if sep and what:
+            return cls(where, what)
+        if match := _FIELD_PATH.match(message):
+            return cls(match.group(1), message[match.end() :])
+        return cls("", message)
+
+
+_FIELD_PATH = re.compile(r"([A-Za-z_][\w]*(?:\[\d+\]|\.[A-Za-z_][\w]*)*) ")
+"""A leading request field path such as `demands[2].max_cost` followed by its problem."""
 
 
 class OptimizerError(Exception):
@@ -37,7 +46,7 @@ class OptimizerError(Exception):
     @property
     def violations(self) -> tuple[Violation, ...]:
         """The problems this error reports, one per field at fault."""
-        return (Violation.parse(str(self)),)
+        return tuple(Violation.parse(part) for part in str(self).split("; "))
 
 
 class InvalidGeodataError(OptimizerError, ValueError):
@@ -46,6 +55,10 @@ class InvalidGeodataError(OptimizerError, ValueError):
     def __init__(self, problems: list[str] | str) -> None:
         self.problems = [problems] if isinstance(problems, str) else list(problems)
         super().__init__("; ".join(self.problems))
+
+    def __reduce__(self) -> tuple:
+        """Pickle with the problem list (builds in a child process send errors back)."""
+        return type(self), (self.problems,)
 
     @property
     def violations(self) -> tuple[Violation, ...]:

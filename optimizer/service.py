@@ -8,22 +8,31 @@ import hashlib
 import io
 import json
 import logging
+import math
 import queue
+import re
 import tempfile
 import threading
 import time
 import zipfile
+import zlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 import grpc
+from google.protobuf import any_pb2
+from google.rpc import code_pb2, error_details_pb2, status_pb2
+from grpc_status import rpc_status
 
 from optimizer.api.fiberopt.v1 import route_optimizer_pb2 as pb
 from optimizer.api.fiberopt.v1 import route_optimizer_pb2_grpc as pb_grpc
+from optimizer.build_worker import DEFAULT_BUILD_MEMORY_BYTES, BuildSettings, BuildStoppedError, build_network
 from optimizer.config import GraphSettings
 from optimizer.convert import (
+    MAX_TIME_LIMIT_S,
     STATUS_TO_PROTO,
+    check_text,
     demand_from_proto,
     demands_from_proto,
     design_to_proto,
@@ -44,6 +53,7 @@ from optimizer.errors import (
     OptimizerError,
     UnknownNetworkError,
     UnknownSiteError,
+    Violation,
 )
 from optimizer.geodata import (
     LAYER_SUFFIXES,
@@ -51,10 +61,9 @@ from optimizer.geodata import (
     GeodataSpec,
     Layers,
     LayerSource,
-    load_geodata,
     spec_from_path,
 )
-from optimizer.graph import Network, build_graph
+from optimizer.graph import Network
 from optimizer.problem import RouteStatus, SolverOptions, StopSignal
 from optimizer.routes import (
     DesignSummary,
@@ -66,6 +75,11 @@ from optimizer.routes import (
     solve_demands,
     solve_frontier,
 )
+
+
+def current_request_id() -> str:  # TEMP until optimizer.security lands
+    return "tmp"
+
 
 __all__ = ["RouteOptimizerService", "ServiceLimits"]
 
@@ -84,6 +98,11 @@ STATUS_CODE = {
 _DEADLINE_MARGIN_S = 0.2
 _NO_DEADLINE_S = 1e7
 _SLOT_POLL_S = 0.1
+_BUILD_LOCK_STRIPES = 64
+_MAX_ZIP_MEMBERS = 1000
+_MAX_LAYER_SOURCES = 64
+_UNZIP_ERRORS = (OSError, EOFError, zipfile.BadZipFile, zlib.error, NotImplementedError, RuntimeError)
+"""What reading a damaged, encrypted or exotic zip member raises."""
 _FRONTIER_MARGIN_S = 0.5
 """A Frontier call's sweep ends this long before its deadline and returns what it found."""
 
@@ -100,6 +119,20 @@ class ServiceLimits:
     max_demands: int = 1000
     max_networks: int = 32
     max_frontier_points: int = 500
+    max_time_limit_s: float = MAX_TIME_LIMIT_S
+    build_memory_bytes: int = DEFAULT_BUILD_MEMORY_BYTES
+    """Memory a network build (in its own child process) may use before it is refused."""
+    isolated_builds: bool = True
+    """Build networks in a killable child process (off only for debugging)."""
+    max_error_chars: int = 1024
+    """Longest error message sent back; input quoted in errors is cut to a short prefix anyway."""
+    max_violations: int = 20
+    """Field violations listed in an error's google.rpc.BadRequest details."""
+
+    @property
+    def build(self) -> BuildSettings:
+        """How this server runs network builds."""
+        return BuildSettings(isolated=self.isolated_builds, memory_bytes=self.build_memory_bytes)
 
 
 @dataclass(frozen=True, eq=False)
@@ -121,17 +154,61 @@ def _status_of(exc: OptimizerError) -> grpc.StatusCode:
 
 
 @contextlib.contextmanager
-def _status_mapping(context: grpc.ServicerContext, method: str) -> Iterator[None]:
+def _status_mapping(context: grpc.ServicerContext, method: str, limits: ServiceLimits) -> Iterator[None]:
     """Map domain errors to status codes and anything unexpected to INTERNAL, never UNKNOWN."""
     try:
         yield
-    except _StoppedError:
-        context.abort(*_stopped_status(context))
+    except (_StoppedError, BuildStoppedError):
+        code, message = _stopped_status(context)
+        context.abort(code, _with_request_id(message))
     except OptimizerError as exc:
-        context.abort(_status_of(exc), str(exc))
-    except Exception as exc:  # the one place that turns a bug into INTERNAL
-        logger.exception("%s failed", method)
-        context.abort(grpc.StatusCode.INTERNAL, f"internal error: {type(exc).__name__}: {exc}")
+        code = _status_of(exc)
+        logger.info("%s [%s] refused: %s: %s", method, current_request_id(), code.name, _clip(str(exc), 300))
+        context.abort_with_status(_rich_status(code, exc, limits))
+    except Exception:  # the one place that turns a bug into INTERNAL; its details stay in the log
+        logger.exception("%s [%s] failed", method, current_request_id())
+        context.abort(
+            grpc.StatusCode.INTERNAL, _with_request_id("internal error; the server log has the details")
+        )
+
+
+_ABSOLUTE_PATH = re.compile(r"(?<![\w.~-])/(?:[^\s/:'\",;()\[\]]+/)+")
+
+
+def _sanitized(text: str, max_chars: int) -> str:
+    """A message without server paths (only the last part of a path is kept), cut to max_chars."""
+    return _clip(_ABSOLUTE_PATH.sub("", text), max_chars)
+
+
+def _clip(text: str, max_chars: int) -> str:
+    """Text cut to max_chars, marked where cut."""
+    return text if len(text) <= max_chars else text[: max_chars - 15] + f"... ({len(text):,} chars)"
+
+
+def _with_request_id(message: str) -> str:
+    """A status message ending with the call's request id (also in the access log)."""
+    request_id = current_request_id()
+    return f"{message} [request {request_id}]" if request_id else message
+
+
+def _rich_status(code: grpc.StatusCode, exc: OptimizerError, limits: ServiceLimits) -> grpc.Status:
+    """The status for a domain error: bounded, sanitized message; BadRequest field violations."""
+    message = _with_request_id(_sanitized(str(exc), limits.max_error_chars))
+    status = status_pb2.Status(code=getattr(code_pb2, code.name), message=message)
+    if code == grpc.StatusCode.INVALID_ARGUMENT:
+        shown = exc.violations[: limits.max_violations]
+        details = error_details_pb2.BadRequest(field_violations=[_field_violation(v) for v in shown])
+        packed = any_pb2.Any()
+        packed.Pack(details)
+        status.details.append(packed)
+    return rpc_status.to_status(status)
+
+
+def _field_violation(violation: Violation) -> error_details_pb2.BadRequest.FieldViolation:
+    """One BadRequest entry, its parts sanitized and bounded."""
+    return error_details_pb2.BadRequest.FieldViolation(
+        field=_sanitized(violation.field, 200), description=_sanitized(violation.description, 300)
+    )
 
 
 def _unary(method: Callable) -> Callable:
@@ -139,7 +216,7 @@ def _unary(method: Callable) -> Callable:
 
     @functools.wraps(method)
     def wrapper(self, request, context):
-        with _status_mapping(context, method.__name__):
+        with _status_mapping(context, method.__name__, self.limits):
             return method(self, request, context)
 
     return wrapper
@@ -150,7 +227,7 @@ def _streaming(method: Callable) -> Callable:
 
     @functools.wraps(method)
     def wrapper(self, request, context):
-        with _status_mapping(context, method.__name__):
+        with _status_mapping(context, method.__name__, self.limits):
             yield from method(self, request, context)
 
     return wrapper
@@ -164,7 +241,7 @@ class RouteOptimizerService(pb_grpc.RouteOptimizerServicer):
         self.limits = limits or ServiceLimits()
         self._networks: dict[str, _Loaded] = {}
         self._lock = threading.Lock()
-        self._build_lock = threading.Lock()
+        self._build_locks = tuple(threading.Lock() for _ in range(_BUILD_LOCK_STRIPES))
         self._running = threading.BoundedSemaphore(self.limits.max_concurrent_solves)
         self._admitted = 0
 
@@ -176,28 +253,37 @@ class RouteOptimizerService(pb_grpc.RouteOptimizerServicer):
 
     # -- loading -----------------------------------------------------------------------------
 
-    def load(self, request: pb.LoadNetworkRequest) -> tuple[str, Network]:
+    def load(
+        self,
+        request: pb.LoadNetworkRequest,
+        *,
+        stop: StopSignal | None = None,
+        deadline_s: float | None = None,
+    ) -> tuple[str, Network]:
         """Load (or find) the network a request describes; returns its id and default graph."""
+        _refuse(check_text("display_name", request.display_name))
         settings = settings_from_proto(request.settings)
+        stop = stop or StopSignal()
         with tempfile.TemporaryDirectory(prefix="fiberopt-load-") as tmp:
             root = self._materialize(request, Path(tmp))
             spec = _spec(request, root)
             files = _confined_files(spec, root, self.data_root if request.HasField("name") else Path(tmp))
             network_id = _content_id(root, files, request, settings)
-            with self._build_lock:  # one build at a time; a twin request waits and finds it cached
+            with self._work_slot(deadline_s, stop), self._once(network_id, deadline_s, stop):
                 with self._lock:
                     known = self._networks.get(network_id)
-                if known is not None:
+                if known is not None:  # a twin request built it while this one waited
                     return network_id, known.graphs[known.default_key]
-                layers = load_geodata(spec)
-                network = build_graph(layers, settings=settings)
-        name = request.display_name or (request.name if request.HasField("name") else network_id[:12])
-        network = _renamed(network, name)
-        key = _settings_key(settings)
-        with self._lock:
-            self._networks.setdefault(network_id, _Loaded(network_id, layers, {key: network}, key))
-            while len(self._networks) > self.limits.max_networks:  # forget the oldest loaded
-                self._networks.pop(next(iter(self._networks)))
+                layers, network = build_network(
+                    spec, settings, stop=stop, deadline_s=deadline_s, build=self.limits.build
+                )
+                name = request.display_name or (request.name if request.HasField("name") else network_id[:12])
+                network = _renamed(network, name)
+                key = _settings_key(settings)
+                with self._lock:
+                    self._networks.setdefault(network_id, _Loaded(network_id, layers, {key: network}, key))
+                    while len(self._networks) > self.limits.max_networks:  # forget the oldest loaded
+                        self._networks.pop(next(iter(self._networks)))
         logger.info("network %s (%s) loaded: %s", network_id[:12], name, network.stats)
         return network_id, network
 
@@ -238,33 +324,73 @@ class RouteOptimizerService(pb_grpc.RouteOptimizerServicer):
         except zipfile.BadZipFile as exc:
             raise InvalidRequestError(f"inline_data: not a readable zip ({exc})") from exc
         members = [m for m in archive.infolist() if not m.is_dir()]
+        if len(members) > _MAX_ZIP_MEMBERS:
+            raise CapacityError(
+                f"inline_data: {len(members):,} files in the zip; the limit is {_MAX_ZIP_MEMBERS}"
+            )
         if sum(m.file_size for m in members) > self.limits.max_unzipped_bytes:
             raise CapacityError(f"inline_data unpacks beyond {self.limits.max_unzipped_bytes:,} bytes")
         for member in members:
             parts = Path(member.filename).parts
-            if Path(member.filename).is_absolute() or ".." in parts:
+            if Path(member.filename).is_absolute() or ".." in parts or "\x00" in member.filename:
                 raise InvalidRequestError(f"inline_data: member {member.filename!r} leaves the archive")
             target = tmp.joinpath(*parts)
             try:
                 target.parent.mkdir(parents=True, exist_ok=True)
                 target.write_bytes(archive.read(member))
-            except (OSError, zipfile.BadZipFile) as exc:
+            except (
+                OSError,
+                EOFError,
+                zipfile.BadZipFile,
+                zlib.error,
+                NotImplementedError,
+                RuntimeError,
+            ) as exc:
                 raise InvalidRequestError(f"inline_data: cannot unpack {member.filename!r} ({exc})") from exc
         return tmp
 
-    def network(self, network_id: str, settings: GraphSettings | None = None) -> Network:
-        """A loaded network's graph, built once per distinct settings."""
+    def network(
+        self,
+        network_id: str,
+        settings: GraphSettings | None = None,
+        *,
+        stop: StopSignal | None = None,
+        deadline_s: float | None = None,
+    ) -> Network:
+        """A loaded network's graph, built once per distinct settings (call within a work slot)."""
+        loaded = self._loaded(network_id)
+        key = loaded.default_key if settings is None else _settings_key(settings)
+        if key not in loaded.graphs:
+            with self._once(f"{network_id}/{key}", deadline_s, stop or StopSignal()):
+                if key not in loaded.graphs:
+                    _, network = build_network(
+                        None,
+                        settings,
+                        layers=loaded.layers,
+                        stop=stop,
+                        deadline_s=deadline_s,
+                        build=self.limits.build,
+                    )
+                    loaded.graphs[key] = _renamed(network, loaded.graphs[loaded.default_key].name)
+        return loaded.graphs[key]
+
+    def _loaded(self, network_id: str) -> _Loaded:
+        """A loaded network by id, or NOT_FOUND."""
         with self._lock:
             loaded = self._networks.get(network_id)
         if loaded is None:
             raise UnknownNetworkError(f"network_id {network_id!r}: no such network; call LoadNetwork")
-        key = loaded.default_key if settings is None else _settings_key(settings)
-        if key not in loaded.graphs:
-            with self._build_lock:
-                if key not in loaded.graphs:
-                    base = loaded.graphs[loaded.default_key]
-                    loaded.graphs[key] = _renamed(build_graph(loaded.layers, settings=settings), base.name)
-        return loaded.graphs[key]
+        return loaded
+
+    @contextlib.contextmanager
+    def _once(self, key: str, deadline_s: float | None, stop: StopSignal) -> Iterator[None]:
+        """One build per key at a time: a twin waits (until its own stop) and then finds it cached."""
+        lock = self._build_locks[hash(key) % len(self._build_locks)]
+        _acquire(lock, deadline_s, stop)
+        try:
+            yield
+        finally:
+            lock.release()
 
     # -- solving -----------------------------------------------------------------------------
 
@@ -282,14 +408,20 @@ class RouteOptimizerService(pb_grpc.RouteOptimizerServicer):
             raise CapacityError(
                 f"demands: {len(request.demands)} over the limit of {self.limits.max_demands}"
             )
+        _refuse(check_text("name", request.name))
         demands = demands_from_proto(request.demands)
-        started = time.perf_counter()
         settings = settings_from_proto(request.settings) if request.HasField("settings") else None
-        network = self.network(request.network_id, settings)
-        check_demands(network, demands)
-        graph_s = time.perf_counter() - started
-        options = solver_from_proto(request.solver, max_workers=self.limits.max_solver_threads)
-        with self._solve_slot(deadline_s, stop):
+        options = solver_from_proto(
+            request.solver,
+            max_workers=self.limits.max_solver_threads,
+            max_time_limit_s=self.limits.max_time_limit_s,
+        )
+        self._loaded(request.network_id)  # NOT_FOUND before waiting for a slot
+        with self._work_slot(deadline_s, stop):
+            started = time.perf_counter()
+            network = self.network(request.network_id, settings, stop=stop, deadline_s=deadline_s)
+            check_demands(network, demands)
+            graph_s = time.perf_counter() - started
             routes: list[Route] = []
             messages: list[pb.Route] = []
             polygons, sent = request.include_jurisdiction_geometry, set()  # each polygon sent once
@@ -360,10 +492,15 @@ class RouteOptimizerService(pb_grpc.RouteOptimizerServicer):
             request.max_points or self.limits.max_frontier_points, self.limits.max_frontier_points
         )
         settings = settings_from_proto(request.settings) if request.HasField("settings") else None
-        network = self.network(request.network_id, settings)
-        check_demands(network, [demand])
-        options = solver_from_proto(request.solver, max_workers=self.limits.max_solver_threads)
-        with self._solve_slot(deadline_s, stop):
+        options = solver_from_proto(
+            request.solver,
+            max_workers=self.limits.max_solver_threads,
+            max_time_limit_s=self.limits.max_time_limit_s,
+        )
+        self._loaded(request.network_id)
+        with self._work_slot(deadline_s, stop):
+            network = self.network(request.network_id, settings, stop=stop, deadline_s=deadline_s)
+            check_demands(network, [demand])
             # End the sweep a little before the deadline, so the points found reach the client.
             limit = self._limit(options, None if deadline_s is None else deadline_s - _FRONTIER_MARGIN_S)
             result = solve_frontier(
@@ -373,20 +510,18 @@ class RouteOptimizerService(pb_grpc.RouteOptimizerServicer):
         return frontier_to_proto(result, network)
 
     @contextlib.contextmanager
-    def _solve_slot(self, deadline_s: float | None, stop: StopSignal) -> Iterator[None]:
-        """Admission: run now, wait in a bounded queue, or refuse with RESOURCE_EXHAUSTED."""
+    def _work_slot(self, deadline_s: float | None, stop: StopSignal) -> Iterator[None]:
+        """Admission of solves and builds: run now, wait in a bounded queue, or RESOURCE_EXHAUSTED."""
         cap = self.limits.max_concurrent_solves + self.limits.max_queued_solves
         with self._lock:
             if self._admitted >= cap:
                 raise CapacityError(
-                    f"server busy: {self._admitted} optimize calls running or queued (limit {cap}); "
-                    f"retry later"
+                    f"server busy: {self._admitted} solves or network builds running or queued "
+                    f"(limit {cap}); retry later"
                 )
             self._admitted += 1
         try:
-            while not self._running.acquire(timeout=_SLOT_POLL_S):  # waiting, but not past a stop
-                if stop.is_set() or (deadline_s is not None and time.monotonic() >= deadline_s):
-                    raise _StoppedError()
+            _acquire(self._running, deadline_s, stop)
             try:
                 yield
             finally:
@@ -399,11 +534,13 @@ class RouteOptimizerService(pb_grpc.RouteOptimizerServicer):
 
     @_unary
     def LoadNetwork(self, request, context):  # noqa: N802 - gRPC method name
-        """Load a geodata set and build its graph."""
-        network_id, network = self.load(request)
+        """Load a geodata set and build its graph; the deadline and cancellation stop the build."""
+        stop = StopSignal()
+        context.add_callback(stop.set)
+        network_id, network = self.load(request, stop=stop, deadline_s=_deadline(context))
         with self._lock:
-            repairs = self._networks[network_id].layers.repairs
-        return network_info(network_id, network, repairs=repairs)
+            loaded = self._networks.get(network_id)
+        return network_info(network_id, network, repairs=loaded.layers.repairs if loaded else ())
 
     @_unary
     def ListNetworks(self, request, context):  # noqa: N802
@@ -419,10 +556,9 @@ class RouteOptimizerService(pb_grpc.RouteOptimizerServicer):
     @_unary
     def GetNetwork(self, request, context):  # noqa: N802
         """One loaded network."""
-        network = self.network(request.network_id)
-        with self._lock:
-            repairs = self._networks[request.network_id].layers.repairs
-        return network_info(request.network_id, network, repairs=repairs)
+        loaded = self._loaded(request.network_id)
+        network = loaded.graphs[loaded.default_key]
+        return network_info(request.network_id, network, repairs=loaded.layers.repairs)
 
     @_unary
     def Optimize(self, request, context):  # noqa: N802
@@ -498,6 +634,13 @@ class _StoppedError(Exception):
     """The call was cancelled or its deadline passed; the solve stopped early."""
 
 
+def _acquire(lock: threading.Lock | threading.Semaphore, deadline_s: float | None, stop: StopSignal) -> None:
+    """Acquire, waiting in short slices, but never past the call's stop or deadline."""
+    while not lock.acquire(timeout=_SLOT_POLL_S):
+        if stop.is_set() or (deadline_s is not None and time.monotonic() >= deadline_s):
+            raise _StoppedError()
+
+
 def _stopped_status(context: grpc.ServicerContext) -> tuple[grpc.StatusCode, str]:
     """CANCELLED or DEADLINE_EXCEEDED, whichever ended the call."""
     remaining = context.time_remaining()
@@ -526,10 +669,13 @@ def _spec(request: pb.LoadNetworkRequest, root: Path) -> GeodataSpec:
     base = spec_from_path(root) if not request.layers else GeodataSpec(sources={}, name=root.stem)
     sources: dict[str, list[LayerSource]] = {}
     folder = root if root.is_dir() else root.parent
+    if len(request.layers) > _MAX_LAYER_SOURCES:
+        raise InvalidRequestError(f"layers: {len(request.layers)} sources; the limit is {_MAX_LAYER_SOURCES}")
     for i, layer in enumerate(request.layers):
         at = f"layers[{i}]"
         if layer.layer not in LAYERS:
-            raise InvalidRequestError(f"{at}.layer must be one of {LAYERS}, got {layer.layer!r}")
+            raise InvalidRequestError(f"{at}.layer must be one of {LAYERS}, got {layer.layer[:40]!r}")
+        _refuse(_layer_problems(at, layer))
         rel = Path(layer.path) if layer.path else Path(root.name)
         if rel.is_absolute() or ".." in rel.parts:
             raise InvalidRequestError(f"{at}.path {layer.path!r} must stay inside the geodata set")
@@ -552,6 +698,33 @@ def _spec(request: pb.LoadNetworkRequest, root: Path) -> GeodataSpec:
         permit_cost_by_level=dict(request.permit_cost_by_level),
         name=base.name,
     )
+
+
+def _refuse(problems: list[str]) -> None:
+    """Raise INVALID_ARGUMENT with every problem found, if any."""
+    if problems:
+        raise InvalidRequestError("; ".join(problems))
+
+
+def _layer_problems(at: str, layer: pb.LayerSource) -> list[str]:
+    """Texts of one layer source within bounds, and its defaults finite numbers or short texts."""
+    problems = check_text(f"{at}.path", layer.path, max_chars=1024)
+    for name in ("layer_name", "x_field", "y_field", "crs"):
+        problems += check_text(f"{at}.{name}", getattr(layer, name), max_chars=1024)
+    for key, value in layer.fields.items():
+        problems += check_text(f"{at}.fields[{key[:40]!r}]", key) + check_text(
+            f"{at}.fields.{key[:40]}", value
+        )
+    for key, value in struct_to_dict(layer.defaults).items():
+        where = f"{at}.defaults.{key[:40]}"
+        problems += check_text(where, key)
+        if isinstance(value, float) and not math.isfinite(value):
+            problems.append(f"{where} must be a finite number, got {value}")
+        elif isinstance(value, str):
+            problems += check_text(where, value)
+        elif not isinstance(value, int | float | bool) and value is not None:
+            problems.append(f"{where} must be a number, text or true/false, got a {type(value).__name__}")
+    return problems
 
 
 ALLOWED_LAYER_SUFFIXES = (*LAYER_SUFFIXES, ".csv")
