@@ -1,9 +1,19 @@
-"""Load geodata layers (sites, corridors, jurisdictions, exclusions), map fields, validate."""
+"""Load geodata layers (sites, corridors, jurisdictions, exclusions), map fields, validate.
+
+Every input limit (optimizer.limits.InputLimits) is checked before any geometry work: a layer
+file's format and size before GDAL opens it for rows, its feature count from the header, vertex
+counts and coordinate ranges right after reading and before reprojection or repair.
+"""
 
 from __future__ import annotations
 
+import ctypes
+import glob
 import logging
 import math
+import os
+import re
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,15 +23,20 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pyogrio
+import pyproj
 import shapely
 
 from optimizer.errors import InvalidGeodataError
+from optimizer.limits import DEFAULT_LIMITS, InputLimits
 
 __all__ = [
     "LAYERS",
+    "LAYER_FILE_SUFFIXES",
+    "UNSAFE_DRIVERS",
     "GeodataSpec",
     "LayerSource",
     "Layers",
+    "check_layer_file",
     "load_geodata",
     "spec_from_path",
 ]
@@ -31,6 +46,8 @@ logger = logging.getLogger(__name__)
 LAYERS = ("sites", "corridors", "jurisdictions", "exclusions")
 REQUIRED_LAYERS = ("sites", "corridors")
 LAYER_SUFFIXES = (".gpkg", ".geojson", ".json", ".fgb", ".shp")
+LAYER_FILE_SUFFIXES = (*LAYER_SUFFIXES, ".csv", ".pbf")
+"""Every file a layer source may name: the layer formats, CSV point tables, OSM extracts."""
 GEOMETRY_TYPES = {
     "sites": {"Point"},
     "corridors": {"LineString", "MultiLineString"},
@@ -51,8 +68,128 @@ REQUIRED_FIELDS = {
 }
 UNIQUE_IDS = ("sites", "jurisdictions")
 """Layers whose ids demands and reports refer to; corridor ids may repeat (one corridor, many rows)."""
+CORRIDOR_AGREEING = ("kind", "cost_per_km", "srlg", "access", "usable")
+"""Columns on which the rows of one corridor (one corridor_id) must agree."""
+TEXT_FIELDS = ("name", "kind", "srlg", "level", "access")
 ACCESS_VALUES = ("crossings", "endpoints")
 MAX_LISTED_PROBLEMS = 40
+
+_FILE_MAGIC = {
+    ".gpkg": (b"SQLite format 3\x00",),
+    ".fgb": (b"fgb",),
+    ".shp": (b"\x00\x00\x27\x0a",),
+    ".geojson": (b"{",),
+    ".json": (b"{",),
+}
+"""What each layer file must start with (after a BOM and blanks): GDAL picks drivers by
+content, and a file that is really a VRT or a GDAL pipeline could make it read other files or
+URLs."""
+_OSM_PBF_HEADER = b"\x0a\x09OSMHeader"
+"""An OSM PBF file's first BlobHeader (after its 4-byte length) names the OSMHeader blob."""
+_BINARY_MAGIC = (*(m for ms in _FILE_MAGIC.values() for m in ms if m != b"{"), b"PK\x03\x04", b"\x1f\x8b")
+_HEAD_BYTES = 4096
+_DRIVERS = {
+    ".gpkg": {"GPKG"},
+    ".geojson": {"GeoJSON", "GeoJSONSeq", "ESRIJSON", "TopoJSON"},
+    ".json": {"GeoJSON", "GeoJSONSeq", "ESRIJSON", "TopoJSON"},
+    ".fgb": {"FlatGeobuf"},
+    ".shp": {"ESRI Shapefile"},
+    ".csv": {"CSV"},
+    ".pbf": {"OSM"},
+}
+"""The GDAL drivers a layer file may open with, by suffix."""
+UNSAFE_DRIVERS = (
+    "VRT",
+    "OGR_VRT",
+    "GDALG",
+    "GTI",
+    "STACIT",
+    "STACTA",
+    "SQLite",
+    "GPSBabel",
+    "WFS",
+    "OAPIF",
+    "OGCAPI",
+    "CSW",
+    "HTTP",
+    "WMS",
+    "WMTS",
+    "PLSCENES",
+    "NGW",
+    "Elasticsearch",
+    "EEDA",
+    "DAAS",
+    "Carto",
+    "AmigoCloud",
+    "CouchDB",
+    "MongoDBv3",
+    "PostgreSQL",
+    "MySQL",
+    "ODBC",
+)
+"""GDAL drivers deregistered at import: each opens other files, URLs, databases or programs
+named inside the file or path it is given (a VRT, a GDAL pipeline, a tile index, a web
+service), which no layer file of fiberopt needs."""
+_DRIVER_PREFIX = re.compile(r"^[A-Za-z][A-Za-z0-9_ ]+:")
+"""`CSV:file`, `GPKG:file:table`: a path that asks GDAL for a driver or a sub-dataset."""
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_GEOGRAPHIC_BOX = (-180.0, -90.0, 180.0, 90.0)
+_UNBOUNDED_PROJECTED = 1e9
+"""Coordinate bound of a projected CRS without an area of use (units of the CRS)."""
+_SIDECARS = {".shp": (".dbf", ".shx", ".prj", ".cpg", ".qix", ".sbn", ".sbx")}
+_TYPE_NAMES = np.array(
+    [
+        "Point",
+        "LineString",
+        "LinearRing",
+        "Polygon",
+        "MultiPoint",
+        "MultiLineString",
+        "MultiPolygon",
+        "GeometryCollection",
+    ]
+)
+_READ_ERRORS = (RuntimeError, ValueError, OSError, UnicodeError, shapely.errors.GEOSException)
+"""What reading a broken file can raise: pyogrio's and pyproj's errors are RuntimeErrors."""
+
+
+def _gdal_library() -> ctypes.CDLL | None:
+    """The GDAL library pyogrio has loaded (the one whose drivers it opens files with)."""
+    try:
+        maps = Path("/proc/self/maps").read_text()
+    except OSError:
+        maps = ""
+    paths = {line.split()[-1] for line in maps.splitlines() if "libgdal" in line and "/" in line}
+    package = Path(pyogrio.__file__).parent
+    paths |= set(glob.glob(f"{package}.libs/libgdal*")) | set(glob.glob(f"{package}/.dylibs/libgdal*"))
+    for path in sorted(p for p in paths if p.startswith("/")):
+        try:
+            return ctypes.CDLL(path)
+        except OSError:
+            continue
+    return None
+
+
+def _disable_unsafe_drivers() -> tuple[str, ...]:
+    """Deregister UNSAFE_DRIVERS from GDAL; the names removed."""
+    pyogrio.list_drivers()  # drivers are registered on first use
+    lib = _gdal_library()
+    if lib is None:
+        logger.warning("GDAL library not found: drivers %s stay registered", UNSAFE_DRIVERS)
+        return ()
+    lib.GDALGetDriverByName.restype = ctypes.c_void_p
+    lib.GDALGetDriverByName.argtypes = [ctypes.c_char_p]
+    lib.GDALDeregisterDriver.argtypes = [ctypes.c_void_p]
+    removed = []
+    for name in UNSAFE_DRIVERS:
+        handle = lib.GDALGetDriverByName(name.encode())
+        if handle:
+            lib.GDALDeregisterDriver(handle)
+            removed.append(name)
+    return tuple(removed)
+
+
+_DISABLED_DRIVERS = _disable_unsafe_drivers()
 
 
 @dataclass(frozen=True)
@@ -95,16 +232,65 @@ class Layers:
     name: str = ""
 
 
+def check_layer_file(layer: str, path: Path) -> None:
+    """Refuse a layer file that is not a plain local file of the format its name says, before
+    GDAL sees it: no /vsi or driver-prefixed paths, no XML (VRT, GML), no GDAL pipelines."""
+    path = Path(path)
+    _check_path_text(layer, str(path))
+    suffix = path.suffix.lower()
+    if suffix not in LAYER_FILE_SUFFIXES:
+        raise InvalidGeodataError(f"{layer}: {path.name}: layer files must be one of {LAYER_FILE_SUFFIXES}")
+    if not path.is_file():
+        raise InvalidGeodataError(f"{layer}: file {path} does not exist")
+    try:
+        with path.open("rb") as handle:
+            raw = handle.read(_HEAD_BYTES)
+    except OSError as exc:
+        raise InvalidGeodataError(f"{layer}: cannot read {path.name}: {exc.strerror}") from exc
+    head = raw.removeprefix(b"\xef\xbb\xbf").lstrip()
+    if head.startswith(b"<"):
+        raise InvalidGeodataError(
+            f"{layer}: {path.name} is not a {suffix} file (it is XML: a VRT, GML or KML file?)"
+        )
+    if not _content_matches(suffix, raw, head):
+        raise InvalidGeodataError(f"{layer}: {path.name} is not a {suffix} file")
+
+
+def _check_path_text(layer: str, text: str) -> None:
+    """Refuse paths GDAL would read as a virtual file system, a URL or a driver prefix."""
+    if "\x00" in text:
+        raise InvalidGeodataError(f"{layer}: a path contains a NUL byte")
+    lowered = text.lower()
+    if "/vsi" in lowered or "\\vsi" in lowered or lowered.startswith("vsi") or "://" in text:
+        raise InvalidGeodataError(f"{layer}: {Path(text).name}: virtual file systems and URLs are not read")
+    if _DRIVER_PREFIX.match(text):
+        raise InvalidGeodataError(f"{layer}: {Path(text).name}: driver prefixes (DRIVER:path) are not read")
+
+
+def _content_matches(suffix: str, raw: bytes, head: bytes) -> bool:
+    """Whether a file's first bytes are of the format its suffix names."""
+    if suffix == ".pbf":
+        return raw[4:15] == _OSM_PBF_HEADER
+    if suffix == ".csv":  # text, and not something another driver would claim
+        return not (b"\x00" in raw or head.startswith((b"{", b"[", *_BINARY_MAGIC)))
+    expected = _FILE_MAGIC[suffix]
+    if suffix in (".geojson", ".json"):
+        return head.startswith(expected) and b"gdal_streamed_alg" not in raw
+    return raw.startswith(expected)
+
+
 def spec_from_path(path: str | Path) -> GeodataSpec:
     """A spec for a GeoPackage holding the layers, or a folder with one file per layer."""
+    _check_path_text("geodata", str(path))
     path = Path(path)
     if not path.exists():
         raise InvalidGeodataError(f"geodata: {path} does not exist")
     if path.is_file():
+        check_layer_file("geodata", path)
         try:
             available = {name for name, _ in pyogrio.list_layers(path)}
-        except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as exc:
-            raise InvalidGeodataError(f"geodata: cannot read {path.name}: {exc}") from exc
+        except _READ_ERRORS as exc:
+            raise InvalidGeodataError(f"geodata: cannot read {path.name}: {_short(exc)}") from exc
         sources = {n: (LayerSource(path, layer=n),) for n in LAYERS if n in available}
     else:
         sources = {}
@@ -119,11 +305,29 @@ def spec_from_path(path: str | Path) -> GeodataSpec:
     return GeodataSpec(sources=sources, name=path.stem)
 
 
-def load_geodata(spec: GeodataSpec) -> Layers:
+def _short(exc: BaseException, limit: int = 200) -> str:
+    """An exception's message cut to a bounded length."""
+    text = " ".join(str(exc).split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+@dataclass
+class _Tally:
+    """What the sources read so far add up to, against the per-layer and per-set limits."""
+
+    bytes: int = 0
+    vertices: int = 0
+    layer_features: int = 0
+    layer_vertices: int = 0
+
+
+def load_geodata(spec: GeodataSpec, *, limits: InputLimits = DEFAULT_LIMITS) -> Layers:
     """Read, map, default, reproject and validate every layer; raise once with all problems."""
     problems: list[str] = []
     repairs: list[str] = []
+    _check_spec_tables(spec, limits, problems)
     frames = {}
+    tally = _Tally()
     for name in LAYERS:
         sources = spec.sources.get(name, ())
         if not sources:
@@ -131,18 +335,24 @@ def load_geodata(spec: GeodataSpec) -> Layers:
                 problems.append(f"{name}: missing layer; a geodata set needs {list(REQUIRED_LAYERS)}")
             frames[name] = _empty(name)
             continue
-        parts = [_read_source(name, src, problems) for src in sources]
-        parts = [p for p in parts if p is not None]
+        tally.layer_features = tally.layer_vertices = 0
+        parts = []
+        for src in sources:
+            part = _read_source(name, src, tally, limits, problems)
+            if part is not None:
+                parts.append(part)
+                tally.layer_features += len(part)
         frames[name] = (
             gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), crs="EPSG:4326") if parts else _empty(name)
         )
     for name in LAYERS:
         _check_columns(name, frames[name], spec, problems)
+        _check_cells(name, frames[name], problems)
     if not problems:
         frames["corridors"] = _apply_kind_defaults(frames["corridors"], spec.cost_per_km_by_kind)
         frames["jurisdictions"] = _apply_level_defaults(frames["jurisdictions"], spec.permit_cost_by_level)
         for name in LAYERS:
-            frames[name] = _validate_layer(name, frames[name], problems, repairs)
+            frames[name] = _validate_layer(name, frames[name], limits, problems, repairs)
     if problems:
         shown = problems[:MAX_LISTED_PROBLEMS]
         if len(problems) > len(shown):
@@ -151,6 +361,39 @@ def load_geodata(spec: GeodataSpec) -> Layers:
     for note in repairs:
         logger.warning("geodata repaired: %s", note)
     return Layers(**frames, repairs=tuple(repairs), name=spec.name)
+
+
+def _check_spec_tables(spec: GeodataSpec, limits: InputLimits, problems: list[str]) -> None:
+    """Per-kind and per-level defaults: text keys, finite numbers under the money ceilings."""
+    for table, values, ceiling in (
+        ("cost_per_km_by_kind", spec.cost_per_km_by_kind, limits.max_cost_per_km),
+        ("permit_cost_by_level", spec.permit_cost_by_level, limits.max_permit_cost),
+    ):
+        if not isinstance(values, Mapping):
+            problems.append(f"{table}: must be a mapping, got {type(values).__name__}")
+            continue
+        for key, value in values.items():
+            if (
+                not isinstance(key, str | int)
+                or isinstance(key, bool)
+                or len(str(key)) > limits.max_text_chars
+            ):
+                problems.append(f"{table}: keys must be short text, got {_show_short(key)}")
+            elif not _is_amount(value, ceiling):
+                problems.append(
+                    f"{table}.{key}: must be a number from 0 to {ceiling:g}, got {_show_short(value)}"
+                )
+
+
+def _is_amount(value: Any, ceiling: float) -> bool:
+    """Whether value is a real number (not a bool) in [0, ceiling]."""
+    return isinstance(value, int | float) and not isinstance(value, bool) and 0 <= value <= ceiling
+
+
+def _show_short(value: Any, limit: int = 60) -> str:
+    """A value as the user wrote it, cut to a short prefix."""
+    text = _show(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _check_columns(name: str, frame: gpd.GeoDataFrame, spec: GeodataSpec, problems: list[str]) -> None:
@@ -167,18 +410,30 @@ def _empty(name: str) -> gpd.GeoDataFrame:
     return gpd.GeoDataFrame(columns, geometry=gpd.GeoSeries([], crs="EPSG:4326"), crs="EPSG:4326")
 
 
-def _read_source(name: str, src: LayerSource, problems: list[str]) -> gpd.GeoDataFrame | None:
-    """One source file as a frame in EPSG:4326 with spec field names; problems appended."""
-    if not src.path.exists():
-        problems.append(f"{name}: file {src.path} does not exist")
+def _read_source(
+    name: str, src: LayerSource, tally: _Tally, limits: InputLimits, problems: list[str]
+) -> gpd.GeoDataFrame | None:
+    """One source file as a frame in EPSG:4326 with spec field names; problems appended.
+
+    Format, size and feature count are checked before the rows are read, vertex counts and
+    coordinates before anything is reprojected or repaired."""
+    if not _check_source_options(name, src, limits, problems):
         return None
     try:
-        if src.x_field or src.y_field:
-            frame = _read_points_table(src)
-        else:
-            frame = gpd.read_file(src.path, layer=src.layer, engine="pyogrio")
-    except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError, ValueError) as exc:
-        problems.append(f"{name}: cannot read {src.label}: {exc}")
+        check_layer_file(name, src.path)
+    except InvalidGeodataError as exc:
+        problems.extend(exc.problems)
+        return None
+    if not _check_file_size(name, src, tally, limits, problems):
+        return None
+    if not _check_header(name, src, tally, limits, problems):
+        return None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # GDAL's notes on what it reads
+            frame = _read_frame(src)
+    except _READ_ERRORS as exc:
+        problems.append(f"{name}: cannot read {src.label}: {_short(exc)}")
         return None
     if not isinstance(frame, gpd.GeoDataFrame) or frame.geometry.name not in frame.columns:
         problems.append(f"{name}: {src.label} has no geometry; for a table give x_field and y_field")
@@ -202,18 +457,271 @@ def _read_source(name: str, src: LayerSource, problems: list[str]) -> gpd.GeoDat
     if name in ("corridors", "exclusions") and ID_FIELD[name] not in frame.columns:
         frame[ID_FIELD[name]] = [f"{src.label}#{i}" for i in range(len(frame))]
     frame["source"] = src.label
-    return frame.to_crs("EPSG:4326")
+    offset = tally.layer_features
+    if not _check_vertices(name, frame, offset, tally, limits, problems):
+        return None
+    if not _check_coordinates(name, frame, offset, _valid_box(frame.crs, limits), problems):
+        return None
+    try:
+        frame = frame.to_crs("EPSG:4326")
+    except _READ_ERRORS as exc:
+        problems.append(f"{name}: {src.label} does not reproject to EPSG:4326: {_short(exc)}")
+        return None
+    if not _check_coordinates(name, frame, offset, _GEOGRAPHIC_BOX, problems, reprojected=True):
+        return None
+    return frame
+
+
+def _check_source_options(name: str, src: LayerSource, limits: InputLimits, problems: list[str]) -> bool:
+    """Field mapping of text to text, defaults of text, true/false or finite numbers."""
+    ok = True
+    fields_ok = isinstance(src.fields, Mapping) and all(
+        isinstance(k, str) and isinstance(v, str) for k, v in src.fields.items()
+    )
+    if not fields_ok:
+        problems.append(f"{name}: {src.label}: fields must map field names to column names (text)")
+        ok = False
+    if not isinstance(src.defaults, Mapping):
+        problems.append(f"{name}: {src.label}: defaults must be a mapping")
+        return False
+    for column, value in src.defaults.items():
+        if not isinstance(column, str):
+            problems.append(
+                f"{name}: {src.label}: defaults: keys must be field names, got {_show_short(column)}"
+            )
+            ok = False
+        elif not _is_plain_value(value, limits):
+            problems.append(
+                f"{name}: defaults.{column}: must be a finite number, text or true/false, "
+                f"got {_show_short(value)}"
+            )
+            ok = False
+    for key in ("layer", "x_field", "y_field", "crs"):
+        value = getattr(src, key)
+        if value is not None and not isinstance(value, str):
+            problems.append(f"{name}: {src.label}: {key} must be text, got {_show_short(value)}")
+            ok = False
+    return ok
+
+
+def _is_plain_value(value: Any, limits: InputLimits) -> bool:
+    """A default a column may take: None, true/false, a finite number or short text."""
+    if value is None or isinstance(value, bool | np.bool_):
+        return True
+    if isinstance(value, int | float | np.integer | np.floating):
+        return math.isfinite(float(value))
+    return isinstance(value, str) and len(value) <= limits.max_text_chars
+
+
+def _check_file_size(
+    name: str, src: LayerSource, tally: _Tally, limits: InputLimits, problems: list[str]
+) -> bool:
+    """The file (with its sidecars) under the per-file limit, all files under the per-set one."""
+    size = os.stat(src.path).st_size
+    for suffix in _SIDECARS.get(src.path.suffix.lower(), ()):
+        for sidecar in (src.path.with_suffix(suffix), src.path.with_suffix(suffix.upper())):
+            if sidecar.is_file():
+                size += os.stat(sidecar).st_size
+                break
+    tally.bytes += size
+    if size > limits.max_layer_file_bytes:
+        problems.append(
+            f"{name}: {src.label} is {size:,} bytes; the limit is {limits.max_layer_file_bytes:,} "
+            "(InputLimits.max_layer_file_bytes)"
+        )
+        return False
+    if tally.bytes > limits.max_geodata_bytes:
+        problems.append(
+            f"{name}: the layer files add up to {tally.bytes:,} bytes; the limit is "
+            f"{limits.max_geodata_bytes:,} (InputLimits.max_geodata_bytes)"
+        )
+        return False
+    return True
+
+
+def _check_header(
+    name: str, src: LayerSource, tally: _Tally, limits: InputLimits, problems: list[str]
+) -> bool:
+    """The driver GDAL opens the file with, and the feature count its header gives."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            info = pyogrio.read_info(src.path, layer=src.layer)
+    except _READ_ERRORS as exc:
+        problems.append(f"{name}: cannot read {src.label}: {_short(exc)}")
+        return False
+    suffix = src.path.suffix.lower()
+    if info.get("driver") not in _DRIVERS[suffix]:
+        problems.append(f"{name}: {src.label} is not a {suffix} file (GDAL reads it as {info.get('driver')})")
+        return False
+    features = int(info.get("features") or 0)  # -1: the driver does not know before reading
+    if tally.layer_features + features > limits.max_features_per_layer:
+        problems.append(
+            f"{name}: {src.label} has {features:,} features; the limit is "
+            f"{limits.max_features_per_layer:,} per layer (InputLimits.max_features_per_layer)"
+        )
+        return False
+    return True
+
+
+def _read_frame(src: LayerSource) -> gpd.GeoDataFrame:
+    """The rows of a source: a layer of a file, or points from a table's x/y columns.
+
+    Geometries GEOS cannot take (an unclosed ring, a one-point line) come back as None and are
+    reported by row; Z is dropped."""
+    if src.x_field or src.y_field:
+        return _read_points_table(src)
+    return gpd.read_file(src.path, layer=src.layer, engine="pyogrio", on_invalid="ignore", force_2d=True)
 
 
 def _read_points_table(src: LayerSource) -> gpd.GeoDataFrame:
     """A CSV (or any table) of x/y columns as points; its CRS must be given."""
-    table = pyogrio.read_dataframe(src.path, read_geometry=False)
+    table = pyogrio.read_dataframe(src.path, layer=src.layer, read_geometry=False)
     for column in (src.x_field, src.y_field):
         if column not in table.columns:
-            raise ValueError(f"no column {column!r}; found {sorted(table.columns)}")
+            raise ValueError(f"no column {column!r}; found {sorted(map(str, table.columns))}")
     x = pd.to_numeric(table[src.x_field], errors="coerce")
     y = pd.to_numeric(table[src.y_field], errors="coerce")
     return gpd.GeoDataFrame(table, geometry=gpd.points_from_xy(x, y), crs=src.crs)
+
+
+def _read_label(name: str, frame: gpd.GeoDataFrame, offset: int, i: int) -> str:
+    """The row label of a source's row i, numbered as in the whole layer."""
+    id_field = ID_FIELD[name]
+    row_id = frame[id_field].iloc[i] if id_field in frame.columns else None
+    return _row_label(name, offset + i, _show_id(row_id))
+
+
+def _show_id(value: Any, limit: int = 60) -> Any:
+    """An id for a message, cut to a short prefix."""
+    text = str(value)
+    return value if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _check_vertices(
+    name: str, frame: gpd.GeoDataFrame, offset: int, tally: _Tally, limits: InputLimits, problems: list[str]
+) -> bool:
+    """Vertices per feature (lines and polygons each have a limit), per layer and per set."""
+    geoms = np.asarray(frame.geometry.values, dtype=object)
+    counts = shapely.get_num_coordinates(geoms)
+    is_line = np.isin(shapely.get_type_id(geoms), (1, 2, 5))
+    cap = np.where(is_line, limits.max_vertices_per_line, limits.max_vertices_per_polygon)
+    over = np.flatnonzero(counts > cap)
+    _add_rows(
+        problems,
+        over,
+        lambda i: (
+            f"{_read_label(name, frame, offset, i)}: geometry has {counts[i]:,} vertices; the limit is "
+            f"{cap[i]:,} per {'line' if is_line[i] else 'polygon'} "
+            f"(InputLimits.max_vertices_per_{'line' if is_line[i] else 'polygon'})"
+        ),
+    )
+    total = int(counts.sum())
+    tally.layer_vertices += total
+    tally.vertices += total
+    if tally.layer_vertices > limits.max_vertices_per_layer:
+        problems.append(
+            f"{name}: {tally.layer_vertices:,} vertices; the limit is {limits.max_vertices_per_layer:,} "
+            "per layer (InputLimits.max_vertices_per_layer)"
+        )
+        return False
+    if tally.vertices > limits.max_vertices_total:
+        problems.append(
+            f"{name}: the layers add up to {tally.vertices:,} vertices; the limit is "
+            f"{limits.max_vertices_total:,} (InputLimits.max_vertices_total)"
+        )
+        return False
+    return not len(over)
+
+
+def _valid_box(crs: pyproj.CRS, limits: InputLimits) -> tuple[float, float, float, float]:
+    """Where coordinates in a CRS may lie: the lon/lat range for a geographic CRS; for a projected
+    one its area of use widened by crs_area_margin_deg, in its own units."""
+    if crs.is_geographic:
+        return _GEOGRAPHIC_BOX
+    bound = _UNBOUNDED_PROJECTED
+    area = crs.area_of_use
+    if area is None:
+        return (-bound, -bound, bound, bound)
+    west, south, east, north = area.bounds
+    if west > east:  # across the antimeridian
+        west, east = -180.0, 180.0
+    margin = limits.crs_area_margin_deg
+    box = (max(west - margin, -180.0), max(south - margin, -89.9), min(east + margin, 180.0))
+    box = (*box, min(north + margin, 89.9))
+    try:
+        transformer = pyproj.Transformer.from_crs("EPSG:4326", crs, always_xy=True)
+        projected = transformer.transform_bounds(*box, densify_pts=21)
+    except _READ_ERRORS:
+        return (-bound, -bound, bound, bound)
+    if not np.isfinite(projected).all():
+        return (-bound, -bound, bound, bound)
+    return tuple(float(v) for v in projected)
+
+
+def _check_coordinates(
+    name: str,
+    frame: gpd.GeoDataFrame,
+    offset: int,
+    box: tuple[float, float, float, float],
+    problems: list[str],
+    *,
+    reprojected: bool = False,
+) -> bool:
+    """Every vertex finite and inside box; one problem per row, naming its first bad vertex."""
+    geoms = np.asarray(frame.geometry.values, dtype=object)
+    coords, owner = shapely.get_coordinates(geoms, return_index=True)
+    x, y = coords[:, 0], coords[:, 1]
+    finite = np.isfinite(coords).all(axis=1)
+    with np.errstate(invalid="ignore"):
+        inside = finite & (x >= box[0]) & (y >= box[1]) & (x <= box[2]) & (y <= box[3])
+    if inside.all():
+        return True
+    bad = np.flatnonzero(~inside)
+    rows, first = np.unique(owner[bad], return_index=True)
+    vertex = dict(zip(rows.tolist(), bad[first].tolist(), strict=True))
+    crs = frame.crs.to_string() if frame.crs is not None else "its CRS"
+
+    def message(row: int) -> str:
+        at = vertex[row]
+        point = f"({x[at]:.6g}, {y[at]:.6g})"
+        where = _read_label(name, frame, offset, row)
+        if not finite[at]:
+            return f"{where}: geometry has a non-finite coordinate {point}"
+        if reprojected:
+            return f"{where}: geometry has a vertex at {point} after reprojection to lon/lat, out of range"
+        if box == _GEOGRAPHIC_BOX:
+            return (
+                f"{where}: geometry has a vertex at {point}, outside lon [-180, 180], lat [-90, 90] ({crs})"
+            )
+        return (
+            f"{where}: geometry has a vertex at {point}, outside the area of use of {crs} "
+            f"(x {box[0]:.6g} to {box[2]:.6g}, y {box[1]:.6g} to {box[3]:.6g})"
+        )
+
+    _add_rows(problems, rows, message)
+    return False
+
+
+def _add_rows(problems: list[str], rows: np.ndarray, message: Any) -> None:
+    """One problem per row (up to MAX_LISTED_PROBLEMS, then how many more)."""
+    for i in rows[:MAX_LISTED_PROBLEMS]:
+        problems.append(message(int(i)))
+    if len(rows) > MAX_LISTED_PROBLEMS:
+        problems.append(f"... and {len(rows) - MAX_LISTED_PROBLEMS} more rows like these")
+
+
+def _check_cells(name: str, frame: gpd.GeoDataFrame, problems: list[str]) -> None:
+    """Cells of the columns fiberopt reads hold one value each (not a list or an object)."""
+    columns = {ID_FIELD[name], *REQUIRED_FIELDS[name], *TEXT_FIELDS, "cost_per_km", "permit_cost"}
+    columns |= {"usable", "allowed"}
+    ids = frame[ID_FIELD[name]] if ID_FIELD[name] in frame.columns else pd.Series(None, index=frame.index)
+    for column in sorted(c for c in columns if c in frame.columns and frame[c].dtype == object):
+        values = frame[column]
+        nested = values.map(lambda v: isinstance(v, list | tuple | dict | set | np.ndarray | bytes))
+        for i in np.flatnonzero(nested.to_numpy(dtype=bool))[:MAX_LISTED_PROBLEMS]:
+            label = _row_label(name, int(i), _show_id(ids.iloc[i]))
+            problems.append(f"{label}: {column} must be one value, got a {type(values.iloc[i]).__name__}")
 
 
 def _apply_kind_defaults(corridors: gpd.GeoDataFrame, by_kind: Mapping[str, float]) -> gpd.GeoDataFrame:
@@ -258,7 +766,7 @@ def _apply_level_defaults(jurisdictions: gpd.GeoDataFrame, by_level: Mapping[str
 
 
 def _validate_layer(
-    name: str, frame: gpd.GeoDataFrame, problems: list[str], repairs: list[str]
+    name: str, frame: gpd.GeoDataFrame, limits: InputLimits, problems: list[str], repairs: list[str]
 ) -> gpd.GeoDataFrame:
     """Check one layer's columns, ids, geometry and values; return it cleaned and typed."""
     if missing := [c for c in REQUIRED_FIELDS[name] if c not in frame.columns]:
@@ -268,16 +776,23 @@ def _validate_layer(
     frame = frame.reset_index(drop=True)
     ids = frame[id_field]
     frame[id_field] = ids.where(ids.isna(), ids.astype(str).str.strip())
-    labels = [_row_label(name, i, v) for i, v in enumerate(frame[id_field])]
+    labels = [_row_label(name, i, _show_id(v)) for i, v in enumerate(frame[id_field])]
     _check_ids(name, frame[id_field], labels, problems, unique=name in UNIQUE_IDS)
+    _check_text(name, frame, labels, limits, problems)
     frame = _check_geometry(name, frame, labels, problems, repairs)
     if name == "corridors":
-        _check_corridor_values(frame, labels, problems)
+        _check_corridor_values(frame, labels, limits, problems)
         frame["usable"] = _as_bool(name, "usable", frame["usable"], labels, problems)
+        _check_corridor_agreement(frame, problems)
     if name == "jurisdictions":
-        _check_number(name, "permit_cost", frame["permit_cost"], labels, problems)
+        _check_number(name, "permit_cost", frame["permit_cost"], labels, limits.max_permit_cost, problems)
         frame["allowed"] = _as_bool(name, "allowed", frame["allowed"], labels, problems)
         frame["level"] = frame["level"].astype(str).str.strip()
+        if (n_levels := frame["level"].nunique()) > limits.max_jurisdiction_levels:
+            problems.append(
+                f"jurisdictions: {n_levels} distinct levels; the limit is {limits.max_jurisdiction_levels} "
+                "(InputLimits.max_jurisdiction_levels)"
+            )
     if name == "sites" and "name" not in frame.columns:
         frame["name"] = frame["site_id"]
     return frame
@@ -301,8 +816,37 @@ def _check_ids(name: str, ids: pd.Series, labels: list[str], problems: list[str]
     if not unique:
         return
     duplicated = ids[ids.notna() & ids.duplicated(keep=False)]
-    for value, rows in duplicated.groupby(duplicated).groups.items():
-        problems.append(f"{name}: duplicate {field_name} {value!r} in rows {list(rows)}")
+    for value, rows in list(duplicated.groupby(duplicated).groups.items())[:MAX_LISTED_PROBLEMS]:
+        problems.append(f"{name}: duplicate {field_name} {_show_id(value)!r} in rows {_rows(rows)}")
+
+
+def _rows(rows: Any, limit: int = 10) -> str:
+    """Row numbers for a message, the first few of many."""
+    rows = [int(r) for r in rows]
+    return str(rows) if len(rows) <= limit else f"{rows[:limit]} and {len(rows) - limit} more"
+
+
+def _check_text(
+    name: str, frame: gpd.GeoDataFrame, labels: list[str], limits: InputLimits, problems: list[str]
+) -> None:
+    """Ids short and free of control characters; other text cells short."""
+    id_field = ID_FIELD[name]
+    for column, limit in (
+        (id_field, limits.max_id_chars),
+        *((c, limits.max_text_chars) for c in TEXT_FIELDS),
+    ):
+        if column not in frame.columns or frame[column].dtype != object:
+            continue
+        text = frame[column].where(frame[column].map(lambda v: isinstance(v, str)))
+        lengths = text.str.len().fillna(0).to_numpy()
+        for i in np.flatnonzero(lengths > limit)[:MAX_LISTED_PROBLEMS]:
+            problems.append(
+                f"{labels[i]}: {column} has {int(lengths[i]):,} characters; the limit is {limit:,}"
+            )
+        if column == id_field:
+            control = text.str.contains(_CONTROL, na=False).to_numpy(dtype=bool)
+            for i in np.flatnonzero(control)[:MAX_LISTED_PROBLEMS]:
+                problems.append(f"{labels[i]}: {column} contains a control character (a newline, tab, ...)")
 
 
 def _check_geometry(
@@ -310,26 +854,19 @@ def _check_geometry(
 ) -> gpd.GeoDataFrame:
     """Geometry present, of the right type and valid; polygons repaired with make_valid."""
     geoms = frame.geometry.values
-    for i in np.flatnonzero(shapely.is_missing(geoms) | shapely.is_empty(geoms)):
+    missing = shapely.is_missing(geoms)
+    for i in np.flatnonzero(missing):
+        problems.append(
+            f"{labels[i]}: geometry is missing or cannot be read (an unclosed ring, a line of one point?)"
+        )
+    for i in np.flatnonzero(~missing & shapely.is_empty(geoms)):
         problems.append(f"{labels[i]}: geometry is empty")
-    present = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
+    present = ~(missing | shapely.is_empty(geoms))
     types = shapely.get_type_id(geoms)
-    names = np.array(
-        [
-            "Point",
-            "LineString",
-            "LinearRing",
-            "Polygon",
-            "MultiPoint",
-            "MultiLineString",
-            "MultiPolygon",
-            "GeometryCollection",
-        ]
-    )
     for i in np.flatnonzero(present):
-        if names[types[i]] not in GEOMETRY_TYPES[name]:
+        if _TYPE_NAMES[types[i]] not in GEOMETRY_TYPES[name]:
             problems.append(
-                f"{labels[i]}: geometry is {names[types[i]]}, expected "
+                f"{labels[i]}: geometry is {_TYPE_NAMES[types[i]]}, expected "
                 f"{' or '.join(sorted(GEOMETRY_TYPES[name]))}"
             )
     coords, owner = shapely.get_coordinates(geoms, return_index=True)
@@ -356,32 +893,70 @@ def _polygonal(geom: shapely.Geometry) -> shapely.Geometry:
     return shapely.multipolygons(parts[shapely.get_type_id(parts) == 3])
 
 
-def _check_number(name: str, column: str, values: pd.Series, labels: list[str], problems: list[str]) -> None:
-    """Numeric, finite and >= 0, row by row."""
+def _check_number(
+    name: str, column: str, values: pd.Series, labels: list[str], ceiling: float, problems: list[str]
+) -> None:
+    """Numeric, finite, >= 0 and at most the ceiling, row by row."""
     numbers = pd.to_numeric(values, errors="coerce")
-    for i in np.flatnonzero(~(numbers >= 0) | ~np.isfinite(numbers.fillna(-1.0))):
-        problems.append(f"{labels[i]}: {column} must be a number >= 0, got {_show(values.iloc[i])}")
+    finite = np.isfinite(numbers.fillna(-1.0).to_numpy(dtype=float))
+    for i in np.flatnonzero(~(numbers >= 0).to_numpy() | ~finite):
+        problems.append(f"{labels[i]}: {column} must be a number >= 0, got {_show_short(values.iloc[i])}")
+    for i in np.flatnonzero(finite & (numbers > ceiling).to_numpy()):
+        problems.append(
+            f"{labels[i]}: {column} must be at most {ceiling:g}, got {_show_short(values.iloc[i])}"
+        )
 
 
-def _check_corridor_values(frame: gpd.GeoDataFrame, labels: list[str], problems: list[str]) -> None:
+def _check_corridor_values(
+    frame: gpd.GeoDataFrame, labels: list[str], limits: InputLimits, problems: list[str]
+) -> None:
     """cost_per_km, kind and access of each corridor."""
     cost = frame["cost_per_km"]
     numbers = pd.to_numeric(cost, errors="coerce")
     absent = (cost.isna() | (cost.astype(str).str.strip() == "")).to_numpy()
     for i in np.flatnonzero(absent):
         problems.append(
-            f"{labels[i]}: cost_per_km is missing and no default is given for kind {frame['kind'].iloc[i]!r}"
+            f"{labels[i]}: cost_per_km is missing and no default is given for kind "
+            f"{_show_short(frame['kind'].iloc[i])}"
         )
-    bad = ~absent & ~((numbers >= 0) & np.isfinite(numbers.fillna(-1.0))).to_numpy()
+    finite = np.isfinite(numbers.fillna(-1.0).to_numpy(dtype=float))
+    bad = ~absent & ~((numbers >= 0).to_numpy() & finite)
     for i in np.flatnonzero(bad):
-        problems.append(f"{labels[i]}: cost_per_km must be a number >= 0, got {_show(cost.iloc[i])}")
+        problems.append(f"{labels[i]}: cost_per_km must be a number >= 0, got {_show_short(cost.iloc[i])}")
+    for i in np.flatnonzero(finite & (numbers > limits.max_cost_per_km).to_numpy()):
+        problems.append(
+            f"{labels[i]}: cost_per_km must be at most {limits.max_cost_per_km:g}, "
+            f"got {_show_short(cost.iloc[i])}"
+        )
     frame["cost_per_km"] = numbers.astype(float)
     for i in np.flatnonzero((frame["kind"].isna() | (frame["kind"].astype(str) == "")).to_numpy()):
         problems.append(f"{labels[i]}: kind is empty")
     for i in np.flatnonzero(~frame["access"].isin(ACCESS_VALUES).to_numpy()):
         problems.append(
-            f"{labels[i]}: access is {frame['access'].iloc[i]!r}, expected one of {ACCESS_VALUES}"
+            f"{labels[i]}: access is {_show_short(frame['access'].iloc[i])}, expected one of {ACCESS_VALUES}"
         )
+
+
+def _check_corridor_agreement(frame: gpd.GeoDataFrame, problems: list[str]) -> None:
+    """Rows of one corridor_id may repeat (one corridor in many rows) but must agree."""
+    ids = frame["corridor_id"]
+    repeated = ids.notna() & ids.duplicated(keep=False)
+    if not repeated.any():
+        return
+    table = frame.loc[repeated, ["corridor_id", *CORRIDOR_AGREEING]].astype(str)
+    listed = 0
+    for column in CORRIDOR_AGREEING:
+        distinct = table.groupby("corridor_id")[column].nunique()
+        for corridor in distinct.index[distinct > 1]:
+            if listed == MAX_LISTED_PROBLEMS:
+                return
+            rows = table.index[table["corridor_id"] == corridor]
+            values = list(dict.fromkeys(table.loc[rows, column]))[:5]
+            problems.append(
+                f"corridors rows {_rows(rows)} (corridor_id={_show_id(corridor)}): rows of one corridor "
+                f"disagree on {column} ({', '.join(map(_show_short, values))})"
+            )
+            listed += 1
 
 
 def _as_bool(layer: str, column: str, values: pd.Series, labels: list[str], problems: list[str]) -> pd.Series:
@@ -397,6 +972,6 @@ def _as_bool(layer: str, column: str, values: pd.Series, labels: list[str], prob
         elif str(value).strip().lower() in truthy | falsy:
             out.append(str(value).strip().lower() in truthy)
         else:
-            problems.append(f"{labels[i]}: {column} must be true or false, got {value!r}")
+            problems.append(f"{labels[i]}: {column} must be true or false, got {_show_short(value)}")
             out.append(True)
     return pd.Series(out, index=values.index, dtype=bool)
