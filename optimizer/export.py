@@ -5,15 +5,25 @@ routes.gpkg first (the source of truth: layers `routes`, `route_segments`, `site
 `jurisdictions_crossed` and the `run` table), then every other format read back from it,
 map.html, report.html, and summary.json last as the completion mark. `export_result` adds
 formats to a finished folder later, from its routes.gpkg.
+
+summary.json records the byte size and sha256 of every other file in the folder and a sha256
+of its own canonical content, so a re-run trusts a folder (`is_complete`) only while every
+file is the one written. Staging folders are named after their writer's host, pid and
+process start, so a later run removes those of dead writers and never a live one's.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import logging
 import math
 import os
+import re
 import shutil
+import socket
 import tempfile
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import fields, is_dataclass
 from datetime import UTC, datetime
@@ -48,20 +58,33 @@ __all__ = [
     "DEFAULT_FORMATS",
     "FORMATS",
     "OUTPUT_FILES",
+    "STALE_STAGING_AGE_S",
     "export_result",
+    "file_checksums",
     "format_exports",
     "is_complete",
     "missing_formats",
     "parse_formats",
+    "remove_stale_staging",
+    "result_problems",
     "routes_frame",
     "run_info_for",
     "solution_layers",
     "solution_summary",
+    "staging_prefix",
+    "summary_digest",
     "write_solution",
 ]
 
-OUTPUT_FILES = (GPKG, "map.html", "report.html", "summary.json")
+logger = logging.getLogger(__name__)
+
+SUMMARY = "summary.json"
+OUTPUT_FILES = (GPKG, "map.html", "report.html", SUMMARY)
 """Files every finished result folder holds, whatever its formats."""
+STALE_STAGING_AGE_S = 24 * 3600.0
+"""A staging folder whose writer cannot be checked (another host, an older fiberopt) is
+removed once unchanged this long; writing a result takes minutes at most."""
+_STAGING_KINDS = ("staging", "old")
 CRS = "EPSG:4326"
 _CROSSED_COLUMNS = {
     "demand_id": str,
@@ -301,6 +324,89 @@ def _umask() -> int:
     return mask
 
 
+# -- staging folders: whose they are, and whether their writer still lives -------------------
+
+
+def _host_label() -> str:
+    """This host's name as one dot-free token of a folder name."""
+    return re.sub(r"[^A-Za-z0-9-]", "-", socket.gethostname())[:63] or "unknown"
+
+
+def _process_start(pid: int) -> str:
+    """When process pid started (clock ticks since boot, from /proc), or "0" where unknown."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text(encoding="ascii", errors="replace")
+        return stat.rsplit(")", 1)[1].split()[19]  # field 22, counted after the command name
+    except (OSError, IndexError):
+        return "0"
+
+
+def staging_prefix(name: str, kind: str = "staging") -> str:
+    """Prefix of a staging folder of scenario name: `.<name>.<kind>.<host>.<pid>.<start>.`."""
+    pid = os.getpid()
+    return f".{name}.{kind}.{_host_label()}.{pid}.{_process_start(pid)}."
+
+
+def _writer_alive(host: str, pid: int, start: str) -> bool | None:
+    """Whether the process that named a staging folder still runs; None where it cannot be told."""
+    if host != _host_label() or pid <= 0 or os.name == "nt":  # on Windows os.kill terminates
+        return None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass  # it exists, under another user
+    except (OSError, OverflowError):
+        return None
+    now = _process_start(pid)
+    if start == "0" or now == "0":
+        return None  # a live pid, but it may have been reused
+    return now == start
+
+
+def _staging_writer(name: str, folder: Path) -> tuple[str, int, str] | None:
+    """(host, pid, start) of a staging folder of name, ("", 0, "0") if unknown; None if not one."""
+    rest = folder.name[len(name) + 2 :].split(".")
+    if len(rest) == 5 and rest[0] in _STAGING_KINDS and rest[2].isdigit():
+        return rest[1], int(rest[2]), rest[3]
+    # older fiberopt named them `.<name>.<random>` and `.<name>.old.<random>` (mkdtemp's 8 characters)
+    legacy = rest[1:] if len(rest) == 2 and rest[0] == "old" else rest
+    return ("", 0, "0") if len(legacy) == 1 and re.fullmatch(r"[a-z0-9_]{8}", legacy[0]) else None
+
+
+def _is_stale(name: str, folder: Path, stale_after_s: float) -> bool:
+    """Whether a staging folder belongs to a writer that is gone (or is too old to be live)."""
+    writer = _staging_writer(name, folder)
+    if writer is None:
+        return False
+    if (alive := _writer_alive(*writer)) is not None:
+        return not alive
+    try:
+        return time.time() - folder.stat().st_mtime > stale_after_s
+    except OSError:
+        return False
+
+
+def remove_stale_staging(
+    out_dir: Path, name: str, *, stale_after_s: float = STALE_STAGING_AGE_S
+) -> tuple[Path, ...]:
+    """Remove scenario name's staging folders in out_dir left by killed writers; returns them."""
+    out_dir = Path(out_dir)
+    try:
+        candidates = [p for p in out_dir.iterdir() if p.name.startswith(f".{name}.") and p.is_dir()]
+    except OSError:
+        return ()
+    removed = tuple(p for p in sorted(candidates) if _is_stale(name, p, stale_after_s))
+    for path in removed:
+        logger.info("%s: removing staging folder of a writer that is gone", path)
+        shutil.rmtree(path, ignore_errors=True)
+    return removed
+
+
+# -- writing -------------------------------------------------------------------------------
+
+
 def write_solution(
     solution: Solution,
     network: Network,
@@ -309,20 +415,26 @@ def write_solution(
     scenario_digest: str = "",
     run_info: Mapping[str, Any] | None = None,
     formats: Sequence[str] = DEFAULT_FORMATS,
+    stale_after_s: float = STALE_STAGING_AGE_S,
 ) -> Path:
-    """Write DIR/<name>/ with every output file, replacing any older folder atomically."""
+    """Write DIR/<name>/ with every output file, replacing any older folder atomically.
+
+    Staging folders of this scenario left by dead writers are removed first (see
+    `remove_stale_staging`; stale_after_s bounds those whose writer cannot be checked).
+    """
     formats = parse_formats(formats)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     final = out_dir / solution.name
-    staging = Path(tempfile.mkdtemp(prefix=f".{solution.name}.", dir=out_dir))
+    remove_stale_staging(out_dir, solution.name, stale_after_s=stale_after_s)
+    staging = Path(tempfile.mkdtemp(prefix=staging_prefix(solution.name), dir=out_dir))
     staging.chmod(0o777 & ~_umask())  # mkdtemp makes 0700; results are for sharing like any folder
     try:
         layers = solution_layers(solution, network, scenario_digest=scenario_digest, run_info=run_info)
         summary = solution_summary(solution, network, scenario_digest=scenario_digest)
         _write_files(layers, staging, formats, summary)
         if final.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{solution.name}.old.", dir=out_dir))
+            old = Path(tempfile.mkdtemp(prefix=staging_prefix(solution.name, "old"), dir=out_dir))
             os.replace(final, old / "x")
             os.replace(staging, final)
             shutil.rmtree(old, ignore_errors=True)
@@ -344,21 +456,27 @@ def _write_files(layers: ResultLayers, folder: Path, formats: Sequence[str], sum
 
 
 def _write_summary(folder: Path, summary: dict, written: Mapping[str, Written]) -> None:
-    """Record the files and formats written (and what each dropped), then write summary.json."""
+    """Record the formats written (and what each dropped) and every file's digest; write summary.json."""
     exports = dict(summary.get("exports", {}))
     exports |= {fmt: w.as_dict() for fmt, w in written.items()}
-    files = [*summary.get("files", ()), *(f for w in written.values() for f in w.files), *OUTPUT_FILES]
-    summary = {
-        **summary,
+    checksums = file_checksums(folder)
+    body = {
+        **{k: v for k, v in summary.items() if k != "summary_sha256"},
         "formats": [f for f in FORMATS if f in exports],
         "exports": {f: exports[f] for f in FORMATS if f in exports},
-        "files": sorted(dict.fromkeys(files)),
+        "files": sorted({*checksums, SUMMARY}),
+        "checksums": checksums,
     }
-    write_text_atomic(folder / "summary.json", json.dumps(_finite(summary), indent=2) + "\n")
+    body = json.loads(json.dumps(_finite(body)))  # the digest is of what reading the file gives
+    body["summary_sha256"] = summary_digest(body)
+    write_text_atomic(folder / SUMMARY, json.dumps(body, indent=2) + "\n")
 
 
 def export_result(folder: Path, formats: Sequence[str]) -> dict[str, Written]:
-    """Write more formats into a finished result folder, from its routes.gpkg; summary.json last."""
+    """Write more formats into a finished result folder, from its routes.gpkg; summary.json last.
+
+    The folder must verify against its summary first, so a damaged file is never re-recorded.
+    """
     folder = Path(folder)
     summary = _read_summary(folder)
     if summary is None:
@@ -366,28 +484,119 @@ def export_result(folder: Path, formats: Sequence[str]) -> dict[str, Written]:
             f"{folder}: no readable summary.json, so not a finished result of `fiberopt solve`; "
             f"solve the scenario again"
         )
+    if problems := result_problems(folder):
+        raise InvalidRequestError(
+            f"{folder}/{problems[0]}; not the result `fiberopt solve` wrote; solve the scenario again"
+        )
     layers = read_result(folder)
     written = {fmt: write_format(layers, folder, fmt) for fmt in parse_formats(formats)}
     _write_summary(folder, summary, written)
     return written
 
 
+# -- verifying -----------------------------------------------------------------------------
+
+
+def _sha256_file(path: Path) -> str:
+    """The sha256 of a file's bytes, in hex."""
+    with open(path, "rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
+
+
+def _folder_files(folder: Path) -> set[str]:
+    """Every file under folder (relative, with /), summary.json aside."""
+    return {p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()} - {SUMMARY}
+
+
+def file_checksums(folder: Path) -> dict[str, dict[str, int | str]]:
+    """{relative path: {"bytes", "sha256"}} of every file under folder but summary.json, sorted."""
+    folder = Path(folder)
+    return {
+        rel: {"bytes": (folder / rel).stat().st_size, "sha256": _sha256_file(folder / rel)}
+        for rel in sorted(_folder_files(folder))
+    }
+
+
+def summary_digest(summary: Mapping[str, Any]) -> str:
+    """The sha256 of a summary's canonical JSON (sorted keys, no spaces), its own digest aside."""
+    body = {k: v for k, v in summary.items() if k != "summary_sha256"}
+    text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _recorded(summary: Mapping[str, Any]) -> dict[str, tuple[int, str]] | None:
+    """The checksums a summary records as {path: (bytes, sha256)}, or None where it has none."""
+    checksums = summary.get("checksums")
+    if not isinstance(checksums, dict) or not checksums:
+        return None
+    out = {}
+    for rel, entry in checksums.items():
+        size, digest = (entry.get("bytes"), entry.get("sha256")) if isinstance(entry, dict) else (None, None)
+        if type(size) is not int or not isinstance(digest, str):
+            return None
+        out[rel] = (size, digest)
+    return out
+
+
+def _summary_problems(summary: Mapping[str, Any] | None, scenario_digest: str | None) -> tuple[str, ...]:
+    """What is wrong with a summary itself: unreadable, another run, edited, no digests."""
+    if summary is None:
+        return (f"{SUMMARY}: missing or unreadable",)
+    if _recorded(summary) is None:
+        return (f"{SUMMARY}: records no file digests (written by an older fiberopt)",)
+    if summary.get("summary_sha256") != summary_digest(summary):
+        return (f"{SUMMARY}: changed since it was written (its own sha256 differs)",)
+    if scenario_digest is not None and summary.get("scenario_sha256") != scenario_digest:
+        return (f"{SUMMARY}: written for another run (scenario, geodata or software changed)",)
+    return ()
+
+
+def _layout_problems(folder: Path, recorded: Mapping[str, tuple[int, str]]) -> list[str]:
+    """Files missing, added or of another size than recorded (cheap: no file is read)."""
+    present = _folder_files(folder)
+    problems = [f"{rel}: missing" for rel in sorted({*recorded, *OUTPUT_FILES} - present - {SUMMARY})]
+    problems += [f"{rel}: not recorded in {SUMMARY}" for rel in sorted(present - set(recorded))]
+    for rel in sorted(present & set(recorded)):
+        size = (folder / rel).stat().st_size
+        if size != recorded[rel][0]:
+            problems.append(f"{rel}: {size} bytes, {SUMMARY} records {recorded[rel][0]}")
+    return problems
+
+
+def result_problems(folder: Path, scenario_digest: str | None = None) -> tuple[str, ...]:
+    """Why a result folder is not exactly what write_solution wrote (for this run); empty if it is.
+
+    Sizes are compared before any file is hashed; scenario_digest None skips the run check.
+    """
+    folder = Path(folder)
+    summary = _read_summary(folder)
+    if problems := _summary_problems(summary, scenario_digest):
+        return problems
+    recorded = _recorded(summary)
+    try:
+        if problems := _layout_problems(folder, recorded):
+            return tuple(problems)
+        return tuple(
+            f"{rel}: content differs from the sha256 {SUMMARY} records"
+            for rel, (_, digest) in recorded.items()
+            if _sha256_file(folder / rel) != digest
+        )
+    except OSError as exc:  # removed or unreadable while checked
+        return (f"{SUMMARY}: cannot check the files: {exc.strerror or exc}",)
+
+
 def _read_summary(folder: Path) -> dict | None:
     """A result folder's summary.json, or None where it is missing or unreadable."""
     try:
-        summary = json.loads((Path(folder) / "summary.json").read_text(encoding="utf-8"))
+        summary = json.loads((Path(folder) / SUMMARY).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
     return summary if isinstance(summary, dict) else None
 
 
 def is_complete(folder: Path, scenario_digest: str) -> bool:
-    """Whether folder holds finished outputs of this exact scenario text."""
-    summary = _read_summary(folder)
-    if summary is None or summary.get("scenario_sha256") != scenario_digest:
-        return False
-    required = {*summary.get("files", ()), *OUTPUT_FILES}
-    return all((Path(folder) / f).is_file() for f in required)
+    """Whether folder holds finished outputs of this run, every file as written."""
+    return not result_problems(folder, scenario_digest)
 
 
 def missing_formats(folder: Path, formats: Sequence[str]) -> tuple[str, ...]:
