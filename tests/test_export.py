@@ -414,17 +414,9 @@ def test_parse_formats_expands_all_and_keeps_order():
 
 
 def test_failed_export_leaves_no_file_a_rerun_would_trust(solved, tmp_path, monkeypatch):
-    folder = tmp_path / "central-us"
-    folder.mkdir()
-    for name in ("routes.gpkg", "map.html", "report.html"):
-        (folder / name).write_bytes((solved.folder / name).read_bytes())
-    summary = json.loads((solved.folder / "summary.json").read_text())
-    summary |= {
-        "formats": ["gpkg"],
-        "exports": {"gpkg": summary["exports"]["gpkg"]},
-        "files": list(OUTPUT_FILES),
-    }
-    (folder / "summary.json").write_text(json.dumps(summary))
+    folder = write_solution(
+        solved.solution, solved.network, tmp_path, scenario_digest=solved.digest, formats=["gpkg"]
+    )
     assert is_complete(folder, solved.digest)
 
     def killed(layers, temp):
