@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-import math
+import numbers
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from types import MappingProxyType
 from typing import Any
 
+import numpy as np
+
 from optimizer.errors import InvalidScenarioError
+from optimizer.limits import DEFAULT_LIMITS
 
 __all__ = ["DEFAULT_GROUP_INDEX", "GraphSettings", "settings_from_mapping"]
 
@@ -41,17 +44,20 @@ class GraphSettings:
     cost_per_km_by_kind: Mapping[str, float] = field(default_factory=_frozen)
 
     def __post_init__(self) -> None:
-        """Freeze mappings and check ranges, naming the setting at fault."""
+        """Freeze mappings and check types and ranges, naming the setting at fault."""
+        if bad := _type_problems(self):
+            raise InvalidScenarioError("; ".join(bad))
         object.__setattr__(self, "permit_cost_by_level", _frozen(self.permit_cost_by_level))
         object.__setattr__(self, "cost_per_km_by_kind", _frozen(self.cost_per_km_by_kind))
         if self.counted_levels is not None:
-            object.__setattr__(self, "counted_levels", tuple(self.counted_levels))
+            object.__setattr__(self, "counted_levels", tuple(str(v) for v in self.counted_levels))
+        limits = DEFAULT_LIMITS
         checks = {  # ranges a real network can need; beyond them a build only burns memory
             "snap_tolerance_m": 0 <= self.snap_tolerance_m <= 1_000,
             "gap_km": 0 <= self.gap_km <= 50,
             "max_lateral_km": 0 <= self.max_lateral_km <= 500,
             "laterals_per_site": 1 <= self.laterals_per_site <= 20,
-            "lateral_cost_per_km": 0 <= self.lateral_cost_per_km < math.inf,
+            "lateral_cost_per_km": 0 <= self.lateral_cost_per_km <= limits.max_lateral_cost_per_km,
             "lateral_route_factor": 1 <= self.lateral_route_factor <= 10,
             "group_index": 1 <= self.group_index <= 10,
             "slack_factor": 1 <= self.slack_factor <= 10,
@@ -60,14 +66,14 @@ class GraphSettings:
         bad = [
             f"settings.{k} is out of range, got {getattr(self, k)!r}" for k, ok in checks.items() if not ok
         ]
-        for name, table in (
-            ("permit_cost_by_level", self.permit_cost_by_level),
-            ("cost_per_km_by_kind", self.cost_per_km_by_kind),
+        for name, table, ceiling in (
+            ("permit_cost_by_level", self.permit_cost_by_level, limits.max_permit_cost),
+            ("cost_per_km_by_kind", self.cost_per_km_by_kind, limits.max_cost_per_km),
         ):
             bad += [
-                f"settings.{name}.{k} must be a number >= 0, got {v!r}"
+                f"settings.{name}.{k} must be a number from 0 to {ceiling:g}, got {_short(v)}"
                 for k, v in table.items()
-                if not _is_nonnegative(v)
+                if not _is_amount(v, ceiling)
             ]
         if bad:
             raise InvalidScenarioError("; ".join(bad))
@@ -78,16 +84,55 @@ class GraphSettings:
         return self.group_index / SPEED_OF_LIGHT_KM_PER_MS * self.slack_factor
 
 
-def _is_nonnegative(value: Any) -> bool:
-    """Whether value is a finite real number >= 0."""
-    return isinstance(value, int | float) and not isinstance(value, bool) and 0 <= value < math.inf
+_INTEGER_SETTINGS = ("laterals_per_site",)
+_TABLE_SETTINGS = ("permit_cost_by_level", "cost_per_km_by_kind")
+
+
+def _is_number(value: Any) -> bool:
+    """Whether value is a real number (a bool is not)."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool | np.bool_)
+
+
+def _is_amount(value: Any, ceiling: float) -> bool:
+    """Whether value is a real number in [0, ceiling]."""
+    return _is_number(value) and 0 <= value <= ceiling
+
+
+def _short(value: Any, limit: int = 60) -> str:
+    """A value as written, cut to a short prefix."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _type_problems(settings: GraphSettings) -> list[str]:
+    """Each setting of the wrong type, by name: numbers, integers, level lists, tables."""
+    bad = []
+    for f in fields(GraphSettings):
+        value = getattr(settings, f.name)
+        if f.name in _TABLE_SETTINGS:
+            if not isinstance(value, Mapping) or not all(isinstance(k, str) for k in value):
+                bad.append(f"settings.{f.name} must be a mapping of names to numbers, got {_short(value)}")
+        elif f.name == "counted_levels":
+            items_ok = isinstance(value, list | tuple) and all(
+                isinstance(v, str | int) and not isinstance(v, bool) for v in value
+            )
+            if value is not None and not items_ok:
+                bad.append(f"settings.counted_levels must be a list of level names, got {_short(value)}")
+        elif f.name in _INTEGER_SETTINGS:
+            if not (isinstance(value, numbers.Integral) and not isinstance(value, bool | np.bool_)):
+                bad.append(f"settings.{f.name} must be an integer, got {_short(value)}")
+        elif not _is_number(value):
+            bad.append(f"settings.{f.name} must be a number, got {_short(value)}")
+    return bad
 
 
 def settings_from_mapping(raw: Mapping[str, Any] | None, *, where: str = "settings") -> GraphSettings:
     """GraphSettings from a scenario's `settings:` mapping, naming unknown keys."""
+    if raw is not None and not isinstance(raw, Mapping):
+        raise InvalidScenarioError(f"{where} must be a mapping, got {type(raw).__name__}")
     raw = dict(raw or {})
     known = {f.name for f in fields(GraphSettings)}
-    if unknown := sorted(set(raw) - known):
+    if unknown := sorted(map(str, set(raw) - known)):
         raise InvalidScenarioError(f"{where}: unknown keys {unknown}; known keys are {sorted(known)}")
     try:
         return GraphSettings(**raw)

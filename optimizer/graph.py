@@ -14,6 +14,7 @@ from scipy.sparse import coo_array
 from scipy.sparse.csgraph import connected_components
 
 from optimizer.config import GraphSettings
+from optimizer.errors import InvalidScenarioError
 from optimizer.geodata import Layers
 from optimizer.geometry import (
     FIXED,
@@ -106,6 +107,7 @@ class _Chunks:
 def build_graph(layers: Layers, *, settings: GraphSettings | None = None) -> Network:
     """Node corridors, attach sites, split at jurisdictions and price every edge."""
     settings = settings or GraphSettings()
+    _check_counted_levels(layers.jurisdictions, settings)
     started = time.perf_counter()
     corridors = layers.corridors[layers.corridors["usable"]].reset_index(drop=True)
     proj = WorkingProjection.fitted(_extent(layers.sites, corridors))
@@ -167,6 +169,18 @@ def build_graph(layers: Layers, *, settings: GraphSettings | None = None) -> Net
         settings=settings,
         name=layers.name,
     )
+
+
+def _check_counted_levels(jurisdictions: gpd.GeoDataFrame, settings: GraphSettings) -> None:
+    """settings.counted_levels names only levels some jurisdiction has."""
+    if settings.counted_levels is None:
+        return
+    present = list(dict.fromkeys(jurisdictions["level"].astype(str)))
+    if unknown := [level for level in settings.counted_levels if level not in present]:
+        raise InvalidScenarioError(
+            f"settings.counted_levels: no jurisdiction has the levels {unknown}; "
+            f"the levels present are {present}"
+        )
 
 
 def _extent(sites: gpd.GeoDataFrame, corridors: gpd.GeoDataFrame) -> tuple[float, ...]:

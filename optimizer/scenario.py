@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import math
+import os
+import re
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -13,6 +17,7 @@ import yaml
 from optimizer.config import GraphSettings, settings_from_mapping
 from optimizer.errors import InvalidRequestError, InvalidScenarioError, OptimizerError
 from optimizer.geodata import LAYERS, GeodataSpec, LayerSource, spec_from_path
+from optimizer.limits import DEFAULT_LIMITS, InputLimits
 from optimizer.problem import DESIGN_ENGINES, SolverOptions
 from optimizer.routes import Demand
 
@@ -21,6 +26,17 @@ __all__ = ["Scenario", "load_scenario"]
 _SOURCE_KEYS = {"path", "layer", "fields", "defaults", "x_field", "y_field", "crs"}
 _GEODATA_KEYS = {"path", "layers", "cost_per_km_by_kind", "permit_cost_by_level"}
 _TOP_KEYS = {"name", "geodata", "settings", "solver", "demands", "description", "shared_build"}
+_SOLVER_KEYS = (
+    "time_limit_s",
+    "num_workers",
+    "tie_break_latency",
+    "label_search",
+    "design_engine",
+    "log_search",
+)
+"""Solver options a scenario may set (SolverOptions' hooks are for callers, not files)."""
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 @dataclass(frozen=True)
@@ -38,90 +54,241 @@ class Scenario:
     """Design every demand together, each edge and permit paid once (else each on its own)."""
 
 
-def load_scenario(path: str | Path) -> Scenario:
+def load_scenario(path: str | Path, *, limits: InputLimits = DEFAULT_LIMITS) -> Scenario:
     """Read and check a scenario file; errors name the file and the key at fault."""
     path = Path(path)
     where = str(path)
     try:
-        text = path.read_text(encoding="utf-8")
-        raw = yaml.safe_load(text)
+        text = _read_text(path, where, limits)
+        raw = _parse_yaml(text, where, limits)
+        return _scenario(raw, text, path, where, limits)
+    except OptimizerError:
+        raise
+    except (TypeError, ValueError) as exc:  # a value of the wrong type somewhere in the file
+        raise InvalidScenarioError(f"{where}: {_short(exc)}") from exc
+    except RecursionError as exc:
+        raise InvalidScenarioError(f"{where}: nested too deeply") from exc
+    except MemoryError as exc:
+        raise InvalidScenarioError(f"{where}: too large to read") from exc
+
+
+def _read_text(path: Path, where: str, limits: InputLimits) -> str:
+    """The file's text: at most max_scenario_bytes, UTF-8."""
+    if "\x00" in where:
+        raise InvalidScenarioError("scenario: the path contains a NUL byte")
+    try:
+        size = os.stat(path).st_size
+        if size > limits.max_scenario_bytes:
+            raise InvalidScenarioError(
+                f"{where}: {size:,} bytes; a scenario file may have {limits.max_scenario_bytes:,} "
+                "(InputLimits.max_scenario_bytes)"
+            )
+        with path.open("rb") as handle:
+            data = handle.read(limits.max_scenario_bytes + 1)
     except OSError as exc:
         raise InvalidScenarioError(f"{where}: cannot read: {exc.strerror}") from exc
+    if len(data) > limits.max_scenario_bytes:
+        raise InvalidScenarioError(f"{where}: over {limits.max_scenario_bytes:,} bytes")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidScenarioError(
+            f"{where}: not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start})"
+        ) from exc
+
+
+def _parse_yaml(text: str, where: str, limits: InputLimits) -> Any:
+    """The YAML document, once its events show it within the depth, alias and node limits."""
+    try:
+        _check_yaml_events(text, where, limits)
+        return yaml.load(text, Loader=_LOADER)  # a safe loader: plain values only
     except yaml.YAMLError as exc:
-        raise InvalidScenarioError(f"{where}: not valid YAML: {exc}") from exc
+        raise InvalidScenarioError(f"{where}: not valid YAML: {_short(exc, 300)}") from exc
+
+
+def _check_yaml_events(text: str, where: str, limits: InputLimits) -> None:
+    """Depth, alias uses and nodes with every alias expanded, counted from the event stream
+    (nothing is built, so a "billion laughs" or a 10,000-deep nesting costs one pass)."""
+    size_of: dict[str, int] = {}  # anchor -> nodes it stands for, expanded
+    open_anchors: list[str | None] = []
+    starts: list[int] = []
+    nodes = aliases = 0
+    for event in yaml.parse(text, Loader=_LOADER):
+        if isinstance(event, yaml.CollectionStartEvent):
+            starts.append(nodes)
+            open_anchors.append(event.anchor)
+            nodes += 1
+            if len(starts) > limits.max_yaml_depth:
+                raise InvalidScenarioError(
+                    f"{where}: nested deeper than {limits.max_yaml_depth} levels (InputLimits.max_yaml_depth)"
+                )
+        elif isinstance(event, yaml.CollectionEndEvent):
+            anchor = open_anchors.pop()
+            start = starts.pop()
+            if anchor is not None:
+                size_of[anchor] = nodes - start
+        elif isinstance(event, yaml.ScalarEvent):
+            nodes += 1
+            if event.anchor is not None:
+                size_of[event.anchor] = 1
+        elif isinstance(event, yaml.AliasEvent):
+            aliases += 1
+            if aliases > limits.max_yaml_alias_uses:
+                raise InvalidScenarioError(
+                    f"{where}: more than {limits.max_yaml_alias_uses} alias uses "
+                    "(InputLimits.max_yaml_alias_uses)"
+                )
+            if event.anchor in open_anchors:
+                raise InvalidScenarioError(f"{where}: alias *{_short(event.anchor)} refers to itself")
+            nodes += size_of.get(event.anchor, 1)
+        if nodes > limits.max_yaml_nodes:
+            raise InvalidScenarioError(
+                f"{where}: more than {limits.max_yaml_nodes:,} values with aliases expanded "
+                "(InputLimits.max_yaml_nodes)"
+            )
+
+
+def _short(value: Any, limit: int = 80) -> str:
+    """Text of a value or error, cut to a bounded length."""
+    text = " ".join(str(value).split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _scenario(raw: Any, text: str, path: Path, where: str, limits: InputLimits) -> Scenario:
+    """The scenario a parsed file describes."""
     if not isinstance(raw, Mapping):
         raise InvalidScenarioError(f"{where}: expected a mapping with keys {sorted(_TOP_KEYS)}")
-    if unknown := sorted(set(raw) - _TOP_KEYS):
-        raise InvalidScenarioError(f"{where}: unknown keys {unknown}; known keys are {sorted(_TOP_KEYS)}")
+    _refuse_unknown(raw, _TOP_KEYS, where)
     for key in ("name", "geodata", "demands"):
         if key not in raw:
             raise InvalidScenarioError(f"{where}: missing key {key!r}")
     shared = raw.get("shared_build", False)
     if not isinstance(shared, bool):
-        raise InvalidScenarioError(f"{where}: shared_build must be true or false, got {shared!r}")
-    name = str(raw["name"])
-    if not name or "/" in name or name.startswith("."):
-        raise InvalidScenarioError(f"{where}: name {name!r} must be a plain folder name")
+        raise InvalidScenarioError(f"{where}: shared_build must be true or false, got {_short(repr(shared))}")
+    description = raw.get("description")
+    if description is not None and not isinstance(description, str):
+        raise InvalidScenarioError(f"{where}: description must be text")
     try:
-        return Scenario(
-            name=name,
-            path=path,
-            geodata=_geodata(raw["geodata"], path.parent, where),
-            settings=settings_from_mapping(raw.get("settings"), where=f"{where}: settings"),
-            solver=_solver(raw.get("solver"), where),
-            demands=_demands(raw["demands"], where),
-            digest=hashlib.sha256(text.encode()).hexdigest(),
-            shared_build=shared,
+        settings = settings_from_mapping(raw.get("settings"), where=f"{where}: settings")
+    except InvalidScenarioError as exc:
+        raise (exc if str(exc).startswith(where) else InvalidScenarioError(f"{where}: {exc}")) from None
+    return Scenario(
+        name=_name(raw["name"], where, limits),
+        path=path,
+        geodata=_geodata(raw["geodata"], path.parent, where),
+        settings=settings,
+        solver=_solver(raw.get("solver"), where, limits),
+        demands=_demands(raw["demands"], where),
+        digest=hashlib.sha256(text.encode()).hexdigest(),
+        shared_build=shared,
+    )
+
+
+def _name(raw: Any, where: str, limits: InputLimits) -> str:
+    """The scenario's name: a plain folder name, short, without control characters."""
+    if not isinstance(raw, str | int) or isinstance(raw, bool):
+        raise InvalidScenarioError(f"{where}: name must be text, got a {type(raw).__name__}")
+    name = str(raw)
+    limit = limits.max_scenario_name_chars
+    if len(name) > limit:
+        raise InvalidScenarioError(f"{where}: name has {len(name):,} characters; the limit is {limit}")
+    if _CONTROL.search(name):
+        raise InvalidScenarioError(
+            f"{where}: name {_short(repr(name), 60)} contains a control character (a newline, tab, ...)"
         )
-    except OptimizerError:
-        raise
-    except (TypeError, ValueError) as exc:  # a value of the wrong type somewhere in the file
-        raise InvalidScenarioError(f"{where}: {exc}") from exc
+    if not name.strip() or "/" in name or "\\" in name or name.startswith("."):
+        raise InvalidScenarioError(f"{where}: name {_short(repr(name), 60)} must be a plain folder name")
+    return name
 
 
 def _geodata(raw: Any, base: Path, where: str) -> GeodataSpec:
     """A geodata spec from a path, or from per-layer sources with mappings and defaults."""
     if isinstance(raw, str):
-        return spec_from_path(base / raw)
+        return spec_from_path(base / _path_text(raw, f"{where}: geodata"))
     if not isinstance(raw, Mapping):
         raise InvalidScenarioError(f"{where}: geodata must be a path or a mapping")
-    if unknown := sorted(set(raw) - _GEODATA_KEYS):
-        raise InvalidScenarioError(f"{where}: geodata: unknown keys {unknown}")
-    spec = spec_from_path(base / raw["path"]) if "path" in raw else GeodataSpec(sources={})
-    sources = dict(spec.sources)
+    _refuse_unknown(raw, _GEODATA_KEYS, f"{where}: geodata")
+    path = raw.get("path")
+    spec = spec_from_path(base / _path_text(path, f"{where}: geodata.path")) if "path" in raw else None
+    sources = dict(spec.sources) if spec else {}
     layers = _mapping(raw.get("layers"), f"{where}: geodata.layers")
     for layer, entries in layers.items():
         if layer not in LAYERS:
-            raise InvalidScenarioError(f"{where}: geodata.layers.{layer}: unknown layer; use {LAYERS}")
+            raise InvalidScenarioError(
+                f"{where}: geodata.layers.{_short(layer, 40)}: unknown layer; use {LAYERS}"
+            )
         entries = entries if isinstance(entries, list) else [entries]
         sources[layer] = tuple(
             _source(e, base, f"{where}: geodata.layers.{layer}[{i}]") for i, e in enumerate(entries)
         )
     return GeodataSpec(
         sources=sources,
-        cost_per_km_by_kind=_mapping(raw.get("cost_per_km_by_kind"), f"{where}: cost_per_km_by_kind"),
-        permit_cost_by_level=_mapping(raw.get("permit_cost_by_level"), f"{where}: permit_cost_by_level"),
-        name=spec.name,
+        cost_per_km_by_kind=_mapping(raw.get("cost_per_km_by_kind"), f"{where}: geodata.cost_per_km_by_kind"),
+        permit_cost_by_level=_mapping(
+            raw.get("permit_cost_by_level"), f"{where}: geodata.permit_cost_by_level"
+        ),
+        name=spec.name if spec else "",
     )
+
+
+def _path_text(raw: Any, where: str) -> str:
+    """A path as written in the file: text without NUL bytes."""
+    if not isinstance(raw, str) or not raw:
+        raise InvalidScenarioError(f"{where} must be a path (text), got {_short(repr(raw))}")
+    if "\x00" in raw:
+        raise InvalidScenarioError(f"{where}: the path contains a NUL byte")
+    return raw
 
 
 def _source(raw: Any, base: Path, where: str) -> LayerSource:
     """One layer source: a path, or a mapping with path, layer, fields, defaults."""
     if isinstance(raw, str):
-        return LayerSource(base / raw)
+        return LayerSource(base / _path_text(raw, where))
     if not isinstance(raw, Mapping) or "path" not in raw:
         raise InvalidScenarioError(f"{where}: expected a path or a mapping with a 'path'")
-    if unknown := sorted(set(raw) - _SOURCE_KEYS):
-        raise InvalidScenarioError(f"{where}: unknown keys {unknown}; known keys are {sorted(_SOURCE_KEYS)}")
+    _refuse_unknown(raw, _SOURCE_KEYS, where)
+    texts = {
+        key: _optional_text(raw.get(key), f"{where}.{key}") for key in ("layer", "x_field", "y_field", "crs")
+    }
+    fields_map = _mapping(raw.get("fields"), f"{where}: fields")
+    if not all(isinstance(k, str) and isinstance(v, str) for k, v in fields_map.items()):
+        raise InvalidScenarioError(f"{where}.fields must map field names to column names (text)")
+    defaults = _mapping(raw.get("defaults"), f"{where}: defaults")
+    for key, value in defaults.items():
+        if not isinstance(key, str):
+            raise InvalidScenarioError(f"{where}.defaults: keys must be field names, got {_short(repr(key))}")
+        if not _is_plain(value):
+            raise InvalidScenarioError(
+                f"{where}.defaults.{_short(key, 40)} must be a finite number, text or true/false, "
+                f"got {_short(repr(value))}"
+            )
     return LayerSource(
-        path=base / raw["path"],
-        layer=raw.get("layer"),
-        fields=_mapping(raw.get("fields"), f"{where}: fields"),
-        defaults=_mapping(raw.get("defaults"), f"{where}: defaults"),
-        x_field=raw.get("x_field"),
-        y_field=raw.get("y_field"),
-        crs=raw.get("crs"),
+        path=base / _path_text(raw["path"], f"{where}.path"),
+        fields=fields_map,
+        defaults=defaults,
+        **texts,
     )
+
+
+def _optional_text(raw: Any, where: str) -> str | None:
+    """A text value or None."""
+    if raw is not None and not isinstance(raw, str):
+        raise InvalidScenarioError(f"{where} must be text, got {_short(repr(raw))}")
+    return raw
+
+
+def _is_plain(value: Any) -> bool:
+    """A value a layer column may default to: None, true/false, a finite number or text."""
+    if value is None or isinstance(value, bool | str):
+        return True
+    return isinstance(value, int | float) and math.isfinite(value)
+
+
+def _refuse_unknown(raw: Mapping, known: set[str], where: str) -> None:
+    """Name the keys of a mapping that are not known (a few, each cut short)."""
+    if unknown := sorted(map(str, set(raw) - known)):
+        shown = [_short(k, 40) for k in unknown[:10]]
+        raise InvalidScenarioError(f"{where}: unknown keys {shown}; known keys are {sorted(known)}")
 
 
 def _mapping(raw: Any, where: str) -> dict:
@@ -133,23 +300,40 @@ def _mapping(raw: Any, where: str) -> dict:
     return dict(raw)
 
 
-def _solver(raw: Any, where: str) -> SolverOptions:
-    """Solver options (time_limit_s, num_workers)."""
+def _solver(raw: Any, where: str, limits: InputLimits) -> SolverOptions:
+    """Solver options: each of its type and range, named by key."""
     raw = _mapping(raw, f"{where}: solver")
-    known = {f.name for f in fields(SolverOptions)}
-    if unknown := sorted(set(raw) - known):
-        raise InvalidScenarioError(f"{where}: solver: unknown keys {unknown}; known keys are {sorted(known)}")
-    options = SolverOptions(**raw)
-    if not (isinstance(options.time_limit_s, int | float) and options.time_limit_s > 0):
-        raise InvalidScenarioError(f"{where}: solver.time_limit_s must be > 0, got {options.time_limit_s}")
-    if not (isinstance(options.num_workers, int) and options.num_workers >= 1):
-        raise InvalidScenarioError(f"{where}: solver.num_workers must be an integer >= 1")
-    if options.design_engine not in DESIGN_ENGINES:
+    _refuse_unknown(raw, set(_SOLVER_KEYS), f"{where}: solver")
+    time_limit_s = raw.get("time_limit_s", SolverOptions.time_limit_s)
+    if not (_is_real(time_limit_s) and 0 < time_limit_s <= limits.max_time_limit_s):
         raise InvalidScenarioError(
-            f"{where}: solver.design_engine must be one of {list(DESIGN_ENGINES)}, "
-            f"got {options.design_engine!r}"
+            f"{where}: solver.time_limit_s must be > 0 (seconds, at most {limits.max_time_limit_s:g}), "
+            f"got {_short(repr(time_limit_s))}"
         )
-    return options
+    workers = raw.get("num_workers", SolverOptions.num_workers)
+    if not (
+        isinstance(workers, int) and not isinstance(workers, bool) and 1 <= workers <= limits.max_num_workers
+    ):
+        raise InvalidScenarioError(
+            f"{where}: solver.num_workers must be an integer from 1 to {limits.max_num_workers}, "
+            f"got {_short(repr(workers))}"
+        )
+    for key in ("tie_break_latency", "label_search", "log_search"):
+        if key in raw and not isinstance(raw[key], bool):
+            raise InvalidScenarioError(
+                f"{where}: solver.{key} must be true or false, got {_short(repr(raw[key]))}"
+            )
+    engine = raw.get("design_engine", SolverOptions.design_engine)
+    if not (isinstance(engine, str) and engine in DESIGN_ENGINES):
+        raise InvalidScenarioError(
+            f"{where}: solver.design_engine must be one of {list(DESIGN_ENGINES)}, got {_short(repr(engine))}"
+        )
+    return SolverOptions(**raw)
+
+
+def _is_real(value: Any) -> bool:
+    """A finite real number (a bool is not)."""
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _demands(raw: Any, where: str) -> tuple[Demand, ...]:
@@ -164,18 +348,26 @@ def _demands(raw: Any, where: str) -> tuple[Demand, ...]:
             raise InvalidScenarioError(f"{at}: expected a mapping")
         if missing := [k for k in ("id", "a", "b", "max_latency_ms") if k not in item]:
             raise InvalidScenarioError(f"{at}: missing keys {missing}")
-        if unknown := sorted(set(item) - known):
-            raise InvalidScenarioError(f"{at}: unknown keys {unknown}; known keys are {sorted(known)}")
+        _refuse_unknown(item, known, at)
         values = dict(item)
         for key in ("id", "a", "b"):
-            values[key] = str(values[key])
+            if _is_scalar(values[key]):
+                values[key] = str(values[key])
         for key in ("allowed_jurisdictions", "avoid_jurisdictions"):
-            values[key] = tuple(str(v) for v in values.get(key) or ())
+            listed = values.get(key) or ()
+            if not (isinstance(listed, list | tuple) and all(_is_scalar(v) for v in listed)):
+                raise InvalidScenarioError(f"{at}.{key} must be a list of jurisdiction ids")
+            values[key] = tuple(str(v) for v in listed)
         try:
             demands.append(Demand(**values))
         except InvalidRequestError as exc:
             raise InvalidScenarioError(f"{at}: {exc}") from exc
-    ids = [d.id for d in demands]
-    if dupes := sorted({d for d in ids if ids.count(d) > 1}):
-        raise InvalidScenarioError(f"{where}: duplicate demand ids {dupes}")
+    counts = Counter(d.id for d in demands)
+    if dupes := sorted(d for d, n in counts.items() if n > 1):
+        raise InvalidScenarioError(f"{where}: duplicate demand ids {[_short(d, 40) for d in dupes][:10]}")
     return tuple(demands)
+
+
+def _is_scalar(value: Any) -> bool:
+    """Text or a number (an id written without quotes)."""
+    return isinstance(value, str | int | float) and not isinstance(value, bool)
