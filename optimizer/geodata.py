@@ -430,7 +430,7 @@ def _read_source(
         return None
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # GDAL's notes on what it reads
+            warnings.simplefilter("ignore")  # GDAL's and geopandas' notes on what they read
             frame = _read_frame(src)
     except _READ_ERRORS as exc:
         problems.append(f"{name}: cannot read {src.label}: {_short(exc)}")
@@ -441,6 +441,12 @@ def _read_source(
     if frame.crs is None:
         problems.append(f"{name}: {src.label} has no CRS; set one (e.g. EPSG:4326) before loading")
         return None
+    if not (frame.crs.is_geographic or frame.crs.is_projected):
+        problems.append(
+            f"{name}: {src.label} has the CRS {_short(frame.crs.to_string(), 60)}, neither geographic "
+            "(lon/lat) nor projected; reproject it first"
+        )
+        return None
     renamed = {source: target for target, source in src.fields.items()}
     if missing := sorted(c for c in renamed if c not in frame.columns):
         problems.append(
@@ -449,6 +455,12 @@ def _read_source(
         )
         return None
     frame = frame.rename(columns=renamed)
+    if doubled := sorted({str(c) for c in frame.columns[frame.columns.duplicated()]}):
+        problems.append(
+            f"{name}: {src.label}: fields map onto columns {doubled} that the file has already; "
+            "map each field once"
+        )
+        return None
     for column, value in src.defaults.items():
         if column not in frame.columns:
             frame[column] = value
@@ -545,7 +557,7 @@ def _check_header(
     """The driver GDAL opens the file with, and the feature count its header gives."""
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
+            warnings.simplefilter("ignore")
             info = pyogrio.read_info(src.path, layer=src.layer)
     except _READ_ERRORS as exc:
         problems.append(f"{name}: cannot read {src.label}: {_short(exc)}")
@@ -593,9 +605,13 @@ def _read_label(name: str, frame: gpd.GeoDataFrame, offset: int, i: int) -> str:
 
 
 def _show_id(value: Any, limit: int = 60) -> Any:
-    """An id for a message, cut to a short prefix."""
+    """An id for a message, on one line and cut to a short prefix."""
     text = str(value)
-    return value if len(text) <= limit else text[: limit - 3] + "..."
+    if _CONTROL.search(text):
+        text = repr(text)[1:-1]
+    elif len(text) <= limit:
+        return value
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _check_vertices(
@@ -835,7 +851,7 @@ def _check_text(
         (id_field, limits.max_id_chars),
         *((c, limits.max_text_chars) for c in TEXT_FIELDS),
     ):
-        if column not in frame.columns or frame[column].dtype != object:
+        if column not in frame.columns or not _is_text_column(frame[column]):
             continue
         text = frame[column].where(frame[column].map(lambda v: isinstance(v, str)))
         lengths = text.str.len().fillna(0).to_numpy()
@@ -847,6 +863,11 @@ def _check_text(
             control = text.str.contains(_CONTROL, na=False).to_numpy(dtype=bool)
             for i in np.flatnonzero(control)[:MAX_LISTED_PROBLEMS]:
                 problems.append(f"{labels[i]}: {column} contains a control character (a newline, tab, ...)")
+
+
+def _is_text_column(values: pd.Series) -> bool:
+    """Whether a column holds text (pandas' string dtype, or objects that may be text)."""
+    return values.dtype == object or pd.api.types.is_string_dtype(values)
 
 
 def _check_geometry(
@@ -951,7 +972,7 @@ def _check_corridor_agreement(frame: gpd.GeoDataFrame, problems: list[str]) -> N
             if listed == MAX_LISTED_PROBLEMS:
                 return
             rows = table.index[table["corridor_id"] == corridor]
-            values = list(dict.fromkeys(table.loc[rows, column]))[:5]
+            values = list(dict.fromkeys(frame.loc[rows, column].tolist()))[:5]
             problems.append(
                 f"corridors rows {_rows(rows)} (corridor_id={_show_id(corridor)}): rows of one corridor "
                 f"disagree on {column} ({', '.join(map(_show_short, values))})"

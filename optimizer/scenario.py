@@ -80,8 +80,8 @@ def _read_text(path: Path, where: str, limits: InputLimits) -> str:
         size = os.stat(path).st_size
         if size > limits.max_scenario_bytes:
             raise InvalidScenarioError(
-                f"{where}: {size:,} bytes; a scenario file may have {limits.max_scenario_bytes:,} "
-                "(InputLimits.max_scenario_bytes)"
+                f"{where}: {size:,} bytes; a scenario file may have at most "
+                f"{limits.max_scenario_bytes:,} bytes (InputLimits.max_scenario_bytes)"
             )
         with path.open("rb") as handle:
             data = handle.read(limits.max_scenario_bytes + 1)
