@@ -4,6 +4,10 @@ Each demand is first solved on its own (single routes by the spine solver, diver
 one CP-SAT model); those answers are the heuristic start and the upper bound.  Demands are then
 pruned with exact bounds and designed together in one CP-SAT model whose objective is the cost
 of the union: an edge or a permit used by several routes is paid once.
+
+A call runs under one CallStop, set by the caller's stop or when the time limit runs out:
+every phase polls it (and model builds between their steps), so a stopped call returns at
+once with what it has: its best design so far (FEASIBLE with its bound) or UNSOLVED.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from ortools.sat.python import cp_model
 
 from optimizer.design_mip import DesignMip, build_design_mip, solve_design_mip, start_values
 from optimizer.design_model import (
+    BuildStoppedError,
     DesignModel,
     Slot,
     build_design_model,
@@ -29,7 +34,7 @@ from optimizer.design_model import (
     split_values,
 )
 from optimizer.flows import diverse_flow, site_edges
-from optimizer.model import hold_cost
+from optimizer.model import CallStop, call_time_limit_s, hold_cost, stopped_by_caller
 from optimizer.problem import (
     COST_RELATIVE_TOLERANCE,
     DESIGN_ENGINES,
@@ -43,7 +48,6 @@ from optimizer.problem import (
     RouteResult,
     RouteStatus,
     SolverOptions,
-    StopSignal,
 )
 from optimizer.prune import (
     PathEval,
@@ -117,6 +121,20 @@ def solve_design(
         )
     for i, demand in enumerate(demands):
         _check_demand(arrays, demand, i)
+    demands = [_without_idle_cap(arrays, d) for d in demands]
+    with CallStop(options.stop, options.time_limit_s) as stop:
+        return _solve_design(arrays, demands, replace(options, stop=stop), started, diagnose=diagnose)
+
+
+def _solve_design(
+    arrays: EdgeArrays,
+    demands: Sequence[DesignDemand],
+    options: SolverOptions,
+    started: float,
+    *,
+    diagnose: bool,
+) -> DesignResult:
+    """solve_design for checked demands under the call's stop signal."""
     alone = _solve_each(arrays, demands, options, started, diagnose=diagnose)
     independent = union_cost(arrays, [r for o in alone for r in o.routes])
     found = [i for i, o in enumerate(alone) if o.routes]
@@ -144,13 +162,16 @@ def _solve_each(
     solo = replace(options, on_incumbent=None) if several else options  # the joint model reports
     alone: list[_Outcome] = []
     for k, demand in enumerate(demands):
+        if _halted(options):
+            alone.append(_Outcome(RouteStatus.UNSOLVED, reason=_unsolved_reason(options)))
+            continue
         left = share * options.time_limit_s - (time.perf_counter() - started)
         budget = replace(solo, time_limit_s=max(left / (len(demands) - k), 0.0))
         alone.append(_solve_alone(arrays, demand, budget, diagnose=diagnose))
     retry = [i for i, o in enumerate(alone) if o.status is RouteStatus.UNSOLVED]
     for n, i in enumerate(retry):
         left = _remaining(options, started).time_limit_s * (0.5 if several else 1.0)
-        if left <= 0.05 or (options.stop is not None and options.stop.is_set()):
+        if left <= 0.05 or _halted(options):
             break
         again = _solve_alone(arrays, demands[i], replace(solo, time_limit_s=left / (len(retry) - n)))
         if again.routes or again.status is RouteStatus.INFEASIBLE:
@@ -161,6 +182,27 @@ def _solve_each(
 def _remaining(options: SolverOptions, started: float) -> SolverOptions:
     """The options with the time left of the call's limit."""
     return replace(options, time_limit_s=max(options.time_limit_s - (time.perf_counter() - started), 0.0))
+
+
+def _halted(options: SolverOptions) -> bool:
+    """Whether the call was stopped (by its caller or its time limit): phases then return."""
+    return options.stop is not None and options.stop.is_set()
+
+
+def _without_idle_cap(arrays: EdgeArrays, demand: DesignDemand) -> DesignDemand:
+    """The demand without a max_cost that no design can reach: at least every edge it may use
+    and every permit together.  It cannot bind, and a huge one (1e15, 1e308) would be beyond
+    the solvers' integer ranges."""
+    max_cost = demand.query.max_cost
+    if max_cost is None:
+        return demand
+    usable = arrays.tail != arrays.head
+    if demand.query.edge_allowed is not None:
+        usable = usable & demand.query.edge_allowed
+    everything = float(arrays.cost[usable].sum()) + float(arrays.permit_cost.sum())
+    if max_cost < everything:
+        return demand
+    return replace(demand, query=replace(demand.query, max_cost=None))
 
 
 def _check_demand(arrays: EdgeArrays, demand: DesignDemand, index: int) -> None:
@@ -191,6 +233,8 @@ def _solve_alone(
     arrays: EdgeArrays, demand: DesignDemand, options: SolverOptions, *, diagnose: bool = True
 ) -> _Outcome:
     """A demand's optimal route set as if nothing else were built."""
+    if _halted(options):
+        return _Outcome(RouteStatus.UNSOLVED, reason=_unsolved_reason(options))
     if demand.paths == 1:
         result = solve_route(arrays, demand.query, options=options)
         routes = (evaluate_path(arrays, demand.query.source, result.edges),) if result.has_route else ()
@@ -254,9 +298,12 @@ def _solve_alone_cp(
     upper = union_cost(arrays, start) if start else math.inf
     arcs = _prune(arrays, demand, bounds, upper)
     slots = [Slot(0, p, demand.query.source, arcs) for p in range(demand.paths)]
-    design = build_design_model(arrays, [demand], slots, upper_bound=upper)
-    if start:
-        hint_design(design, [r.edges for r in start])
+    try:
+        design = build_design_model(arrays, [demand], slots, upper_bound=upper, stop=options.stop)
+        if start:
+            hint_design(design, [r.edges for r in start], stop=options.stop)
+    except BuildStoppedError:
+        return _interim(arrays, start, -math.inf, options)
     return _run(arrays, [demand], design, start, _remaining(options, started))
 
 
@@ -381,7 +428,7 @@ def _run(
         proven, model_bound = False, -math.inf
     if start and start_cost < cost:
         routes, cost = list(start), start_cost
-    if proven and options.tie_break_latency:
+    if proven and options.tie_break_latency and not _halted(options):
         quiet = replace(options, on_incumbent=None)  # latency is not a cost to report
         routes = _tie_break(arrays, demands, design, outcome, routes, quiet, started)
     if proven:
@@ -394,9 +441,24 @@ def _run(
 
 def _unsolved_reason(options: SolverOptions) -> str:
     """Why a search ended without routes: stopped by the caller, or out of time."""
-    if options.stop is not None and options.stop.is_set():
+    if stopped_by_caller(options.stop):
         return "stopped (cancelled or past the deadline) before any feasible design was found"
-    return f"time limit {options.time_limit_s:g} s reached before any feasible design was found"
+    limit = call_time_limit_s(options.stop, options.time_limit_s)
+    return f"time limit {limit:g} s reached before any feasible design was found"
+
+
+def _interim(
+    arrays: EdgeArrays, start: Sequence[PathEval] | None, lower: float, options: SolverOptions
+) -> _Outcome:
+    """What a search halted before it ran has: its start (OPTIMAL when the lower bound meets
+    its cost, else FEASIBLE with that bound), or UNSOLVED without one."""
+    if not start:
+        return _Outcome(RouteStatus.UNSOLVED, bound=lower, reason=_unsolved_reason(options))
+    cost = union_cost(arrays, start)
+    bound = min(lower, cost)
+    if relative_gap(cost, bound) <= COST_RELATIVE_TOLERANCE:
+        return _Outcome(RouteStatus.OPTIMAL, tuple(start), cost)
+    return _Outcome(RouteStatus.FEASIBLE, tuple(start), bound)
 
 
 def _checked(
@@ -428,7 +490,7 @@ def _checked_slots(
 def _tie_break(arrays, demands, design, outcome, routes, options, started) -> list[PathEval]:
     """Among designs of the optimal cost, the one of lowest total latency."""
     remaining = options.time_limit_s - (time.perf_counter() - started)
-    if remaining <= 0.05:
+    if remaining <= 0.05 or _halted(options):
         return routes
     cost = union_cost(arrays, routes)
     hold_cost(
@@ -464,9 +526,12 @@ def _run_mip(
         return _Outcome(RouteStatus.INFEASIBLE, bound=math.inf)
     upper = union_cost(arrays, start) if start else math.inf
     proven = start and relative_gap(upper, lower) <= COST_RELATIVE_TOLERANCE
-    if proven and not options.tie_break_latency:
-        return _Outcome(RouteStatus.OPTIMAL, tuple(start), upper)
-    mip = build_design_mip(arrays, demands, slots)
+    if (proven and not options.tie_break_latency) or _halted(options):
+        return _interim(arrays, start, lower, options)
+    try:
+        mip = build_design_mip(arrays, demands, slots, stop=options.stop)
+    except BuildStoppedError:
+        return _interim(arrays, start, lower, options)
     if proven:  # only cost ties are left to settle
         routes = _faster_ties(arrays, demands, mip, list(start), options, 0.0)
         return _Outcome(RouteStatus.OPTIMAL, tuple(routes), upper)
@@ -515,12 +580,13 @@ def _portfolio(
     """The same design solved by the MIP (HiGHS, one thread) and by CP-SAT (num_workers) side
     by side: the first to prove its answer stops the other; the cheaper routes and the higher
     bound of the two are kept.  options.design_engine picks one engine alone."""
+    if _halted(options):
+        return _interim(arrays, start, lower, options)
     engines = {"mip": _mip_engine, "cp-sat": _cp_engine}
     chosen = list(engines) if options.design_engine == "portfolio" else [options.design_engine]
     if len(chosen) == 1 or options.num_workers < 2:
         engine = engines[chosen[0] if len(chosen) == 1 else "mip"]
         return engine(arrays, demands, slots, start, lower, options, stats, cp_cuts)
-    stops = {name: StopSignal() for name in chosen}
     results: dict[str, _Outcome | BaseException] = {}
     workers = {"mip": 1, "cp-sat": options.num_workers}  # HiGHS's branch and bound is serial
 
@@ -535,8 +601,8 @@ def _portfolio(
                 if other != name:
                     stop.set()
 
-    parent = options.stop
-    with parent.hooked(lambda: [s.set() for s in stops.values()]) if parent else contextlib.nullcontext():
+    with contextlib.ExitStack() as scope:  # each engine's stop follows the call's
+        stops = {name: scope.enter_context(CallStop(options.stop)) for name in chosen}
         threads = [threading.Thread(target=run, args=(name,), daemon=True) for name in chosen]
         for thread in threads:
             thread.start()
@@ -587,11 +653,14 @@ def _mip_engine(arrays, demands, slots, start, lower, options, stats, cp_cuts) -
 def _cp_engine(arrays, demands, slots, start, lower, options, stats, cp_cuts) -> _Outcome:
     """The CP-SAT design model over the same slots, from the same start."""
     upper = union_cost(arrays, start) if start else math.inf
-    design = build_design_model(arrays, demands, slots, upper_bound=upper)
-    if cp_cuts is not None:
-        cp_cuts(design)
-    if start:
-        hint_design(design, [r.edges for r in start])
+    try:
+        design = build_design_model(arrays, demands, slots, upper_bound=upper, stop=options.stop)
+        if cp_cuts is not None:
+            cp_cuts(design)
+        if start:
+            hint_design(design, [r.edges for r in start], stop=options.stop)
+    except BuildStoppedError:
+        return _interim(arrays, start, lower, options)
     outcome = _run(arrays, demands, design, start, options)
     if outcome.status is RouteStatus.FEASIBLE and math.isfinite(lower):
         bound = min(max(outcome.bound, lower), union_cost(arrays, outcome.routes))
@@ -618,7 +687,7 @@ def _faster_ties(
     """Among designs of the optimal cost, a faster one: the MIP held at that cost minimizing
     latency, for at most as long again as the cost took (at least half a second)."""
     budget = min(options.time_limit_s, max(0.5, first_s))
-    if budget <= 0.05:
+    if budget <= 0.05 or _halted(options):
         return routes
     cost = union_cost(arrays, routes)
     quiet = replace(options, on_incumbent=None)  # latency is not a cost to report
@@ -693,7 +762,14 @@ def _tree_relaxation(
     bounded: set[int] = set()
     best = _Outcome(RouteStatus.FEASIBLE, bound=-math.inf)
     for _ in range(rounds):
-        mip = build_design_mip(arrays, relaxed, tree_slots, root=root, bounded=sorted(bounded))
+        if _halted(options):
+            return best
+        try:
+            mip = build_design_mip(
+                arrays, relaxed, tree_slots, root=root, bounded=sorted(bounded), stop=options.stop
+            )
+        except BuildStoppedError:
+            return best
         stats.update(tree_columns=float(mip.n_cols), tree_rows=float(mip.matrix.shape[0]))
         left = _remaining(options, started)
         outcome = solve_design_mip(mip, options=left, time_limit_s=left.time_limit_s)
@@ -781,6 +857,8 @@ def _improved(
     for _ in range(passes):
         changed = False
         for d, demand in enumerate(demands):
+            if _halted(options):
+                return routes
             if demand.paths != 1 or time.perf_counter() - started > options.time_limit_s:
                 continue
             (i,) = np.flatnonzero(owner == d)
@@ -844,24 +922,30 @@ def _solve_joint(
     options: SolverOptions,
     stats: dict[str, float],
 ) -> _Outcome:
-    """One model for the demands that have routes, the union of their independent answers as start."""
+    """One model for the demands that have routes, the union of their independent answers as
+    start; halted, the best start found so far with the best bound proven."""
     started = time.perf_counter()
     chosen = [demands[i] for i in found]
+    start = [r for i in found for r in sorted(alone[i].routes, key=lambda r: r.latency_ms)]
+    # The union costs at least what the costliest demand costs on its own.
+    floor = max((alone[i].bound for i in found if math.isfinite(alone[i].bound)), default=-math.inf)
+    if _halted(options):
+        return _interim(arrays, start, floor, options)
     bounds = [_bounds(arrays, demands[i].query) for i in found]
     arcs = [_prune(arrays, demands[i], b, upper) for i, b in zip(found, bounds, strict=True)]  # type: ignore[arg-type]
     caps = [union_cost(arrays, alone[i].routes) for i in found]
     private = _prune_private(arrays, chosen, bounds, arcs, caps)  # type: ignore[arg-type]
-    slots: list[Slot] = []
-    start: list[PathEval] = []
-    for d, i in enumerate(found):
-        slots.extend(Slot(d, p, demands[i].query.source, arcs[d]) for p in range(demands[i].paths))
-        start.extend(sorted(alone[i].routes, key=lambda r: r.latency_ms))
+    slots = [
+        Slot(d, p, chosen[d].query.source, arcs[d]) for d in range(len(found)) for p in range(chosen[d].paths)
+    ]
     stats["arcs_model"] = float(sum(len(s.arcs.edge) for s in slots))
     stats["prune_s"] = time.perf_counter() - started
-    # The union costs at least what the costliest demand costs on its own.
-    floor = max((alone[i].bound for i in found if math.isfinite(alone[i].bound)), default=-math.inf)
+    if _halted(options):
+        return _interim(arrays, start, floor, options)
     start = _improved(arrays, chosen, slots, start, _share(options, started, 0.1))
     stats["heuristic_s"] = time.perf_counter() - started - stats["prune_s"]
+    if _halted(options):
+        return _interim(arrays, start, floor, options)
     if (root := _common_root(chosen)) is not None:
         tree = _tree_relaxation(arrays, chosen, bounds, slots, root, _share(options, started, 0.5), stats)  # type: ignore[arg-type]
         if tree.status is RouteStatus.OPTIMAL:  # proven: only cost ties are left to settle
@@ -871,10 +955,15 @@ def _solve_joint(
         floor = max(floor, tree.bound)
         if tree.routes and union_cost(arrays, tree.routes) < union_cost(arrays, start):
             start = list(tree.routes)
+    if _halted(options):
+        return _interim(arrays, start, floor, options)
     if any(_separated(d) for d in chosen):
-        design = build_design_model(arrays, chosen, slots, upper_bound=upper)
-        _cap_private_cost(arrays, design, private, caps)
-        hint_design(design, [r.edges for r in start])
+        try:
+            design = build_design_model(arrays, chosen, slots, upper_bound=upper, stop=options.stop)
+            _cap_private_cost(arrays, design, private, caps)
+            hint_design(design, [r.edges for r in start], stop=options.stop)
+        except BuildStoppedError:
+            return _interim(arrays, start, floor, options)
         outcome = _run(arrays, chosen, design, start, _remaining(options, started))
     else:
 
@@ -1067,10 +1156,14 @@ def _diagnosed(arrays: EdgeArrays, demand: DesignDemand, bounds: _Bounds, option
 
 
 def _diverse_reason(arrays: EdgeArrays, demand: DesignDemand, bounds: _Bounds, options: SolverOptions) -> str:
-    """Which requirement leaves no set of diverse routes, said in numbers."""
+    """Which requirement leaves no set of diverse routes, said in numbers (in fewer words when
+    the call is halted: the diagnosis solves are then skipped)."""
     query, k = demand.query, demand.paths
     a, b = query.label(query.source), query.label(query.target)
     kind = _kind_words(demand)
+    limit = query.max_latency_ms
+    if _halted(options):
+        return f"no {k} {kind} routes {a}-{b} meet all constraints together (bound {limit:.2f} ms)"
     started = time.perf_counter()
     count, found = _most_diverse(arrays, demand, bounds, replace(options, on_incumbent=None))
     if count is not None and count < k:
@@ -1083,7 +1176,6 @@ def _diverse_reason(arrays: EdgeArrays, demand: DesignDemand, bounds: _Bounds, o
     budget = max(r.latency_ms for r in found) if found else math.inf
     quiet = replace(_remaining(options, started), on_incumbent=None)  # latency is not a cost to report
     slowest = _least_slowest(arrays, demand, bounds, budget, quiet)
-    limit = query.max_latency_ms
     within = budget <= limit + LATENCY_TOLERANCE_MS  # a set found by the count meets the bound
     if slowest is not None:
         least, proven = slowest
@@ -1164,8 +1256,13 @@ def _most_diverse(
     if quick:
         return demand.paths, quick
     for count in range(demand.paths, 1, -1):
+        if _halted(options):
+            return None, []
         slots = _open_slots(arrays, relaxed, bounds, count)
-        design = build_design_model(arrays, [relaxed], slots, latency_bounded=False)
+        try:
+            design = build_design_model(arrays, [relaxed], slots, latency_bounded=False, stop=options.stop)
+        except BuildStoppedError:
+            return None, []
         design.model.clear_objective()
         left = _remaining(options, started).time_limit_s
         outcome = solve_design_model(design, options=options, time_limit_s=left)
@@ -1186,9 +1283,14 @@ def _least_slowest(
 
     budget_ms, the slowest route of a diverse set already found, prunes arcs beyond it.
     """
+    if _halted(options):
+        return None
     relaxed = _relaxed(demand)
     slots = _open_slots(arrays, relaxed, bounds, demand.paths, budget_ms)
-    design = build_design_model(arrays, [relaxed], slots, latency_bounded=False)
+    try:
+        design = build_design_model(arrays, [relaxed], slots, latency_bounded=False, stop=options.stop)
+    except BuildStoppedError:
+        return None
     design.model.minimize(design.slot_latency[-1])  # slots are ordered by latency
     outcome = solve_design_model(design, options=options, time_limit_s=options.time_limit_s)
     if outcome.arc_values is None:

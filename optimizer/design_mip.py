@@ -26,9 +26,9 @@ import numpy as np
 import scipy.sparse as sp
 from ortools.linear_solver.python import model_builder_helper as mbh
 
-from optimizer.design_model import Slot
+from optimizer.design_model import Slot, poll
 from optimizer.flows import site_edges, site_node_mask
-from optimizer.model import ModelOutcome
+from optimizer.model import CallStop, ModelOutcome
 from optimizer.problem import (
     LATENCY_TOLERANCE_MS,
     DesignDemand,
@@ -167,6 +167,7 @@ def build_design_mip(
     *,
     root: int | None = None,
     bounded: Sequence[int] = (),
+    stop: StopSignal | None = None,
 ) -> DesignMip:
     """Minimum union cost of every slot's route, each demand's routes diverse and bounded.
 
@@ -192,19 +193,26 @@ def build_design_mip(
     no other per-route limit: if route P ran u->v and Q v->u, one of them could follow the
     other's part from the root to that edge instead, strictly faster and on edges built
     anyway, so some optimum of least total latency uses every edge one way only.
+
+    stop, when set, ends the build between row families (BuildStoppedError).
     """
     arcs = _Arcs.of(slots)
     n_arcs = len(arcs.edge)
     offsets = np.concatenate([[0], np.cumsum([len(s.arcs.edge) for s in slots])]).astype(np.int64)
     b = _Builder(arrays, demands, slots, arcs, root)
+    poll(stop)
     b.flow_rows()  # (1)
     b.latency_rows(range(len(slots)) if root is None else bounded)  # (2)
+    poll(stop)
     b.build_columns()  # (3)
     b.permit_columns()  # (4)
     for d in np.unique(arcs.demand).tolist():
+        poll(stop)
         b.diversity_rows(d)  # (5), (8)
         b.cost_row(d)  # (7)
+    poll(stop)
     b.count_rows()  # (6)
+    poll(stop)
     matrix, row_lower, row_upper = b.rows.matrix(b.n_cols)
     cost = np.zeros(b.n_cols)
     for col, value in b.objective:
@@ -437,7 +445,7 @@ class _Builder:
             self.rows.add(np.zeros(len(v), np.int64), v, 1.0, -np.inf, float(limit), 1)
 
     def cost_row(self, d: int) -> None:
-        """Demand d's own edges and permits within its max_cost."""
+        """Demand d's own edges and permits within its max_cost (no row when it cannot bind)."""
         max_cost = self.demands[d].query.max_cost
         if max_cost is None:
             return
@@ -464,10 +472,10 @@ class _Builder:
                 self._at_least(p[prow], arc[ok])
                 cols.append(p)
                 vals.append(arrays.permit_cost[uniq])
-        col = np.concatenate(cols)
-        self.rows.add(
-            np.zeros(len(col), np.int64), col, np.concatenate(vals), -np.inf, cost_ceiling(max_cost), 1
-        )
+        col, val = np.concatenate(cols), np.concatenate(vals)
+        if cost_ceiling(max_cost) >= float(val.sum()):
+            return  # every column at 1 fits: a huge max_cost would only strain the solver's numerics
+        self.rows.add(np.zeros(len(col), np.int64), col, val, -np.inf, cost_ceiling(max_cost), 1)
 
     def _at_least(self, indicator: np.ndarray, arc: np.ndarray) -> None:
         """indicator[i] >= x[arc[i]], row by row."""
@@ -566,13 +574,19 @@ def solve_design_mip(
     stop = options.stop
     if stop is not None and stop.is_set():
         return ModelOutcome(RouteStatus.UNSOLVED, None, math.nan, -math.inf, 0.0)
-    if stop is not None and matrix.nnz >= _CHILD_NONZEROS:
+    if _may_stop_early(stop) and matrix.nnz >= _CHILD_NONZEROS:
         outcome = _solve_in_child(task, stop)
     else:
         outcome = _solve_task(task, stop)
     if outcome.arc_values is None:
         return outcome
     return replace(outcome, arc_values=outcome.arc_values[: mip.n_arc_cols])
+
+
+def _may_stop_early(stop: StopSignal | None) -> bool:
+    """Whether stop may be set before the solver's own time limit ends it: a caller's signal or
+    a rival engine's, not a call's bare timer (HiGHS keeps that limit itself)."""
+    return stop is not None and not (isinstance(stop, CallStop) and stop.timer_only)
 
 
 def _solve_task(task: _MipTask, stop: StopSignal | None = None) -> ModelOutcome:

@@ -25,17 +25,30 @@ from optimizer.problem import (
     Diversity,
     EdgeArrays,
     SolverOptions,
+    StopSignal,
 )
 from optimizer.prune import PrunedArcs, arcs_along, cost_ceiling
 
 __all__ = [
+    "BuildStoppedError",
     "DesignModel",
     "Slot",
     "build_design_model",
     "hint_design",
+    "poll",
     "solve_design_model",
     "split_values",
 ]
+
+
+class BuildStoppedError(Exception):
+    """A model build given up part way because its stop signal was set."""
+
+
+def poll(stop: StopSignal | None) -> None:
+    """Raise BuildStoppedError when stop is set (between the steps of a long build)."""
+    if stop is not None and stop.is_set():
+        raise BuildStoppedError
 
 
 @dataclass(frozen=True, eq=False)
@@ -76,10 +89,19 @@ class DesignModel:
 class _Builder:
     """Collects variables and constraints of a design model."""
 
-    def __init__(self, arrays: EdgeArrays, demands: Sequence[DesignDemand], slots: list[Slot]) -> None:
-        self.arrays, self.demands, self.slots = arrays, demands, slots
+    def __init__(
+        self,
+        arrays: EdgeArrays,
+        demands: Sequence[DesignDemand],
+        slots: list[Slot],
+        stop: StopSignal | None = None,
+    ) -> None:
+        self.arrays, self.demands, self.slots, self.stop = arrays, demands, slots, stop
         self.model = cp_model.CpModel()
-        self.x = [[self.model.new_bool_var("") for _ in range(len(s.arcs.edge))] for s in slots]
+        self.x: list[list[cp_model.IntVar]] = []
+        for s in slots:
+            poll(stop)
+            self.x.append([self.model.new_bool_var("") for _ in range(len(s.arcs.edge))])
         self.site_masks = [site_edges(arrays, d) for d in demands]
         self.ors: list[tuple[cp_model.IntVar, list[tuple[int, int]]]] = []
 
@@ -99,6 +121,7 @@ class _Builder:
         """(slot, arc) uses grouped by a per-arc key (edge, head node ...)."""
         groups: dict[int, list[tuple[int, int]]] = defaultdict(list)
         for s in slots:
+            poll(self.stop)
             for a, k in enumerate(key(self.slots[s]).tolist()):
                 groups[k].append((s, a))
         return groups
@@ -111,6 +134,7 @@ def build_design_model(
     *,
     upper_bound: float = math.inf,
     latency_bounded: bool = True,
+    stop: StopSignal | None = None,
 ) -> DesignModel:
     """Minimum union cost of every slot's route, each demand's routes diverse and bounded.
 
@@ -122,8 +146,10 @@ def build_design_model(
           counted jurisdictions per slot <= max_jurisdictions              (5)
           each demand's own union cost <= max_cost                         (6)
           slots of a demand ordered by latency (symmetry)                  (7)
+
+    stop, when set, ends the build part way (BuildStoppedError): a large model takes seconds.
     """
-    b = _Builder(arrays, demands, slots)
+    b = _Builder(arrays, demands, slots, stop)
     model = b.model
     used_edges = np.unique(np.concatenate([s.arcs.edge for s in slots])) if slots else np.zeros(0, int)
     all_juris = _jurisdictions_on(arrays, used_edges)
@@ -138,6 +164,7 @@ def build_design_model(
     latency_scale = scale_into(max(top, 1e-9), LATENCY_SCALE_BUDGET, lat_integral)
     slot_latency = []
     for i, slot in enumerate(slots):
+        poll(stop)
         query = demands[slot.demand].query
         _flow(model, b.x[i], slot.arcs, arrays.n_nodes, query.source, query.target)  # (1)
         lat_int = np.round(arrays.latency_ms[slot.arcs.edge] * latency_scale).astype(np.int64)
@@ -153,6 +180,7 @@ def build_design_model(
     for i, slot in enumerate(slots):
         by_demand[slot.demand].append(i)
     for d, members in by_demand.items():
+        poll(stop)
         _diversity(b, demands[d], members)  # (3), (4)
         for first, second in itertools.pairwise(members):  # (7)
             model.add(slot_latency[first] <= slot_latency[second])
@@ -164,10 +192,9 @@ def build_design_model(
         if max_cost is not None:
             own_edges = b.arcs_by(lambda s: s.arcs.edge, members)
             own_terms, own_coefs = _union_cost_terms(b, own_edges, permit_j, cost_scale, members)
-            model.add(
-                cp_model.LinearExpr.weighted_sum(own_terms, own_coefs)
-                <= math.floor(cost_ceiling(max_cost) * cost_scale)
-            )
+            ceiling = cost_ceiling(max_cost) * cost_scale  # a float: it may be beyond any integer
+            if ceiling < sum(own_coefs):  # else it cannot bind
+                model.add(cp_model.LinearExpr.weighted_sum(own_terms, own_coefs) <= math.floor(ceiling))
     model.minimize(objective)
     latency_total = sum(slot_latency) if slot_latency else cp_model.LinearExpr.constant(0)
     margin = 0.5 * (len(used_edges) + len(permit_j)) / cost_scale
@@ -220,7 +247,9 @@ def _union_cost_terms(
     terms: list = []
     coefs: list[int] = []
     cost = b.arrays.cost
-    for e, uses in edge_uses.items():
+    for n, (e, uses) in enumerate(edge_uses.items()):
+        if n % 256 == 0:
+            poll(b.stop)
         c = round(float(cost[e]) * cost_scale)
         if c == 0:
             continue
@@ -279,7 +308,9 @@ def _diversity(b: _Builder, demand: DesignDemand, members: list[int]) -> None:
     arrays = b.arrays
     shared = site_edges(arrays, demand)
     edge_uses = {e: u for e, u in b.arcs_by(lambda s: s.arcs.edge, members).items() if not shared[e]}
-    for e, uses in edge_uses.items():
+    for n, (e, uses) in enumerate(edge_uses.items()):
+        if n % 256 == 0:
+            poll(b.stop)
         between_ends = {int(arrays.tail[e]), int(arrays.head[e])} <= ends
         if (demand.diversity is Diversity.EDGE or between_ends) and len({s for s, _a in uses}) > 1:
             b.model.add_at_most_one(b.x[s][a] for s, a in uses)
@@ -293,6 +324,7 @@ def _diversity(b: _Builder, demand: DesignDemand, members: list[int]) -> None:
             if e in edge_uses:
                 groups[g].append(e)
         for edges in groups.values():
+            poll(b.stop)
             per_slot: dict[int, list[tuple[int, int]]] = defaultdict(list)
             for e in edges:
                 for s, a in edge_uses[e]:
@@ -313,7 +345,9 @@ def _separation(b: _Builder, conflicts: np.ndarray, edge_uses: dict[int, list[tu
             used[key] = b.indicator([u for u in edge_uses[edge] if u[0] == slot])
         return used[key]
 
-    for e, f in conflicts.tolist():
+    for n, (e, f) in enumerate(conflicts.tolist()):
+        if n % 256 == 0:
+            poll(b.stop)
         if e == f or e not in edge_uses or f not in edge_uses:
             continue
         slots_e = {s for s, _a in edge_uses[e]}
@@ -324,22 +358,29 @@ def _separation(b: _Builder, conflicts: np.ndarray, edge_uses: dict[int, list[tu
                     b.model.add_bool_or([on(p, e).Not(), on(q, f).Not()])
 
 
-def hint_design(design: DesignModel, routes: Sequence[Sequence[int] | None]) -> None:
+def hint_design(
+    design: DesignModel, routes: Sequence[Sequence[int] | None], *, stop: StopSignal | None = None
+) -> None:
     """Warm start from known routes (edge lists per slot, travel order), with every indicator.
 
     Each demand's routes go to its slots in order of their integer latency, so the hint meets
     the latency ordering of the slots (a float order can flip on near-ties once rounded).
+    stop, when set, ends it part way (BuildStoppedError).
     """
     routes = _ordered_for_slots(design, routes)
     values: list[list[bool]] = []
     for slot, edges in zip(design.slots, routes, strict=True):
+        poll(stop)
         values.append((arcs_along(slot.arcs, slot.source, edges) or []) if edges is not None else [])
     if any(not v for v in values):
         return  # a hint must be complete to help; a partial one is dropped
     for xs, vs in zip(design.x, values, strict=True):
+        poll(stop)
         for var, value in zip(xs, vs, strict=True):
             design.model.add_hint(var, value)
-    for var, uses in design.ors:
+    for n, (var, uses) in enumerate(design.ors):
+        if n % 1024 == 0:
+            poll(stop)
         design.model.add_hint(var, any(values[s][a] for s, a in uses))
 
 

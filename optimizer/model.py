@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -17,15 +18,18 @@ from optimizer.problem import (
     RouteQuery,
     RouteStatus,
     SolverOptions,
+    StopSignal,
 )
 from optimizer.prune import PrunedArcs, arcs_along, cost_ceiling
 
 __all__ = [
     "COST_SCALE_BUDGET",
     "LATENCY_SCALE_BUDGET",
+    "CallStop",
     "ModelOutcome",
     "RouteModel",
     "build_route_model",
+    "call_time_limit_s",
     "hold_cost",
     "integer_cost_scale",
     "relevant_jurisdictions",
@@ -33,6 +37,7 @@ __all__ = [
     "scale_into",
     "solve_cp_model",
     "solve_route_model",
+    "stopped_by_caller",
 ]
 
 COST_SCALE_BUDGET = 2.0**40
@@ -48,6 +53,62 @@ _STATUS = {
     cp_model.UNKNOWN: RouteStatus.UNSOLVED,
 }
 """CP-SAT terminations mapped to route statuses; MODEL_INVALID is a bug and raises."""
+
+
+class CallStop(StopSignal):
+    """The stop signal of one solve call: set when the caller's signal is, when the call's time
+    limit runs out (a timer thread), or by set(); hooked and timed only inside its `with` block.
+
+    Every phase of the call polls it alone, so a time limit halts Python work as a cancel does;
+    by_caller tells the two apart (for reasons).
+    """
+
+    def __init__(self, caller: StopSignal | None, time_limit_s: float = math.inf) -> None:
+        super().__init__()
+        self.caller = caller
+        self.time_limit_s = time_limit_s
+        self._scope = contextlib.ExitStack()
+
+    def __enter__(self) -> CallStop:
+        """Follow the caller's signal and start the timer."""
+        if self.caller is not None:
+            self._scope.enter_context(self.caller.hooked(self.set))
+        if math.isfinite(self.time_limit_s):
+            timer = threading.Timer(max(self.time_limit_s, 0.0), self.set)
+            timer.daemon = True
+            self._scope.callback(timer.cancel)
+            timer.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        """Stop following the caller and cancel the timer."""
+        self._scope.close()
+
+    @property
+    def by_caller(self) -> bool:
+        """Whether the caller's signal (a cancel or a deadline, not the time limit) is set."""
+        return stopped_by_caller(self.caller)
+
+    @property
+    def timer_only(self) -> bool:
+        """Whether nothing but this call's own time limit can set it (no caller signal)."""
+        return self.caller is None
+
+
+def call_time_limit_s(stop: StopSignal | None, default: float) -> float:
+    """The time limit of the innermost call that set one (for reasons), else default."""
+    while isinstance(stop, CallStop):
+        if math.isfinite(stop.time_limit_s):
+            return stop.time_limit_s
+        stop = stop.caller
+    return default
+
+
+def stopped_by_caller(stop: StopSignal | None) -> bool:
+    """Whether a caller's stop, not a call's time limit, has set the signal."""
+    if stop is None or not stop.is_set():
+        return False
+    return stop.by_caller if isinstance(stop, CallStop) else True
 
 
 @dataclass(eq=False)
@@ -164,11 +225,12 @@ def _add_resource_limits(
 
 
 def _max_cost_int(max_cost: float | None, cost_scale: float, total_int: int) -> int | None:
-    """max_cost (plus the tie tolerance) in model units; None when it cannot bind."""
+    """max_cost (plus the tie tolerance) in model units; None when it cannot bind (compared in
+    floats first: a huge max_cost is beyond any integer the solver takes)."""
     if max_cost is None:
         return None
-    ceiling = math.floor(cost_ceiling(max_cost) * cost_scale)
-    return None if ceiling >= total_int else ceiling
+    ceiling = cost_ceiling(max_cost) * cost_scale
+    return None if ceiling >= total_int else math.floor(ceiling)
 
 
 def relevant_jurisdictions(arrays: EdgeArrays, query: RouteQuery, edges: np.ndarray) -> np.ndarray:
@@ -285,9 +347,15 @@ def solve_cp_model(
     solver.parameters.presolve_inclusion_work_limit = 0
     callback = _Incumbents(cost_scale, options.on_incumbent) if options.on_incumbent else None
     stop = options.stop
-    with stop.hooked(solver.stop_search) if stop else contextlib.nullcontext():
-        if stop is not None and stop.is_set():
-            solver.parameters.max_time_in_seconds = 0.0  # stopped before the search began
+    if stop is not None and stop.is_set():  # stopped before the search: not even loading the model
+        return ModelOutcome(RouteStatus.UNSOLVED, None, math.nan, -math.inf, 0.0)
+
+    def halt() -> None:
+        """End the search, or (before CP-SAT has begun, when stop_search does nothing) its time."""
+        solver.parameters.max_time_in_seconds = 0.0  # read as the search starts
+        solver.stop_search()
+
+    with stop.hooked(halt) if stop else contextlib.nullcontext():
         code = solver.solve(model, callback)
     if code == cp_model.MODEL_INVALID:
         raise RuntimeError(f"CP-SAT rejected the model: {model.validate()}")

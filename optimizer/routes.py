@@ -67,38 +67,78 @@ class Demand:
     endpoint_radius_km: float = 10.0
 
     def __post_init__(self) -> None:
-        """Check values, naming the demand and field at fault."""
-        where = f"demand {self.id!r}"
-        problems = []
-        if not (_is_number(self.max_latency_ms) and 0 < self.max_latency_ms < math.inf):
-            problems.append(f"{where}: max_latency_ms must be > 0, got {self.max_latency_ms!r}")
-        if self.a == self.b:
-            problems.append(f"{where}: a and b are the same site {self.a!r}")
-        if not (
-            isinstance(self.paths, int) and not isinstance(self.paths, bool) and 1 <= self.paths <= MAX_PATHS
-        ):
-            problems.append(f"{where}: paths must be an integer in [1, {MAX_PATHS}], got {self.paths!r}")
+        """Check types and values, naming the demand and field at fault (never a TypeError)."""
+        where = f"demand {_short(self.id)}"
+        problems = [f"{where}: {p}" for p in self._text_problems()]
+        if isinstance(self.a, str) and self.a == self.b:
+            problems.append(f"{where}: a and b are the same site {_short(self.a)}")
+        problems += [
+            f"{where}: {p}" for p in _number_problems("max_latency_ms", self.max_latency_ms, positive=True)
+        ]
         for name in ("min_separation_km", "endpoint_radius_km"):
-            value = getattr(self, name)
-            if not (_is_number(value) and 0 <= value < math.inf):
-                problems.append(f"{where}: {name} must be a number >= 0, got {value!r}")
-        if self.diversity not in DIVERSITY_KINDS:
-            problems.append(f"{where}: diversity must be one of {DIVERSITY_KINDS}, got {self.diversity!r}")
+            problems += [f"{where}: {p}" for p in _number_problems(name, getattr(self, name))]
+        if self.max_cost is not None:
+            problems += [f"{where}: {p}" for p in _number_problems("max_cost", self.max_cost)]
+        if not (_is_integer(self.paths) and 1 <= self.paths <= MAX_PATHS):
+            problems.append(
+                f"{where}: paths must be an integer in [1, {MAX_PATHS}], got {_short(self.paths)}"
+            )
+        if not (isinstance(self.diversity, str) and self.diversity in DIVERSITY_KINDS):
+            problems.append(
+                f"{where}: diversity must be one of {DIVERSITY_KINDS}, got {_short(self.diversity)}"
+            )
         if self.max_jurisdictions is not None and not (
-            isinstance(self.max_jurisdictions, int) and self.max_jurisdictions >= 0
+            _is_integer(self.max_jurisdictions) and self.max_jurisdictions >= 0
         ):
             problems.append(
-                f"{where}: max_jurisdictions must be an integer >= 0, got {self.max_jurisdictions!r}"
+                f"{where}: max_jurisdictions must be an integer >= 0, got {_short(self.max_jurisdictions)}"
             )
-        if self.max_cost is not None and not (isinstance(self.max_cost, int | float) and self.max_cost >= 0):
-            problems.append(f"{where}: max_cost must be a number >= 0, got {self.max_cost!r}")
         if problems:
             raise InvalidRequestError("; ".join(problems))
+
+    def _text_problems(self) -> list[str]:
+        """What in the text fields is not text: ids, site names, jurisdiction id tuples."""
+        problems = [
+            f"{name} must be text, got {_short(value)}"
+            for name, value in (("id", self.id), ("a", self.a), ("b", self.b))
+            if not isinstance(value, str)
+        ]
+        for name in ("allowed_jurisdictions", "avoid_jurisdictions"):
+            values = getattr(self, name)
+            if not isinstance(values, tuple):
+                problems.append(f"{name} must be a tuple of jurisdiction ids, got {_short(values)}")
+                continue
+            bad = [(i, v) for i, v in enumerate(values) if not isinstance(v, str)][:3]
+            problems += [f"{name}[{i}] must be text, got {_short(v)}" for i, v in bad]
+        return problems
 
 
 def _is_number(value: object) -> bool:
     """A real number (bools excluded)."""
     return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _is_integer(value: object) -> bool:
+    """An integer (bools excluded)."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _number_problems(name: str, value: object, *, positive: bool = False) -> list[str]:
+    """Why value is not a finite number >= 0 (> 0 when positive), in words naming the field."""
+    if not _is_number(value):
+        return [f"{name} must be a number, got {_short(value)}"]
+    finite = math.isfinite(value)  # type: ignore[arg-type]
+    if positive and not (finite and value > 0):  # type: ignore[operator]
+        return [f"{name} must be > 0{'' if finite else ' and finite'}, got {value!r}"]
+    if not (finite and value >= 0):  # type: ignore[operator]
+        return [f"{name} must be a {'' if finite else 'finite '}number >= 0, got {value!r}"]
+    return []
+
+
+def _short(value: object, limit: int = 40) -> str:
+    """A value's repr for a message, cut to a short prefix (input is never echoed unbounded)."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,14 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from optimizer.labels import label_search
-from optimizer.model import build_route_model, relevant_jurisdictions, restrict_to_cost, solve_route_model
+from optimizer.model import (
+    build_route_model,
+    call_time_limit_s,
+    relevant_jurisdictions,
+    restrict_to_cost,
+    solve_route_model,
+    stopped_by_caller,
+)
 from optimizer.problem import (
     COST_RELATIVE_TOLERANCE,
     LATENCY_TOLERANCE_MS,
@@ -69,10 +76,16 @@ _PRUNE_SHRINK = 0.9
 def solve_route(
     arrays: EdgeArrays, query: RouteQuery, *, options: SolverOptions | None = None
 ) -> RouteResult:
-    """The cheapest route meeting the query's bounds, proven optimal or with its gap."""
+    """The cheapest route meeting the query's bounds, proven optimal or with its gap.
+
+    options.stop, once set, ends the search between its phases and inside them: the best route
+    met so far comes back FEASIBLE with its bound, or none UNSOLVED.
+    """
     options = options or SolverOptions()
     started = time.perf_counter()
     _check_query(arrays, query)
+    if _stopped(options):
+        return RouteResult(RouteStatus.UNSOLVED, bound=-math.inf, reason=_unsolved_reason(options))
     bounds = route_bounds(arrays, query)
     if bounds.bounded is None:
         return _infeasible(unreachable_reason(arrays, query, bounds))
@@ -91,11 +104,15 @@ def solve_route(
         "lagrangian_bound": lower,
         "prune_s": prune_s,
     }
+    if _stopped(options):
+        return _cut_short(best, lower, options, stats)
     if options.label_search:
         additive = not len(relevant_jurisdictions(arrays, query, arcs.edge))
         by_labels = _solve_by_labels(arrays, query, pruned, options, started, stats, hand_over=not additive)
         if by_labels is not None:
             return by_labels
+    if _stopped(options):
+        return _cut_short(best, lower, options, stats)
     route_model = build_route_model(
         arrays, query, arcs, hint_edges=best.edges if best else (), upper_bound=upper
     )
@@ -241,11 +258,29 @@ def _solve_by_labels(
     )
 
 
+def _stopped(options: SolverOptions) -> bool:
+    """Whether the caller (or the call's time limit) has stopped the search."""
+    return options.stop is not None and options.stop.is_set()
+
+
+def _cut_short(best: PathEval | None, lower: float, options: SolverOptions, stats: dict) -> RouteResult:
+    """A search stopped before its exact phase: the best route met (FEASIBLE with the Lagrangian
+    bound, OPTIMAL when that bound meets its cost), or UNSOLVED without one."""
+    if best is None:
+        return RouteResult(RouteStatus.UNSOLVED, bound=lower, reason=_unsolved_reason(options), stats=stats)
+    bound = min(lower, best.cost)
+    gap = relative_gap(best.cost, bound)
+    if gap <= COST_RELATIVE_TOLERANCE:
+        return route_result(RouteStatus.OPTIMAL, best, bound=best.cost, gap=0.0, stats=stats)
+    return route_result(RouteStatus.FEASIBLE, best, bound=bound, gap=gap, stats=stats)
+
+
 def _unsolved_reason(options: SolverOptions) -> str:
     """Why the search ended without a route: stopped by the caller, or out of time."""
-    if options.stop is not None and options.stop.is_set():
+    if stopped_by_caller(options.stop):
         return "stopped (cancelled or past the deadline) before any feasible route was found"
-    return f"time limit {options.time_limit_s:g} s reached before any feasible route was found"
+    limit = call_time_limit_s(options.stop, options.time_limit_s)
+    return f"time limit {limit:g} s reached before any feasible route was found"
 
 
 def _checked_route(arrays: EdgeArrays, query: RouteQuery, arcs, outcome) -> PathEval | None:
@@ -311,7 +346,7 @@ def _best_feasible(
 def _tie_break(arrays, query, route_model, outcome, best, options, started) -> PathEval:
     """Among routes of the optimal cost, the one of lowest latency."""
     remaining = options.time_limit_s - (time.perf_counter() - started)
-    if remaining <= 0.05:
+    if remaining <= 0.05 or _stopped(options):
         return best
     restrict_to_cost(route_model, outcome)
     second = solve_route_model(route_model, options=options, time_limit_s=remaining)
