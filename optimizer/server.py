@@ -1,10 +1,12 @@
-"""Run the RouteOptimizer gRPC server: health, reflection, limits and graceful shutdown."""
+"""Run the RouteOptimizer gRPC server: TLS, tokens, quotas, health, reflection, limits and
+graceful shutdown."""
 
 from __future__ import annotations
 
 import logging
 import signal
 import threading
+from collections.abc import Mapping
 from concurrent import futures
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,14 +17,41 @@ from grpc_reflection.v1alpha import reflection
 
 from optimizer.api.fiberopt.v1 import route_optimizer_pb2 as pb
 from optimizer.api.fiberopt.v1 import route_optimizer_pb2_grpc as pb_grpc
+from optimizer.security import CallGuard, GuardSettings, TlsConfig, is_loopback_target, server_credentials
 from optimizer.service import RouteOptimizerService, ServiceLimits
 
-__all__ = ["RunningServer", "create_server", "serve"]
+__all__ = ["DEFAULT_HOST", "PoolSize", "RunningServer", "create_server", "pool_size", "serve"]
 
 logger = logging.getLogger(__name__)
 
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["RouteOptimizer"].full_name
 MESSAGE_SLACK_BYTES = 4 * 1024 * 1024
+DEFAULT_HOST = "127.0.0.1"
+"""Loopback only unless told otherwise: exposing the server is a decision, not a default."""
+CHEAP_CALL_HEADROOM = 8
+"""gRPC threads beyond the solves the service admits (running + queued), for cheap calls:
+ListNetworks, GetNetwork, refusals of loads and solves, reflection."""
+HEALTH_RESERVE = 2
+"""gRPC threads only health checks may take, so health answers while everything else is full."""
+
+
+@dataclass(frozen=True)
+class PoolSize:
+    """The gRPC thread pool and the call limits derived from what the service admits."""
+
+    threads: int
+    """Pool threads, and gRPC's maximum_concurrent_rpcs: beyond it RESOURCE_EXHAUSTED at once."""
+    calls_in_flight: int
+    """Calls other than health checks in flight at once; beyond it RESOURCE_EXHAUSTED at once."""
+    calls_per_caller: int
+    """Default per-caller quota: every solve slot and queue place, and half the cheap headroom."""
+
+
+def pool_size(limits: ServiceLimits) -> PoolSize:
+    """Threads = solves admitted + CHEAP_CALL_HEADROOM + HEALTH_RESERVE, so nothing queues inside gRPC."""
+    admitted = limits.max_concurrent_solves + limits.max_queued_solves
+    threads = admitted + CHEAP_CALL_HEADROOM + HEALTH_RESERVE
+    return PoolSize(threads, threads - HEALTH_RESERVE, admitted + CHEAP_CALL_HEADROOM // 2)
 
 
 @dataclass(frozen=True, eq=False)
@@ -33,6 +62,7 @@ class RunningServer:
     port: int
     service: RouteOptimizerService
     health: health.HealthServicer
+    guard: CallGuard | None = None
 
     def stop(self, grace_s: float = 5.0) -> None:
         """Health to NOT_SERVING first, then stop with a grace period for calls in flight."""
@@ -44,21 +74,24 @@ def create_server(
     data_root: Path,
     *,
     port: int = 0,
-    host: str = "[::]",
+    host: str = DEFAULT_HOST,
     limits: ServiceLimits | None = None,
     preload: tuple[str, ...] = (),
-    max_workers: int = 16,
+    tls: TlsConfig | None = None,
+    tokens: Mapping[str, str] | None = None,
+    max_calls_per_caller: int | None = None,
 ) -> RunningServer:
-    """Start a server (port 0 picks a free one); SERVING once the preloads are built."""
+    """Start a server (port 0 picks a free one); SERVING once the preloads are built.
+
+    tls: serve TLS (mutual TLS with a client CA) instead of plaintext; tokens: token -> caller
+    name, required on every call but health; max_calls_per_caller: calls in flight per caller
+    (None: PoolSize.calls_per_caller; 0: no per-caller quota).
+    """
     limits = limits or ServiceLimits()
-    message_bytes = limits.max_inline_bytes + MESSAGE_SLACK_BYTES
-    server = grpc.server(
-        futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="grpc"),
-        options=[
-            ("grpc.max_receive_message_length", message_bytes),
-            ("grpc.max_send_message_length", message_bytes),
-        ],
-    )
+    sizes = pool_size(limits)
+    per_caller = sizes.calls_per_caller if max_calls_per_caller is None else max_calls_per_caller
+    guard = CallGuard(GuardSettings(tokens, per_caller or None, sizes.calls_in_flight))
+    server = _grpc_server(limits, sizes, guard)
     service = RouteOptimizerService(data_root, limits=limits)
     pb_grpc.add_RouteOptimizerServicer_to_server(service, server)
     health_servicer = health.HealthServicer()
@@ -67,9 +100,7 @@ def create_server(
     reflection.enable_server_reflection(names, server)
     for name in ("", SERVICE_NAME):
         health_servicer.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
-    bound = server.add_insecure_port(f"{host}:{port}")
-    if bound == 0:
-        raise OSError(f"cannot listen on {host}:{port}")
+    bound = _bind(server, host, port, tls)
     server.start()
     try:
         for name in preload:
@@ -80,21 +111,68 @@ def create_server(
         raise
     for name in ("", SERVICE_NAME):
         health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
-    return RunningServer(server, bound, service, health_servicer)
+    return RunningServer(server, bound, service, health_servicer, guard)
+
+
+def _grpc_server(limits: ServiceLimits, sizes: PoolSize, guard: CallGuard) -> grpc.Server:
+    """The gRPC server: pool sized to admission, message limits, port reuse off, the call guard."""
+    message_bytes = limits.max_inline_bytes + MESSAGE_SLACK_BYTES
+    return grpc.server(
+        futures.ThreadPoolExecutor(max_workers=sizes.threads, thread_name_prefix="grpc"),
+        interceptors=(guard,),
+        options=[
+            ("grpc.max_receive_message_length", message_bytes),
+            ("grpc.max_send_message_length", message_bytes),
+            ("grpc.so_reuseport", 0),  # a second server on the same port fails instead of sharing it
+        ],
+        maximum_concurrent_rpcs=sizes.threads,
+    )
+
+
+def _bind(server: grpc.Server, host: str, port: int, tls: TlsConfig | None) -> int:
+    """Listen on host:port (TLS when configured); the port bound, or OSError."""
+    address = f"{host}:{port}"
+    try:
+        if tls is None:
+            bound = server.add_insecure_port(address)
+        else:
+            bound = server.add_secure_port(address, server_credentials(tls))
+    except RuntimeError as exc:  # gRPC: "Failed to bind to address ..."
+        raise OSError(f"cannot listen on {address}: address in use or not available on this host") from exc
+    if bound == 0:
+        raise OSError(f"cannot listen on {address}: address in use or not available on this host")
+    return bound
 
 
 def serve(
     data_root: Path,
     *,
     port: int,
-    host: str = "[::]",
+    host: str = DEFAULT_HOST,
     preload: tuple[str, ...] = (),
     limits: ServiceLimits | None = None,
+    tls: TlsConfig | None = None,
+    tokens: Mapping[str, str] | None = None,
+    max_calls_per_caller: int | None = None,
     grace_s: float = 10.0,
 ) -> None:
     """Serve until SIGTERM or SIGINT, then shut down gracefully."""
-    running = create_server(data_root, port=port, host=host, preload=preload, limits=limits)
-    print(f"fiberopt serving {SERVICE_NAME} on {host}:{running.port} (data root {data_root})", flush=True)
+    running = create_server(
+        data_root,
+        port=port,
+        host=host,
+        preload=preload,
+        limits=limits,
+        tls=tls,
+        tokens=tokens,
+        max_calls_per_caller=max_calls_per_caller,
+    )
+    print(
+        f"fiberopt serving {SERVICE_NAME} on {host}:{running.port} (data root {data_root}; "
+        f"{_describe_security(tls, tokens)})",
+        flush=True,
+    )
+    _warn_if_exposed(host, tls, tokens)
     stopping = threading.Event()
 
     def on_signal(signum: int, _frame: object) -> None:
@@ -108,3 +186,20 @@ def serve(
     while not stopping.wait(0.2):
         pass
     running.stop(grace_s)
+
+
+def _describe_security(tls: TlsConfig | None, tokens: Mapping[str, str] | None) -> str:
+    """One phrase for the banner: transport and authentication."""
+    transport = "plaintext" if tls is None else ("mutual TLS" if tls.client_ca_file else "TLS")
+    callers = "no tokens" if not tokens else f"tokens for {len(set(tokens.values()))} callers"
+    return f"{transport}, {callers}"
+
+
+def _warn_if_exposed(host: str, tls: TlsConfig | None, tokens: Mapping[str, str] | None) -> None:
+    """Warn when a non-loopback address is served without TLS or without tokens."""
+    if is_loopback_target(f"{host}:0"):
+        return
+    if tls is None:
+        logger.warning("listening on %s in plaintext: tokens and data cross the network unencrypted", host)
+    if not tokens:
+        logger.warning("listening on %s without --auth-token-file: anyone who can reach it may call it", host)
