@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import math
+import os
 import sys
 from collections import Counter
 from collections.abc import Sequence
@@ -34,12 +35,16 @@ from optimizer.graph import Network, build_graph
 from optimizer.pipeline import run_digest, solve_scenario
 from optimizer.routes import DemandFrontier, Route, Solution, solve_frontier
 from optimizer.scenario import load_scenario
-from optimizer.server import serve
+from optimizer.security import RequestIdFilter, TlsConfig, load_tokens, read_client_token
+from optimizer.server import DEFAULT_HOST, serve
 from optimizer.service import ServiceLimits
 
 __all__ = ["main"]
 
 logger = logging.getLogger("fiberopt")
+
+TOKEN_ENV = "FIBEROPT_TOKEN"
+"""Environment variable holding the bearer token for --server, when --token-file is not given."""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -77,10 +82,15 @@ def _parser() -> argparse.ArgumentParser:
         "routes.gpkg, map.html and report.html are always written)",
     )
     solve.add_argument("--server", metavar="HOST:PORT", help="solve through a fiberopt server")
+    _add_client_credentials(solve)
     solve.set_defaults(func=_cmd_solve)
     serve = sub.add_parser("serve", help="run the gRPC RouteOptimizer service")
     serve.add_argument("--port", type=int, default=50051, help="port (default 50051; 0 = any free)")
-    serve.add_argument("--host", default="[::]", help="address to listen on (default all)")
+    serve.add_argument(
+        "--host",
+        default=DEFAULT_HOST,
+        help=f"address to listen on (default {DEFAULT_HOST}, this machine only; [::] or 0.0.0.0 for all)",
+    )
     serve.add_argument(
         "--data-root",
         type=Path,
@@ -96,6 +106,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--max-concurrent-solves", type=int, default=2, metavar="N")
     serve.add_argument("--max-solver-threads", type=int, default=2, metavar="N")
+    _add_server_security(serve)
     serve.set_defaults(func=_cmd_serve)
     frontier = sub.add_parser("frontier", help="the cost-latency frontier of one demand of a scenario")
     frontier.add_argument("scenario", type=Path, metavar="SCENARIO")
@@ -117,6 +128,63 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _add_server_security(serve: argparse.ArgumentParser) -> None:
+    """serve's TLS, token and quota options."""
+    group = serve.add_argument_group("security")
+    group.add_argument("--tls-cert", type=Path, metavar="PEM", help="server certificate chain; serves TLS")
+    group.add_argument("--tls-key", type=Path, metavar="PEM", help="the server certificate's private key")
+    group.add_argument(
+        "--tls-client-ca",
+        type=Path,
+        metavar="PEM",
+        help="CA of client certificates: mutual TLS, a client without a certificate it signed is refused",
+    )
+    group.add_argument(
+        "--auth-token-file",
+        type=Path,
+        metavar="FILE",
+        help="'CALLER-NAME TOKEN' per line (# comments); every call but health then needs "
+        "'authorization: Bearer TOKEN'",
+    )
+    group.add_argument(
+        "--max-calls-per-caller",
+        type=int,
+        metavar="N",
+        help="calls in flight per caller (token, client certificate or peer address); over it "
+        "RESOURCE_EXHAUSTED (default: every solve slot and queue place plus 4; 0 = no quota)",
+    )
+
+
+def _add_client_credentials(parser: argparse.ArgumentParser) -> None:
+    """The TLS and token options of a command that connects to a server."""
+    group = parser.add_argument_group("server credentials (with --server)")
+    group.add_argument("--tls", action="store_true", help="connect with TLS, trusting the system's CAs")
+    group.add_argument(
+        "--tls-ca", type=Path, metavar="PEM", help="CA of the server certificate (implies TLS)"
+    )
+    group.add_argument("--tls-cert", type=Path, metavar="PEM", help="client certificate, for mutual TLS")
+    group.add_argument("--tls-key", type=Path, metavar="PEM", help="the client certificate's private key")
+    group.add_argument(
+        "--token-file",
+        type=Path,
+        metavar="FILE",
+        help=f"file holding the bearer token (default: the {TOKEN_ENV} environment variable); sent "
+        "only over TLS or to a loopback address",
+    )
+
+
+def _client_credentials(args: argparse.Namespace) -> dict:
+    """connect()'s credential arguments from the command line and the environment."""
+    token = read_client_token(args.token_file) if args.token_file else os.environ.get(TOKEN_ENV) or None
+    return {
+        "tls": args.tls,
+        "ca_file": args.tls_ca,
+        "cert_file": args.tls_cert,
+        "key_file": args.tls_key,
+        "token": token,
+    }
+
+
 def _cmd_solve(args: argparse.Namespace) -> int:
     """Solve each scenario; skip finished ones unless --force; one folder each."""
     formats = parse_formats(args.format)
@@ -125,6 +193,7 @@ def _cmd_solve(args: argparse.Namespace) -> int:
     if dupes := sorted({n for n in names if names.count(n) > 1}):
         print(f"fiberopt: error: several scenarios share the name {dupes}", file=sys.stderr)
         return 2
+    credentials = _client_credentials(args) if args.server else {}
     total = sum(len(s.demands) for s in scenarios)
     bar = tqdm(total=total, unit="demand", disable=args.quiet, file=sys.stderr, leave=False)
     failed = 0
@@ -143,7 +212,7 @@ def _cmd_solve(args: argparse.Namespace) -> int:
             bar.update(route.route_index == 0)  # one step per demand, whatever its paths
 
         if args.server:
-            with connect(args.server) as client:
+            with connect(args.server, **credentials) as client:
                 solution, network = client.solve_scenario(scenario)
             bar.update(len(scenario.demands))
         else:
@@ -171,11 +240,49 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     if not args.data_root.is_dir():
         print(f"fiberopt: error: --data-root {args.data_root} is not a folder", file=sys.stderr)
         return 2
+    if problem := _tls_problem(args):
+        print(f"fiberopt: error: {problem}", file=sys.stderr)
+        return 2
     limits = ServiceLimits(
         max_concurrent_solves=args.max_concurrent_solves, max_solver_threads=args.max_solver_threads
     )
-    serve(args.data_root, port=args.port, host=args.host, preload=tuple(args.preload), limits=limits)
+    tls = TlsConfig(args.tls_cert, args.tls_key, args.tls_client_ca) if args.tls_cert else None
+    tokens = load_tokens(args.auth_token_file) if args.auth_token_file else None
+    _serve_logging()
+    try:
+        serve(
+            args.data_root,
+            port=args.port,
+            host=args.host,
+            preload=tuple(args.preload),
+            limits=limits,
+            tls=tls,
+            tokens=tokens,
+            max_calls_per_caller=args.max_calls_per_caller,
+        )
+    except OSError as exc:  # the port is taken (port reuse is off) or the address is not ours
+        print(f"fiberopt: error: {exc}", file=sys.stderr)
+        return 2
     return 0
+
+
+def _tls_problem(args: argparse.Namespace) -> str:
+    """Why serve's TLS and quota options do not fit together ("" when they do)."""
+    if bool(args.tls_cert) != bool(args.tls_key):
+        return "--tls-cert and --tls-key go together"
+    if args.tls_client_ca and not args.tls_cert:
+        return "--tls-client-ca needs --tls-cert and --tls-key (mutual TLS is TLS first)"
+    if args.max_calls_per_caller is not None and args.max_calls_per_caller < 0:
+        return "--max-calls-per-caller must be >= 0"
+    return ""
+
+
+def _serve_logging() -> None:
+    """Every log line with its call's request id; the access log on even without --verbose."""
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(RequestIdFilter())
+        handler.setFormatter(logging.Formatter("%(levelname)s %(name)s [%(request_id)s]: %(message)s"))
+    logging.getLogger("fiberopt.access").setLevel(logging.INFO)
 
 
 def format_solution(solution: Solution) -> str:

@@ -18,6 +18,13 @@ from optimizer.geodata import GeodataSpec
 from optimizer.problem import SolverOptions
 from optimizer.routes import Demand, Solution
 from optimizer.scenario import Scenario
+from optimizer.security import (
+    InvalidCredentialsError,
+    channel_credentials,
+    check_token,
+    is_loopback_target,
+    token_metadata_interceptor,
+)
 
 __all__ = ["RouteOptimizerClient", "connect"]
 
@@ -128,15 +135,42 @@ class RouteOptimizerClient:
         return solution_from_proto(response)
 
 
-def connect(target: str, *, timeout_s: float | None = None) -> RouteOptimizerClient:
-    """A client on an insecure channel to HOST:PORT."""
-    channel = grpc.insecure_channel(
-        target,
-        options=[
-            ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
-            ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
-        ],
-    )
+def connect(
+    target: str,
+    *,
+    timeout_s: float | None = None,
+    tls: bool = False,
+    ca_file: Path | None = None,
+    cert_file: Path | None = None,
+    key_file: Path | None = None,
+    token: str | None = None,
+) -> RouteOptimizerClient:
+    """A client of the server at HOST:PORT.
+
+    TLS when tls is set or any file is given: ca_file is the CA that signed the server's
+    certificate (default: the system roots), cert_file and key_file the client's for mutual
+    TLS. token is sent as ``authorization: Bearer TOKEN``: as call credentials over TLS, or as
+    plain metadata on a plaintext channel, which is allowed only to a loopback address.
+    """
+    options = [
+        ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+        ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+    ]
+    if tls or ca_file or cert_file or key_file:
+        credentials = channel_credentials(ca_file, cert_file, key_file)
+        if token:
+            call = grpc.access_token_call_credentials(check_token(token, "token"))
+            credentials = grpc.composite_channel_credentials(credentials, call)
+        channel = grpc.secure_channel(target, credentials, options=options)
+    else:
+        channel = grpc.insecure_channel(target, options=options)
+        if token:
+            if not is_loopback_target(target):
+                raise InvalidCredentialsError(
+                    f"token: not sent in plaintext to {target}; connect with TLS (a CA file) "
+                    f"or to a loopback address"
+                )
+            channel = grpc.intercept_channel(channel, token_metadata_interceptor(token))
     return RouteOptimizerClient(channel, timeout_s=timeout_s)
 
 
