@@ -60,6 +60,7 @@ REQUEST_ID_HEADER = "x-request-id"
 
 _CALLER_NAME = re.compile(r"[A-Za-z0-9._-]{1,64}")
 _TOKEN = re.compile(r"[!-~]+")  # printable ASCII, no spaces: valid in a metadata value
+_UNSAFE_NAME = re.compile(r"[^A-Za-z0-9._@-]")  # a certificate name goes into log lines as is
 _BEARER = "bearer "
 _request_id: contextvars.ContextVar[str] = contextvars.ContextVar("fiberopt_request_id", default="")
 
@@ -565,7 +566,7 @@ class CallGuard(grpc.ServerInterceptor):
                 )
         names = context.auth_context().get("x509_common_name")
         if names:
-            return "cert:" + names[0].decode("utf-8", "replace")[:64]
+            return "cert:" + _UNSAFE_NAME.sub("_", names[0].decode("utf-8", "replace"))[:64]
         return "peer:" + _peer_host(context.peer())
 
     def _check_decoded(self, request: Any, call: _Call, message: str) -> None:
