@@ -25,6 +25,7 @@ from optimizer.config import GraphSettings
 from optimizer.errors import CapacityError, OptimizerError
 from optimizer.geodata import GeodataSpec, Layers, load_geodata
 from optimizer.graph import Network, build_graph
+from optimizer.limits import DEFAULT_LIMITS, InputLimits
 from optimizer.problem import StopSignal
 
 __all__ = ["BuildSettings", "BuildStoppedError", "build_network"]
@@ -59,6 +60,7 @@ class BuildSettings:
 
     isolated: bool = True
     memory_bytes: int = DEFAULT_BUILD_MEMORY_BYTES
+    input_limits: InputLimits = DEFAULT_LIMITS
 
 
 class BuildStoppedError(Exception):
@@ -76,12 +78,12 @@ def build_network(
 ) -> tuple[Layers, Network]:
     """Load the layers (unless given) and build their graph, stoppable and memory-capped."""
     if not build.isolated:
-        layers = load_geodata(spec) if layers is None else layers
+        layers = load_geodata(spec, limits=build.input_limits) if layers is None else layers
         return layers, build_graph(layers, settings=settings)
     parent, child = _mp().Pipe(duplex=False)
     process = _mp().Process(
         target=_child_main,
-        args=(child, spec, settings, layers, build.memory_bytes),
+        args=(child, spec, settings, layers, build),
         name="fiberopt-build",
         daemon=True,
     )
@@ -131,12 +133,13 @@ def _child_main(
     spec: GeodataSpec | None,
     settings: GraphSettings,
     layers: Layers | None,
-    memory_bytes: int,
+    build: BuildSettings,
 ) -> None:
     """Child: cap the address space, build, send ("ok", (layers, network)) or ("error", exc)."""
+    memory_bytes = build.memory_bytes
     _cap_memory(memory_bytes)
     try:
-        layers = load_geodata(spec) if layers is None else layers
+        layers = load_geodata(spec, limits=build.input_limits) if layers is None else layers
         network = build_graph(layers, settings=settings)
         conn.send(("ok", (layers, network)))
     except OptimizerError as exc:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import functools
 import hashlib
 import io
@@ -56,14 +57,15 @@ from optimizer.errors import (
     Violation,
 )
 from optimizer.geodata import (
-    LAYER_SUFFIXES,
     LAYERS,
     GeodataSpec,
     Layers,
     LayerSource,
+    check_layer_file,
     spec_from_path,
 )
 from optimizer.graph import Network
+from optimizer.limits import DEFAULT_LIMITS, InputLimits
 from optimizer.problem import RouteStatus, SolverOptions, StopSignal
 from optimizer.routes import (
     DesignSummary,
@@ -75,11 +77,7 @@ from optimizer.routes import (
     solve_demands,
     solve_frontier,
 )
-
-
-def current_request_id() -> str:  # TEMP until optimizer.security lands
-    return "tmp"
-
+from optimizer.security import current_request_id
 
 __all__ = ["RouteOptimizerService", "ServiceLimits"]
 
@@ -128,11 +126,15 @@ class ServiceLimits:
     """Longest error message sent back; input quoted in errors is cut to a short prefix anyway."""
     max_violations: int = 20
     """Field violations listed in an error's google.rpc.BadRequest details."""
+    input: InputLimits = DEFAULT_LIMITS
+    """Limits on the geodata a request sends or names (sizes, counts, coordinates, money)."""
 
     @property
     def build(self) -> BuildSettings:
         """How this server runs network builds."""
-        return BuildSettings(isolated=self.isolated_builds, memory_bytes=self.build_memory_bytes)
+        return BuildSettings(
+            isolated=self.isolated_builds, memory_bytes=self.build_memory_bytes, input_limits=self.input
+        )
 
 
 @dataclass(frozen=True, eq=False)
@@ -613,7 +615,10 @@ class RouteOptimizerService(pb_grpc.RouteOptimizerServicer):
                 events.put(exc)
 
         yield pb.OptimizeEvent(progress=pb.Progress(phase=pb.PHASE_GRAPH, percent=0.0))
-        worker = threading.Thread(target=work, name="optimize-stream", daemon=True)
+        # The solve runs in a copy of this call's context, so its log lines carry the request id.
+        worker = threading.Thread(
+            target=contextvars.copy_context().run, args=(work,), name="optimize-stream", daemon=True
+        )
         worker.start()
         try:
             while True:
@@ -727,18 +732,6 @@ def _layer_problems(at: str, layer: pb.LayerSource) -> list[str]:
     return problems
 
 
-ALLOWED_LAYER_SUFFIXES = (*LAYER_SUFFIXES, ".csv")
-_FILE_MAGIC = {
-    ".gpkg": (b"SQLite format 3\x00",),
-    ".fgb": (b"fgb",),
-    ".shp": (b"\x00\x00\x27\x0a",),
-    ".geojson": (b"{",),
-    ".json": (b"{",),
-}
-"""What each layer file must start with: GDAL picks drivers by content, and a file that is
-really a VRT could make the server read other files or URLs."""
-
-
 def _confined_files(spec: GeodataSpec, root: Path, boundary: Path) -> list[Path]:
     """Every file the spec will open, with sidecars; each inside the set, of a plain format."""
     folder = (root if root.is_dir() else root.parent).resolve()
@@ -748,24 +741,11 @@ def _confined_files(spec: GeodataSpec, root: Path, boundary: Path) -> list[Path]
             resolved = src.path.resolve()
             if not (resolved.is_relative_to(folder) and resolved.is_relative_to(boundary.resolve())):
                 raise InvalidRequestError(f"{layer}: {src.path.name} lies outside the geodata set")
-            if resolved.suffix.lower() not in ALLOWED_LAYER_SUFFIXES:
-                raise InvalidRequestError(
-                    f"{layer}: {src.path.name}: layer files must be one of {ALLOWED_LAYER_SUFFIXES}"
-                )
             if not resolved.is_file():
                 raise InvalidGeodataError(f"{layer}: file {src.path.name} does not exist in the set")
-            _check_magic(layer, resolved)
+            check_layer_file(layer, resolved)
             files.update(p for p in resolved.parent.iterdir() if p.is_file() and p.stem == resolved.stem)
     return sorted(files)
-
-
-def _check_magic(layer: str, path: Path) -> None:
-    """Refuse a layer file whose content is not of the format its name says."""
-    with path.open("rb") as handle:
-        head = handle.read(64).lstrip()
-    expected = _FILE_MAGIC.get(path.suffix.lower())
-    if (expected and not head.startswith(expected)) or head.startswith(b"<"):
-        raise InvalidGeodataError(f"{layer}: {path.name} is not a {path.suffix} file")
 
 
 def _content_id(
