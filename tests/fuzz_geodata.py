@@ -171,7 +171,9 @@ def unclosed_ring(draw: Any, draft: _Draft) -> str:
     feature = _feature(draw, draft, layer)
     if feature is None:
         return "no polygon"
-    ring = draw(st.sampled_from(_vertex_paths(feature["geometry"])))
+    if not (rings := _vertex_paths(feature["geometry"])):
+        return "no ring"
+    ring = draw(st.sampled_from(rings))
     keep = draw(st.sampled_from((len(ring) - 1, 2, 3)))
     del ring[keep:]
     return f"{layer}: ring cut to {keep} vertices, unclosed"
@@ -183,7 +185,7 @@ def one_point_line(draw: Any, draft: _Draft) -> str:
     if feature is None:
         return "no corridor"
     n = draw(st.sampled_from((0, 1)))
-    feature["geometry"] = {"type": "LineString", "coordinates": feature["geometry"]["coordinates"][:n]}
+    feature["geometry"] = {"type": "LineString", "coordinates": [[-97.0, 35.5]][:n]}
     return f"corridors: a line of {n} vertices"
 
 
@@ -217,7 +219,7 @@ def dense_corridor(draw: Any, draft: _Draft) -> str:
     if feature is None:
         return "no corridor"
     n = draw(st.sampled_from((20_000, 120_000)))
-    (x0, y0), (x1, y1) = feature["geometry"]["coordinates"][0], feature["geometry"]["coordinates"][-1]
+    (x0, y0), (x1, y1) = (-97.5, 35.5), (-95.9, 36.1)  # Oklahoma City to Tulsa
     feature["geometry"] = {
         "type": "LineString",
         "coordinates": [[x0 + (x1 - x0) * i / (n - 1), y0 + (y1 - y0) * i / (n - 1)] for i in range(n)],
@@ -236,8 +238,9 @@ def web_mercator_numbers(draw: Any, draft: _Draft) -> str:
     member = draw(st.sampled_from(("none", "crs", "crs-huge")))
     if member != "none":
         draft.layers[layer]["crs"] = {"type": "name", "properties": {"name": "urn:ogc:def:crs:EPSG::3857"}}
-    if member == "crs-huge" and (picked := _feature(draw, draft, layer)) is not None:
-        _vertex_paths(picked["geometry"])[0][0][1] = draw(st.sampled_from((1e12, 1e300, -4e7)))
+    picked = _feature(draw, draft, layer)
+    if member == "crs-huge" and picked is not None and (paths := _vertex_paths(picked["geometry"])):
+        paths[0][0][1] = draw(st.sampled_from((1e12, 1e300, -4e7)))
     return f"{layer}: EPSG:3857 coordinates, {member}"
 
 
@@ -286,10 +289,12 @@ def duplicate_ids(draw: Any, draft: _Draft) -> str:
     i = draw(st.integers(0, len(features) - 1))
     a, b = features[i], features[(i + draw(st.integers(1, len(features) - 1))) % len(features)]
     id_field = {"sites": "site_id", "corridors": "corridor_id", "jurisdictions": "jurisdiction_id"}[layer]
-    b["properties"][id_field] = a["properties"][id_field]
+    shared = a["properties"].setdefault(id_field, "dup")
+    b["properties"][id_field] = shared
     if layer == "corridors" and draw(st.booleans()):
-        b["properties"]["cost_per_km"] = (a["properties"].get("cost_per_km") or 0) + 1
-    return f"{layer}: duplicate {id_field} {a['properties'][id_field]!r}"
+        cost = a["properties"].get("cost_per_km")
+        b["properties"]["cost_per_km"] = (cost if isinstance(cost, int | float) else 0) + 1
+    return f"{layer}: duplicate {id_field} {_shown(shared)}"
 
 
 def missing_column(draw: Any, draft: _Draft) -> str:
@@ -313,8 +318,8 @@ def missing_column(draw: Any, draft: _Draft) -> str:
 
 def many_levels(draw: Any, draft: _Draft) -> str:
     """Every jurisdiction a level of its own."""
-    for feature in draft.layers["jurisdictions"]["features"]:
-        feature["properties"]["level"] = feature["properties"]["jurisdiction_id"]
+    for i, feature in enumerate(draft.layers["jurisdictions"]["features"]):
+        feature["properties"]["level"] = f"level-{i}"
     return "jurisdictions: one level per row"
 
 
