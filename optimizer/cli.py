@@ -15,6 +15,7 @@ import grpc
 from tqdm import tqdm
 
 from optimizer import __version__
+from optimizer.build_worker import DEFAULT_BUILD_MEMORY_BYTES
 from optimizer.client import connect
 from optimizer.config import GraphSettings
 from optimizer.errors import OptimizerError
@@ -25,6 +26,7 @@ from optimizer.export import (
     is_complete,
     missing_formats,
     parse_formats,
+    result_problems,
     run_info_for,
     write_solution,
 )
@@ -106,6 +108,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--max-concurrent-solves", type=int, default=2, metavar="N")
     serve.add_argument("--max-solver-threads", type=int, default=2, metavar="N")
+    serve.add_argument(
+        "--build-memory-mib",
+        type=int,
+        default=DEFAULT_BUILD_MEMORY_BYTES // 2**20,
+        metavar="MIB",
+        help="memory one network build (a child process) may use before it is refused "
+        f"(default {DEFAULT_BUILD_MEMORY_BYTES // 2**20})",
+    )
     _add_server_security(serve)
     serve.set_defaults(func=_cmd_serve)
     frontier = sub.add_parser("frontier", help="the cost-latency frontier of one demand of a scenario")
@@ -206,6 +216,8 @@ def _cmd_solve(args: argparse.Namespace) -> int:
                 print(format_exports(scenario.name, export_result(folder, missing)))
             print(f"{scenario.name}: outputs complete in {folder}, skipped (use --force to redo)")
             continue
+        if not args.force and folder.exists() and (problems := result_problems(folder, digest)):
+            print(f"{scenario.name}: redoing {folder}: {problems[0]}")
 
         def progress(route: Route, name: str = scenario.name) -> None:
             bar.set_postfix_str(f"{name}/{route.demand_id} {route.status.value}")
@@ -243,8 +255,13 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     if problem := _tls_problem(args):
         print(f"fiberopt: error: {problem}", file=sys.stderr)
         return 2
+    if args.build_memory_mib < 64:
+        print("fiberopt: error: --build-memory-mib must be at least 64", file=sys.stderr)
+        return 2
     limits = ServiceLimits(
-        max_concurrent_solves=args.max_concurrent_solves, max_solver_threads=args.max_solver_threads
+        max_concurrent_solves=args.max_concurrent_solves,
+        max_solver_threads=args.max_solver_threads,
+        build_memory_bytes=args.build_memory_mib * 2**20,
     )
     tls = TlsConfig(args.tls_cert, args.tls_key, args.tls_client_ca) if args.tls_cert else None
     tokens = load_tokens(args.auth_token_file) if args.auth_token_file else None
