@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format bench sample proto serve clean
+.PHONY: run test lint format bench fuzz sample proto serve clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -42,6 +42,14 @@ bench: $(STAMP)
 	$(BIN)/python bench/design.py
 	$(BIN)/python bench/design_peers.py
 	$(BIN)/python bench/planner.py
+	$(BIN)/python bench/load.py --clients 32 --seconds 60
+
+# The deep robustness run: 500 broken geodata sets through the CLI, then 10,000 adversarial
+# requests (and 500 more broken sets) against a `fiberopt serve` whose memory is sampled throughout.
+fuzz: $(STAMP)
+	FIBEROPT_FUZZ_GEODATA=500 FIBEROPT_FUZZ_REQUESTS=2000 $(BIN)/python -m pytest -q \
+		tests/test_input_fuzz.py tests/test_service_fuzz.py
+	$(BIN)/python bench/fuzz.py --requests 10000 --geodata 500
 
 sample: $(STAMP)
 	$(BIN)/python geodata/make_sample.py

@@ -99,6 +99,8 @@ _SLOT_POLL_S = 0.1
 _BUILD_LOCK_STRIPES = 64
 _MAX_ZIP_MEMBERS = 1000
 _MAX_LAYER_SOURCES = 64
+_MAX_PATH_CHARS = 1024
+_UNZIP_SLICE_BYTES = 1024 * 1024
 _UNZIP_ERRORS = (OSError, EOFError, zipfile.BadZipFile, zlib.error, NotImplementedError, RuntimeError)
 """What reading a damaged, encrypted or exotic zip member raises."""
 _FRONTIER_MARGIN_S = 0.5
@@ -174,12 +176,16 @@ def _status_mapping(context: grpc.ServicerContext, method: str, limits: ServiceL
         )
 
 
+_MAX_DETAILS_BYTES = 2048
+"""Bytes of BadRequest details per status (sent base64 in a header, with the message)."""
 _ABSOLUTE_PATH = re.compile(r"(?<![\w.~-])/(?:[^\s/:'\",;()\[\]]+/)+")
 
 
 def _sanitized(text: str, max_chars: int) -> str:
-    """A message without server paths (only the last part of a path is kept), cut to max_chars."""
-    return _clip(_ABSOLUTE_PATH.sub("", text), max_chars)
+    """A message without server paths (only the last part of a path is kept), in ASCII (gRPC
+    percent-encodes anything else, tripling it on the wire), cut to max_chars."""
+    plain = _ABSOLUTE_PATH.sub("", text).encode("ascii", "backslashreplace").decode("ascii")
+    return _clip(plain, max_chars)
 
 
 def _clip(text: str, max_chars: int) -> str:
@@ -198,8 +204,12 @@ def _rich_status(code: grpc.StatusCode, exc: OptimizerError, limits: ServiceLimi
     message = _with_request_id(_sanitized(str(exc), limits.max_error_chars))
     status = status_pb2.Status(code=getattr(code_pb2, code.name), message=message)
     if code == grpc.StatusCode.INVALID_ARGUMENT:
-        shown = exc.violations[: limits.max_violations]
-        details = error_details_pb2.BadRequest(field_violations=[_field_violation(v) for v in shown])
+        details = error_details_pb2.BadRequest()
+        for violation in exc.violations[: limits.max_violations]:
+            details.field_violations.append(_field_violation(violation))
+            if details.ByteSize() > _MAX_DETAILS_BYTES:  # headers must stay far under 8 KB
+                del details.field_violations[-1]
+                break
         packed = any_pb2.Any()
         packed.Pack(details)
         status.details.append(packed)
@@ -300,12 +310,17 @@ class RouteOptimizerService(pb_grpc.RouteOptimizerServicer):
 
     def _inside_root(self, name: str) -> Path:
         """A data set path that cannot leave the data root (no absolute paths, .., symlinks out)."""
-        if not name or "\x00" in name or Path(name).is_absolute() or ".." in Path(name).parts:
+        _refuse(check_text("name", name, max_chars=_MAX_PATH_CHARS))
+        if not name or Path(name).is_absolute() or ".." in Path(name).parts:
             raise InvalidRequestError(f"name {name!r} must be a relative path inside the data root")
-        path = (self.data_root / name).resolve()
-        if not path.is_relative_to(self.data_root):
+        try:
+            path = (self.data_root / name).resolve()
+            inside, exists = path.is_relative_to(self.data_root), path.exists()
+        except OSError as exc:  # e.g. a path part longer than the file system allows
+            raise InvalidRequestError(f"name {name[:40]!r}...: not a usable path ({exc.strerror})") from exc
+        if not inside:
             raise InvalidRequestError(f"name {name!r} must be a relative path inside the data root")
-        if not path.exists():
+        if not exists:
             raise UnknownNetworkError(f"name {name!r}: no such geodata set under the data root")
         return path
 
@@ -326,6 +341,7 @@ class RouteOptimizerService(pb_grpc.RouteOptimizerServicer):
         except zipfile.BadZipFile as exc:
             raise InvalidRequestError(f"inline_data: not a readable zip ({exc})") from exc
         members = [m for m in archive.infolist() if not m.is_dir()]
+        budget = self.limits.max_unzipped_bytes
         if len(members) > _MAX_ZIP_MEMBERS:
             raise CapacityError(
                 f"inline_data: {len(members):,} files in the zip; the limit is {_MAX_ZIP_MEMBERS}"
@@ -339,7 +355,7 @@ class RouteOptimizerService(pb_grpc.RouteOptimizerServicer):
             target = tmp.joinpath(*parts)
             try:
                 target.parent.mkdir(parents=True, exist_ok=True)
-                target.write_bytes(archive.read(member))
+                budget -= _extract_bounded(archive, member, target, budget)
             except (
                 OSError,
                 EOFError,
@@ -703,6 +719,24 @@ def _spec(request: pb.LoadNetworkRequest, root: Path) -> GeodataSpec:
         permit_cost_by_level=dict(request.permit_cost_by_level),
         name=base.name,
     )
+
+
+def _extract_bounded(archive: zipfile.ZipFile, member: zipfile.ZipInfo, target: Path, budget: int) -> int:
+    """Unpack one member in slices, refused as soon as it inflates past its header's size or
+    the request's budget (a zip's sizes are claims, not facts); returns the bytes written."""
+    written = 0
+    with archive.open(member) as source, target.open("wb") as sink:
+        while chunk := source.read(_UNZIP_SLICE_BYTES):
+            written += len(chunk)
+            if written > member.file_size:
+                raise InvalidRequestError(
+                    f"inline_data: member {member.filename[:80]!r} inflates past the "
+                    f"{member.file_size:,} bytes its header claims"
+                )
+            if written > budget:
+                raise CapacityError("inline_data unpacks beyond the server's limit")
+            sink.write(chunk)
+    return written
 
 
 def _refuse(problems: list[str]) -> None:
