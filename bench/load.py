@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import collections
 import json
+import math
 import random
 import secrets
 import sys
@@ -150,7 +151,10 @@ def same_answer(a: Answer, b: Answer) -> bool:
     if len(a.routes) != len(b.routes) or [r[:3] for r in a.routes] != [r[:3] for r in b.routes]:
         return False
     costs = [(x[3], y[3]) for x, y in zip(a.routes, b.routes, strict=True)] + [(a.design_cost, b.design_cost)]
-    return all(abs(x - y) <= COST_TOLERANCE * max(1.0, abs(x), abs(y)) for x, y in costs)
+    return all(
+        (math.isnan(x) and math.isnan(y)) or abs(x - y) <= COST_TOLERANCE * max(1.0, abs(x), abs(y))
+        for x, y in costs
+    )
 
 
 # --------------------------------------------------------------------------- clients

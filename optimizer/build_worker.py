@@ -90,7 +90,7 @@ def build_network(
     process.start()
     child.close()
     try:
-        outcome = _wait(parent, process, stop, deadline_s)
+        outcome = _wait(parent, process, stop, deadline_s, build.memory_bytes)
     finally:
         if process.is_alive():
             process.kill()
@@ -107,6 +107,7 @@ def _wait(
     process: multiprocessing.process.BaseProcess,
     stop: StopSignal | None,
     deadline_s: float | None,
+    memory_bytes: int,
 ) -> tuple[str, object]:
     """The child's answer, or an error once stopped, past the deadline or dead."""
     while True:
@@ -123,8 +124,8 @@ def _wait(
             break
     process.join(1.0)
     return "error", CapacityError(
-        f"network build ended without an answer (exit code {process.exitcode}); it most likely ran out "
-        f"of the memory a build may use; send smaller geodata"
+        f"network build ended without an answer (exit code {process.exitcode}); it most likely ran "
+        f"past its memory limit of {memory_bytes / 1024**2:,.0f} MiB; send smaller geodata"
     )
 
 

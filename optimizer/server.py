@@ -32,6 +32,9 @@ CHEAP_CALL_HEADROOM = 8
 """gRPC threads beyond the solves the service admits (running + queued), for cheap calls:
 ListNetworks, GetNetwork, refusals of loads and solves, reflection."""
 HEALTH_RESERVE = 2
+GRPC_QUEUE_FACTOR = 4
+"""gRPC's maximum_concurrent_rpcs is this many times the pool: a flood beyond it is refused by
+gRPC itself; below it a call waits only for a thread to run the guard, which answers at once."""
 """gRPC threads only health checks may take, so health answers while everything else is full."""
 
 
@@ -40,7 +43,7 @@ class PoolSize:
     """The gRPC thread pool and the call limits derived from what the service admits."""
 
     threads: int
-    """Pool threads, and gRPC's maximum_concurrent_rpcs: beyond it RESOURCE_EXHAUSTED at once."""
+    """Pool threads (gRPC's maximum_concurrent_rpcs is GRPC_QUEUE_FACTOR times this)."""
     calls_in_flight: int
     """Calls other than health checks in flight at once; beyond it RESOURCE_EXHAUSTED at once."""
     calls_per_caller: int
@@ -125,7 +128,9 @@ def _grpc_server(limits: ServiceLimits, sizes: PoolSize, guard: CallGuard) -> gr
             ("grpc.max_send_message_length", message_bytes),
             ("grpc.so_reuseport", 0),  # a second server on the same port fails instead of sharing it
         ],
-        maximum_concurrent_rpcs=sizes.threads,
+        # gRPC's own cap counts health too, so it sits well above the pool: the guard refuses
+        # non-health calls beyond calls_in_flight at once, which keeps HEALTH_RESERVE threads free.
+        maximum_concurrent_rpcs=sizes.threads * GRPC_QUEUE_FACTOR,
     )
 
 

@@ -96,6 +96,8 @@ STATUS_CODE = {
 _DEADLINE_MARGIN_S = 0.2
 _NO_DEADLINE_S = 1e7
 _SLOT_POLL_S = 0.1
+_QUEUE_GIVE_UP_S = 1.0
+"""A call still waiting for a work slot this long before its deadline is RESOURCE_EXHAUSTED."""
 _BUILD_LOCK_STRIPES = 64
 _MAX_ZIP_MEMBERS = 1000
 _MAX_LAYER_SOURCES = 64
@@ -539,7 +541,14 @@ class RouteOptimizerService(pb_grpc.RouteOptimizerServicer):
                 )
             self._admitted += 1
         try:
-            _acquire(self._running, deadline_s, stop)
+            try:  # a call that cannot start before its deadline hears so while it still can
+                _acquire(self._running, None if deadline_s is None else deadline_s - _QUEUE_GIVE_UP_S, stop)
+            except _StoppedError:
+                if stop.is_set():
+                    raise
+                raise CapacityError(
+                    "server busy: no solve slot came free before the call's deadline; retry later"
+                ) from None
             try:
                 yield
             finally:
