@@ -18,6 +18,7 @@ import argparse
 import collections
 import importlib
 import json
+import resource
 import statistics
 import subprocess
 import sys
@@ -75,26 +76,36 @@ def run_one(state: RunState, number: int, case: fr.Case) -> fr.Outcome:
 
 
 class HealthProbe:
-    """Checks health every second from its own channel; keeps latencies and failures."""
+    """Checks health every second on its own channel; keeps latencies, failures, and for checks
+    slower than 1 s the cases then in flight."""
 
     def __init__(self, state: RunState) -> None:
         """Not started yet."""
         self.state = state
         self.latencies_s: list[float] = []
         self.failures = 0
+        self.slow: list[tuple[float, list[str]]] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True, name="health-probe")
 
     def _run(self) -> None:
-        """Probe until stopped."""
+        """Probe until stopped (a new channel whenever the server was restarted)."""
+        port, channel = 0, None
         while not self._stop.wait(HEALTH_EVERY_S):
             with self.state.lock:
-                port = self.state.server.port
-            with fr.open_channel(port) as channel:
-                started = time.monotonic()
-                ok = fr.health_ok(channel, timeout_s=5.0)
-                self.latencies_s.append(time.monotonic() - started)
+                if self.state.server.port != port:
+                    port = self.state.server.port
+                    channel = fr.open_channel(port)
+            started = time.monotonic()
+            ok = fr.health_ok(channel, timeout_s=5.0)
+            elapsed = time.monotonic() - started
+            self.latencies_s.append(elapsed)
             self.failures += not ok
+            if elapsed > 1.0:
+                with self.state.lock:
+                    self.slow.append((elapsed, [c.summary[:80] for c in self.state.in_flight.values()]))
+        if channel is not None:
+            channel.close()
 
     def __enter__(self) -> HealthProbe:
         """Start probing."""
@@ -131,8 +142,27 @@ def run_cases(state: RunState, cases: Sequence[fr.Case], clients: int) -> list[f
 # --------------------------------------------------------------------------- broken geodata
 
 
-def run_geodata(count: int, first_seed: int, work_dir: Path) -> dict:
-    """N broken geodata sets through `fiberopt solve`, if tests/fuzz_geodata.py exists."""
+GEODATA_TIMEOUT_S = 120.0
+"""A `fiberopt solve` of one small broken set that runs longer than this is a hang."""
+HOSTILE_MARKS = (b"<OGRVRT", b"gdal_streamed_alg")
+OUTSIDE_TEXT = "outside the geodata set"
+"""What fuzz_geodata's file beside the sets says; a VRT that reached it would echo it."""
+
+
+@dataclass(frozen=True)
+class SolveRun:
+    """One broken set through `fiberopt solve`: exit code (None = hang), stderr, what was broken."""
+
+    scenario: Path
+    mutations: str
+    code: int | None
+    stderr: str
+    elapsed_s: float
+    hostile: bool
+
+
+def run_geodata(count: int, work_dir: Path, workers: int) -> dict:
+    """N broken geodata sets (tests/fuzz_geodata.py, seeded) through `fiberopt solve`, in parallel."""
     try:
         module = importlib.import_module("tests.fuzz_geodata")
     except ModuleNotFoundError as exc:
@@ -140,53 +170,110 @@ def run_geodata(count: int, first_seed: int, work_dir: Path) -> dict:
             raise
         print("geodata: skipped: tests/fuzz_geodata.py does not exist (yet)")
         return {"skipped": "tests/fuzz_geodata.py absent"}
-    maker = _geodata_maker(module)
-    if maker is None:
-        names = sorted(n for n in dir(module) if not n.startswith("_"))
-        print(f"geodata: skipped: tests/fuzz_geodata.py has none of the expected functions ({names})")
-        return {"skipped": "no known entry point"}
-    sets_dir = work_dir / "geodata-sets"
-    scenarios = list(maker(sets_dir, count, first_seed))[:count]
-    return _solve_each(scenarios, work_dir)
+    write_cases = getattr(module, "write_cases", None)
+    if not callable(write_cases):
+        print("geodata: skipped: tests/fuzz_geodata.py has no write_cases(out_dir, n)")
+        return {"skipped": "no write_cases"}
+    scenarios = list(write_cases(work_dir / "geodata-sets", count))[:count]
+    print(
+        f"\ngeodata: {len(scenarios)} broken sets through `fiberopt solve` ({workers} at a time)", flush=True
+    )
+    started = time.monotonic()
+    with ThreadPoolExecutor(workers, thread_name_prefix="solve") as pool:
+        runs = list(pool.map(lambda item: _solve_one(*item, work_dir), enumerate(scenarios)))
+    peak_mib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    return _geodata_report(runs, time.monotonic() - started, peak_mib)
 
 
-def _geodata_maker(module: object):
-    """The generator's entry point: f(out_dir, count, seed) -> scenario paths (or with .scenario)."""
-    for name in ("write_broken_sets", "broken_sets", "write_sets", "generate_sets", "generate"):
-        maker = getattr(module, name, None)
-        if callable(maker):
-            return maker
-    return None
+def _solve_one(number: int, scenario: Path, work_dir: Path) -> SolveRun:
+    """`fiberopt solve` on one set, with a timeout."""
+    folder = scenario.parent
+    mutations = (
+        (folder / "MUTATIONS.txt").read_text().strip().replace("\n", "; ")
+        if (folder / "MUTATIONS.txt").exists()
+        else folder.name
+    )
+    hostile = any(
+        mark in path.read_bytes()[:4096]
+        for path in folder.iterdir()
+        if path.is_file()
+        for mark in HOSTILE_MARKS
+    )
+    args = [
+        sys.executable,
+        "-m",
+        "optimizer.cli",
+        "solve",
+        str(scenario),
+        "--out",
+        str(work_dir / "geodata-out" / f"{number:04d}"),
+        "--quiet",
+        "--format",
+        "gpkg",
+    ]
+    started = time.monotonic()
+    try:
+        done = subprocess.run(
+            args,
+            capture_output=True,
+            text=True,
+            errors="replace",
+            timeout=GEODATA_TIMEOUT_S,
+            cwd=ROOT,
+            check=False,
+            stdin=subprocess.DEVNULL,
+        )
+    except subprocess.TimeoutExpired as exc:
+        stderr = exc.stderr.decode(errors="replace") if isinstance(exc.stderr, bytes) else (exc.stderr or "")
+        return SolveRun(scenario, mutations, None, stderr, time.monotonic() - started, hostile)
+    return SolveRun(scenario, mutations, done.returncode, done.stderr, time.monotonic() - started, hostile)
 
 
-def _solve_each(scenarios: Sequence[object], work_dir: Path) -> dict:
-    """`fiberopt solve` on each scenario with a timeout; exit codes, tracebacks, hangs."""
-    codes: collections.Counter[str] = collections.Counter()
-    bad: list[str] = []
-    for number, item in enumerate(scenarios):
-        scenario = Path(getattr(item, "scenario", item))
-        what = getattr(item, "summary", getattr(item, "description", scenario.parent.name))
-        out = work_dir / "geodata-out" / str(number)
-        try:
-            done = subprocess.run(
-                [sys.executable, "-m", "optimizer.cli", "solve", str(scenario), "--out", str(out), "--quiet"],
-                capture_output=True,
-                text=True,
-                timeout=120,
-                cwd=ROOT,
-                check=False,
-            )
-        except subprocess.TimeoutExpired:
-            codes["hang (>120 s)"] += 1
-            bad.append(f"hang: {what}")
-            continue
-        codes[f"exit {done.returncode}"] += 1
-        if "Traceback (most recent call last)" in done.stderr or done.returncode not in (0, 1, 2):
-            bad.append(f"exit {done.returncode} {what}: {done.stderr.strip().splitlines()[-1:]}")
-    print(f"\ngeodata: {len(scenarios)} broken sets through `fiberopt solve`: {dict(codes)}")
-    for line in bad[:40]:
-        print(f"  {line}")
-    return {"sets": len(scenarios), "codes": dict(codes), "bad": bad}
+def solve_problems(run: SolveRun) -> list[str]:
+    """What a CLI run broke: exit 0/1/2 only, no traceback, exit 2 one clean line, no VRT followed."""
+    found = []
+    if run.code is None:
+        return [f"hang (> {GEODATA_TIMEOUT_S:.0f} s)"]
+    if run.code not in (0, 1, 2):
+        found.append(f"exit {run.code}")
+    if "Traceback (most recent call last)" in run.stderr:
+        found.append("traceback")
+    if run.code == 2 and not (run.stderr.startswith("fiberopt: error: ") and run.stderr.count("\n") == 1):
+        found.append("exit 2 without one clean 'fiberopt: error:' line")
+    if run.code in (0, 1) and run.hostile:
+        found.append("a VRT or GDAL pipeline file was accepted")
+    if OUTSIDE_TEXT in run.stderr:
+        found.append("a file outside the set was read")
+    return found
+
+
+def _geodata_report(runs: Sequence[SolveRun], wall_s: float, peak_mib: float) -> dict:
+    """Print exit codes and what broke a rule; the same as a dict."""
+    codes = collections.Counter("hang" if r.code is None else f"exit {r.code}" for r in runs)
+    bad = [(r, found) for r in runs if (found := solve_problems(r))]
+    kinds = collections.Counter(p for _, found in bad for p in found)
+    slowest = max(runs, key=lambda r: r.elapsed_s, default=None)
+    print(
+        f"geodata: {len(runs)} sets in {wall_s:.0f} s: {dict(codes.most_common())}; "
+        f"peak RSS of one `fiberopt solve` {peak_mib:,.0f} MiB; slowest {slowest.elapsed_s:.1f} s "
+        f"({slowest.mutations[:100]})"
+        if slowest
+        else "geodata: no sets"
+    )
+    print(f"geodata: {len(bad)} runs broke a rule: {dict(kinds)}")
+    for run, found in bad[:40]:
+        last = run.stderr.strip().splitlines()[-1:] if run.stderr.strip() else []
+        print(f"  {', '.join(found)}: {run.mutations[:140]} -> {last[0][:200] if last else ''}")
+    return {
+        "sets": len(runs),
+        "codes": dict(codes),
+        "wall_s": wall_s,
+        "peak_solve_rss_mib": peak_mib,
+        "bad": [
+            {"mutations": r.mutations, "problems": f, "exit": r.code, "stderr_tail": r.stderr[-600:]}
+            for r, f in bad
+        ],
+    }
 
 
 # --------------------------------------------------------------------------- the report
@@ -256,7 +343,9 @@ def write_outcomes(path: Path, outcomes: Sequence[fr.Outcome], data_root: Path) 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the fuzz, print the report; 1 when any rule was broken."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--requests", type=int, default=10_000, help="requests to send (default 10,000)")
+    parser.add_argument(
+        "--requests", type=int, default=10_000, help="requests to send (default 10,000; 0: none)"
+    )
     parser.add_argument("--seed", type=int, default=15)
     parser.add_argument("--clients", type=int, default=2, help="concurrent client threads (default 2)")
     parser.add_argument(
@@ -267,7 +356,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         action="store_true",
         help="mutate the whole sample (1,355 jurisdictions) rather than its states only",
     )
-    parser.add_argument("--geodata", type=int, default=0, metavar="N", help="broken geodata sets to solve")
+    parser.add_argument(
+        "--geodata",
+        type=int,
+        default=0,
+        metavar="N",
+        help="broken geodata sets (tests/fuzz_geodata.py) to run through `fiberopt solve`",
+    )
     parser.add_argument(
         "--max-vm-gb", type=float, default=6.0, help="server address-space cap (default 6 GiB)"
     )
@@ -278,19 +373,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     work_dir = args.out or ROOT / "bench" / "results" / time.strftime("fuzz-%Y%m%d-%H%M%S")
     work_dir.mkdir(parents=True, exist_ok=True)
-    server = fr.ServerProcess(
-        fr.DATA_ROOT,
-        work_dir=work_dir,
-        extra_args=args.server_arg,
-        max_vm_bytes=int(args.max_vm_gb * (1 << 30)),
-    ).start()
-    try:
-        report = _fuzz(args, server, work_dir)
-    finally:
-        exit_code = server.stop()
-    print(f"server exit code at the end: {exit_code}")
-    if args.geodata:
-        report["geodata"] = run_geodata(args.geodata, args.seed, work_dir)
+    report: dict = {"calls_breaking_rules": 0, "server_deaths": 0}
+    if args.geodata:  # first: RUSAGE_CHILDREN's peak is then the solves' alone
+        report["geodata"] = run_geodata(args.geodata, work_dir, args.clients)
+    if args.requests:
+        server = fr.ServerProcess(
+            fr.DATA_ROOT,
+            work_dir=work_dir,
+            extra_args=args.server_arg,
+            max_vm_bytes=int(args.max_vm_gb * (1 << 30)),
+        ).start()
+        try:
+            report |= _fuzz(args, server, work_dir)
+        finally:
+            exit_code = server.stop()
+        print(f"server exit code at the end: {exit_code}")
     (work_dir / "report.json").write_text(json.dumps(report, indent=2))
     print(f"\nresults in {work_dir}")
     geodata_bad = bool(report.get("geodata", {}).get("bad"))
@@ -319,6 +416,7 @@ class Measured:
     rss_samples: int
     health_s: list[float]
     health_failures: int
+    health_slow: list[tuple[float, list[str]]]
     deaths: list[str]
     stderr: str
 
@@ -362,6 +460,7 @@ def _measure(state: RunState, cases: Sequence[fr.Case], clients: int) -> Measure
         rss.samples,
         health.latencies_s,
         health.failures,
+        health.slow,
         state.deaths,
         server.stderr_text(),
     )
@@ -396,6 +495,8 @@ def _report(m: Measured, args: argparse.Namespace) -> dict:
         f"{m.leftover_cpu * 100:.0f}% of a core busy 2-5 s after the last call"
     )
     print(f"health: {len(m.health_s)} checks, {m.health_failures} failed, {latency_line(m.health_s)}")
+    for elapsed, in_flight in sorted(m.health_slow, reverse=True)[:5]:
+        print(f"  health took {elapsed:.1f} s while in flight: {in_flight}")
     for death in m.deaths:
         print(f"DEATH: {death}")
     if escaped:
@@ -423,6 +524,7 @@ def _report(m: Measured, args: argparse.Namespace) -> dict:
         "health_checks": len(m.health_s),
         "health_failures": m.health_failures,
         "health_max_s": max(m.health_s, default=0.0),
+        "health_slow": m.health_slow,
         "zip_slip": [str(p) for p in escaped],
         "calls_breaking_rules": breaking,
         "problems": [{"kind": k, "count": n, "example": e} for k, n, e in problems],

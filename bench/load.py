@@ -413,7 +413,8 @@ def _report(
         by_kind[c.kind].append(c)
     print(
         f"\n{args.clients} clients x {args.seconds:.0f} s: {len(calls):,} calls in {wall_s:.1f} s = "
-        f"{len(calls) / wall_s:,.1f} calls/s\n"
+        f"{len(calls) / wall_s:,.1f} calls/s (no call starts after {args.seconds:.0f} s; the calls then in "
+        f"flight took {max(0.0, wall_s - args.seconds):.1f} s more to end)\n"
     )
     header = f"{'kind':<12}{'calls':>8}{'calls/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}  status codes"
     print(header)
