@@ -5,7 +5,7 @@ methods and raw undecodable bytes, and one test per defect of issue 15 that a re
 Every call has a client deadline and must end OK, INVALID_ARGUMENT, NOT_FOUND,
 RESOURCE_EXHAUSTED or FAILED_PRECONDITION (DEADLINE_EXCEEDED / CANCELLED only where the case set
 a tight deadline or cancelled); details at most ~1 KB, without the server's paths or internals;
-health answers after each call. FIBEROPT_FUZZ_REQUESTS=N (default 200) sets the total number of
+health answers after each call. FIBEROPT_FUZZ_REQUESTS=N (default 180) sets the total number of
 drawn requests, FIBEROPT_FUZZ_SEED the seed; `make fuzz` (bench/fuzz.py) is the deep run.
 """
 
@@ -25,7 +25,7 @@ import pytest
 from optimizer.api.fiberopt.v1 import route_optimizer_pb2 as pb
 from tests import fuzz_requests as fr
 
-TOTAL = int(os.environ.get("FIBEROPT_FUZZ_REQUESTS", "200"))
+TOTAL = int(os.environ.get("FIBEROPT_FUZZ_REQUESTS", "180"))
 SEED = int(os.environ.get("FIBEROPT_FUZZ_SEED", "15"))
 SHARE = {  # of TOTAL per family: an inline or by-name load costs 2-10 s, a raw or read call ms
     "raw": 0.15,
