@@ -105,8 +105,9 @@ _MAX_PATH_CHARS = 1024
 _UNZIP_SLICE_BYTES = 1024 * 1024
 _UNZIP_ERRORS = (OSError, EOFError, zipfile.BadZipFile, zlib.error, NotImplementedError, RuntimeError)
 """What reading a damaged, encrypted or exotic zip member raises."""
-_FRONTIER_MARGIN_S = 0.5
-"""A Frontier call's sweep ends this long before its deadline and returns what it found."""
+_ANSWER_MARGIN_S = (0.25, 1.0)
+"""A solve ends this long before its call's deadline (a fifth of the time left, within these
+bounds) and answers with what it found, so a deadline shorter than the time limit is a time limit."""
 
 
 @dataclass(frozen=True)
@@ -441,6 +442,7 @@ class RouteOptimizerService(pb_grpc.RouteOptimizerServicer):
             started = time.perf_counter()
             network = self.network(request.network_id, settings, stop=stop, deadline_s=deadline_s)
             check_demands(network, demands)
+            answer_by = _answer_by(deadline_s)
             graph_s = time.perf_counter() - started
             routes: list[Route] = []
             messages: list[pb.Route] = []
@@ -457,7 +459,7 @@ class RouteOptimizerService(pb_grpc.RouteOptimizerServicer):
 
             if request.shared_build:
                 report = None if on_incumbent is None else functools.partial(on_incumbent, "")
-                options = _with(options, self._limit(options, deadline_s), stop, report)
+                options = _with(options, self._limit(options, answer_by), stop, report)
                 found, design = solve_demands(network, demands, options=options, shared_build=True)
                 self._check_stopped(stop, deadline_s)
                 for i, demand in enumerate(demands):
@@ -466,7 +468,7 @@ class RouteOptimizerService(pb_grpc.RouteOptimizerServicer):
                 for i, demand in enumerate(demands):
                     self._check_stopped(stop, deadline_s)
                     report = None if on_incumbent is None else functools.partial(on_incumbent, demand.id)
-                    limit = self._limit(options, deadline_s)
+                    limit = self._limit(options, answer_by)
                     demand_routes = solve_demand(network, demand, options=_with(options, limit, stop, report))
                     self._check_stopped(stop, deadline_s)  # a cut-short answer ends the call with its cause
                     emit(i, demand_routes)
@@ -487,11 +489,11 @@ class RouteOptimizerService(pb_grpc.RouteOptimizerServicer):
         )
 
     @staticmethod
-    def _limit(options: SolverOptions, deadline_s: float | None) -> float:
-        """The solver time limit, never beyond the deadline (where stop is set anyway)."""
-        if deadline_s is None:
+    def _limit(options: SolverOptions, answer_by: float | None) -> float:
+        """The solver time limit, never beyond the moment the call must answer."""
+        if answer_by is None:
             return options.time_limit_s
-        return min(options.time_limit_s, max(deadline_s - time.monotonic(), 0.01))
+        return min(options.time_limit_s, max(answer_by - time.monotonic(), 0.01))
 
     @staticmethod
     def _check_stopped(stop: StopSignal, deadline_s: float | None) -> None:
@@ -521,8 +523,7 @@ class RouteOptimizerService(pb_grpc.RouteOptimizerServicer):
         with self._work_slot(deadline_s, stop):
             network = self.network(request.network_id, settings, stop=stop, deadline_s=deadline_s)
             check_demands(network, [demand])
-            # End the sweep a little before the deadline, so the points found reach the client.
-            limit = self._limit(options, None if deadline_s is None else deadline_s - _FRONTIER_MARGIN_S)
+            limit = self._limit(options, _answer_by(deadline_s))
             result = solve_frontier(
                 network, demand, options=_with(options, limit, stop, None), max_points=max_points
             )
@@ -677,6 +678,14 @@ def _stopped_status(context: grpc.ServicerContext) -> tuple[grpc.StatusCode, str
     if remaining is not None and remaining <= _DEADLINE_MARGIN_S:
         return grpc.StatusCode.DEADLINE_EXCEEDED, "deadline reached; the solve was stopped"
     return grpc.StatusCode.CANCELLED, "call cancelled; the solve was stopped"
+
+
+def _answer_by(deadline_s: float | None) -> float | None:
+    """When a solve must end to answer before the deadline, with what it found by then."""
+    if deadline_s is None:
+        return None
+    low, high = _ANSWER_MARGIN_S
+    return deadline_s - min(max((deadline_s - time.monotonic()) / 5, low), high)
 
 
 def _deadline(context: grpc.ServicerContext) -> float | None:

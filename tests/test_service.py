@@ -4,6 +4,7 @@ deadlines, cancellation, concurrency, and the CLI through the server."""
 from __future__ import annotations
 
 import json
+import math
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -264,14 +265,27 @@ def write_hard_set(folder: Path) -> Path:
     return folder
 
 
-def test_deadline_stops_the_solver_and_the_server_takes_the_next_call(server, client, hard_set, sample_id):
+@pytest.mark.parametrize("shared_build", [False, True])
+def test_a_deadline_before_the_time_limit_answers_with_what_was_found(
+    server, client, hard_set, sample_id, shared_build
+):
+    """A call's deadline acts as its time limit: the answer comes before it, cut short and saying so."""
     info = client.load_geodata(spec_from_path(hard_set))
-    hard = HARD_DEMANDS
-    request = pb.OptimizeRequest(network_id=info.network_id, demands=[demand_to_proto(d) for d in hard])
+    request = pb.OptimizeRequest(
+        network_id=info.network_id,
+        demands=[demand_to_proto(d) for d in HARD_DEMANDS],
+        shared_build=shared_build,
+    )
     request.solver.time_limit_s = 120
     started = time.monotonic()
-    error = _call_error(lambda: client.stub.Optimize(request, timeout=1.5))
-    assert error.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+    response = client.stub.Optimize(request, timeout=4.0)  # DEADLINE_EXCEEDED here fails the test
+    assert time.monotonic() - started < 4.0
+    for route in response.routes:
+        assert route.status in (pb.ROUTE_STATUS_OPTIMAL, pb.ROUTE_STATUS_FEASIBLE, pb.ROUTE_STATUS_UNSOLVED)
+        if route.status == pb.ROUTE_STATUS_UNSOLVED:
+            assert "time limit" in route.reason
+    if shared_build and response.design.unsolved_demands:
+        assert math.isnan(response.design.gap)
     quick = client.optimize(sample_id, [Demand("d", "CHI1", "DAL1", 7.0)], timeout_s=30)
     assert quick.routes[0].status == pb.ROUTE_STATUS_OPTIMAL
     assert time.monotonic() - started < 10
