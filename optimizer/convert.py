@@ -19,6 +19,7 @@ from optimizer.graph import GraphStats, Network
 from optimizer.problem import MAX_PATHS, RouteStatus, SolverOptions
 from optimizer.routes import (
     DIVERSITY_KINDS,
+    MAX_SEPARATION_KM,
     Demand,
     DemandFrontier,
     DesignSummary,
@@ -162,8 +163,10 @@ def _check_demand_fields(at: str, m: pb.Demand) -> None:
         problems.append(f"{at}.b must differ from a, both are {m.a!r}")
     if not 0 <= m.paths <= MAX_PATHS:
         problems.append(f"{at}.paths must be in [1, {MAX_PATHS}] (0 means 1), got {m.paths}")
-    if not (m.min_separation_km >= 0 and math.isfinite(m.min_separation_km)):
-        problems.append(f"{at}.min_separation_km must be >= 0, got {m.min_separation_km:g}")
+    if not 0 <= m.min_separation_km <= MAX_SEPARATION_KM:
+        problems.append(
+            f"{at}.min_separation_km must be in [0, {MAX_SEPARATION_KM:g}], got {m.min_separation_km:g}"
+        )
     if m.HasField("endpoint_radius_km") and not (
         m.endpoint_radius_km >= 0 and math.isfinite(m.endpoint_radius_km)
     ):

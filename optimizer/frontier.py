@@ -7,6 +7,7 @@ import time
 from dataclasses import replace
 
 from optimizer.design import solve_design
+from optimizer.model import stopped_by_caller
 from optimizer.problem import (
     COST_RELATIVE_TOLERANCE,
     LATENCY_TOLERANCE_MS,
@@ -77,7 +78,7 @@ def cost_latency_frontier(
 
 def _cut_short(options: SolverOptions, found: int) -> str:
     """Why the sweep ended before the fastest design."""
-    if options.stop is not None and options.stop.is_set():
+    if stopped_by_caller(options.stop):
         return f"stopped (cancelled or past the deadline) after {found} points"
     return f"time limit {options.time_limit_s:g} s reached after {found} points"
 

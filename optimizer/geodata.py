@@ -37,6 +37,7 @@ __all__ = [
     "LayerSource",
     "Layers",
     "check_layer_file",
+    "check_spec",
     "load_geodata",
     "spec_from_path",
 ]
@@ -323,9 +324,9 @@ class _Tally:
 
 def load_geodata(spec: GeodataSpec, *, limits: InputLimits = DEFAULT_LIMITS) -> Layers:
     """Read, map, default, reproject and validate every layer; raise once with all problems."""
+    check_spec(spec, limits=limits)
     problems: list[str] = []
     repairs: list[str] = []
-    _check_spec_tables(spec, limits, problems)
     frames = {}
     tally = _Tally()
     for name in LAYERS:
@@ -361,6 +362,14 @@ def load_geodata(spec: GeodataSpec, *, limits: InputLimits = DEFAULT_LIMITS) -> 
     for note in repairs:
         logger.warning("geodata repaired: %s", note)
     return Layers(**frames, repairs=tuple(repairs), name=spec.name)
+
+
+def check_spec(spec: GeodataSpec, *, limits: InputLimits = DEFAULT_LIMITS) -> None:
+    """Raise InvalidGeodataError for a spec's bad default tables, before any file is read."""
+    problems: list[str] = []
+    _check_spec_tables(spec, limits, problems)
+    if problems:
+        raise InvalidGeodataError(problems[:MAX_LISTED_PROBLEMS])
 
 
 def _check_spec_tables(spec: GeodataSpec, limits: InputLimits, problems: list[str]) -> None:

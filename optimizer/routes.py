@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pyproj
@@ -16,6 +17,7 @@ from optimizer.errors import InvalidRequestError, UnknownSiteError
 from optimizer.frontier import cost_latency_frontier
 from optimizer.geometry import WorkingProjection
 from optimizer.graph import Network
+from optimizer.model import CallStop
 from optimizer.problem import (
     MAX_PATHS,
     DesignDemand,
@@ -25,6 +27,7 @@ from optimizer.problem import (
     RouteResult,
     RouteStatus,
     SolverOptions,
+    StopSignal,
 )
 from optimizer.prune import evaluate_path
 
@@ -46,6 +49,13 @@ __all__ = [
 ]
 
 DIVERSITY_KINDS = ("edge", "node", "srlg")
+MAX_SEPARATION_KM = 1000.0
+"""The widest min_separation_km a demand may ask (a continent's width would keep nothing apart)."""
+MAX_SEPARATION_PAIRS = 500_000
+"""The most edge pairs a demand's separation may make too close: each is a constraint of its
+design, and finding them costs about 7 us each; past this the demand is refused, naming the field."""
+_SEPARATION_CHUNK_PAIRS = 1 << 16
+"""Candidate pairs looked at per slice of the search, bounding its memory."""
 
 
 @dataclass(frozen=True)
@@ -77,6 +87,11 @@ class Demand:
         ]
         for name in ("min_separation_km", "endpoint_radius_km"):
             problems += [f"{where}: {p}" for p in _number_problems(name, getattr(self, name))]
+        if _is_number(self.min_separation_km) and self.min_separation_km > MAX_SEPARATION_KM:
+            problems.append(
+                f"{where}: min_separation_km must be at most {MAX_SEPARATION_KM:g}, "
+                f"got {self.min_separation_km:g}"
+            )
         if self.max_cost is not None:
             problems += [f"{where}: {p}" for p in _number_problems("max_cost", self.max_cost)]
         if not (_is_integer(self.paths) and 1 <= self.paths <= MAX_PATHS):
@@ -301,13 +316,13 @@ def _edge_allowed(network: Network, demand: Demand) -> np.ndarray:
     return allowed
 
 
-def design_demand(network: Network, demand: Demand) -> DesignDemand:
+def design_demand(network: Network, demand: Demand, stop: StopSignal | None = None) -> DesignDemand:
     """The solver's view of a demand (names already checked): query, diversity, too-close pairs,
     and the nodes each site lies on (shared by all its routes)."""
     query = demand_query(network, demand)
     conflicts = None
     if demand.paths > 1 and demand.min_separation_km > 0:
-        conflicts = separation_conflicts(network, demand, query.edge_allowed)
+        conflicts = separation_conflicts(network, demand, query.edge_allowed, stop=stop)
     source, target = site_nodes(network, demand.a), site_nodes(network, demand.b)
     both = set(source) & set(target)  # co-located sites: a node of both is neither's own
     return DesignDemand(
@@ -318,6 +333,15 @@ def design_demand(network: Network, demand: Demand) -> DesignDemand:
         source_nodes=tuple(n for n in source if n not in both),
         target_nodes=tuple(n for n in target if n not in both),
     )
+
+
+@contextlib.contextmanager
+def _timed(options: SolverOptions | None) -> Iterator[SolverOptions]:
+    """options whose stop also follows their time limit from now, so the demands' views (their
+    separation pairs) count against it as the solve does."""
+    options = options or SolverOptions()
+    with CallStop(options.stop, options.time_limit_s) as stop:
+        yield replace(options, stop=stop)
 
 
 def site_nodes(network: Network, site_id: str) -> tuple[int, ...]:
@@ -345,10 +369,19 @@ def _reach_km(start: int, tail: np.ndarray, head: np.ndarray, km: np.ndarray) ->
     return reach
 
 
-def separation_conflicts(network: Network, demand: Demand, allowed: np.ndarray | None) -> np.ndarray:
+def separation_conflicts(
+    network: Network,
+    demand: Demand,
+    allowed: np.ndarray | None,
+    *,
+    stop: StopSignal | None = None,
+    max_pairs: int = MAX_SEPARATION_PAIRS,
+) -> np.ndarray:
     """Edge pairs closer than min_separation_km, beyond endpoint_radius_km of the demand's sites.
 
-    Distances are measured in an equidistant projection fitted to the edges considered.
+    Distances are measured in an equidistant projection fitted to the edges considered. More than
+    max_pairs is an InvalidRequestError naming the demand. Once stop is set the search ends with
+    the pairs found so far: the solve that follows sees the same stop and answers UNSOLVED.
     """
     idx = np.flatnonzero(allowed) if allowed is not None else np.arange(network.arrays.n_edges)
     geoms = network.edges.geometry.values[idx]
@@ -366,11 +399,26 @@ def separation_conflicts(network: Network, demand: Demand, allowed: np.ndarray |
     keep = ~shapely.is_empty(clipped)
     clipped, idx = clipped[keep], idx[keep]
     separation_m = demand.min_separation_km * 1000.0
-    left, right = shapely.STRtree(clipped).query(clipped, predicate="dwithin", distance=separation_m)
-    pair = left < right
-    left, right = left[pair], right[pair]
-    close = shapely.distance(clipped[left], clipped[right]) < separation_m
-    return np.column_stack([idx[left[close]], idx[right[close]]]).astype(np.int64)
+    tree, found, count = shapely.STRtree(clipped), [], 0
+    step = max(1, _SEPARATION_CHUNK_PAIRS // max(len(clipped), 1))
+    for start in range(0, len(clipped), step):
+        if stop is not None and stop.is_set():
+            break
+        chunk = np.arange(start, min(start + step, len(clipped)))
+        local, right = tree.query(clipped[chunk], predicate="dwithin", distance=separation_m)
+        left = chunk[local]
+        pair = left < right
+        left, right = left[pair], right[pair]
+        count += len(left)
+        if count > max_pairs:
+            raise InvalidRequestError(
+                f"demand {_short(demand.id)}: min_separation_km {demand.min_separation_km:g} makes over "
+                f"{max_pairs:,} edge pairs too close beyond endpoint_radius_km "
+                f"{demand.endpoint_radius_km:g} of its sites; ask a smaller separation"
+            )
+        close = shapely.distance(clipped[left], clipped[right]) < separation_m
+        found.append(np.column_stack([idx[left[close]], idx[right[close]]]))
+    return np.concatenate(found).astype(np.int64) if found else np.zeros((0, 2), dtype=np.int64)
 
 
 def solve_demand(
@@ -386,7 +434,9 @@ def _solve_checked(network: Network, demand: Demand, options: SolverOptions | No
     started = time.perf_counter()
     if unreachable := _unreachable(network, demand):
         return (describe_route(network, demand, unreachable, time.perf_counter() - started),)
-    result = solve_design(network.arrays, [design_demand(network, demand)], options=options)
+    with _timed(options) as timed:
+        views = [design_demand(network, demand, timed.stop)]
+        result = solve_design(network.arrays, views, options=timed)
     return _describe_design(network, [demand], result, time.perf_counter() - started)[0]
 
 
@@ -433,7 +483,9 @@ def _solve_shared(
     """All demands with reachable sites in one design; the others carry their reason."""
     started = time.perf_counter()
     reachable = [d for d in demands if _unreachable(network, d) is None]
-    result = solve_design(network.arrays, [design_demand(network, d) for d in reachable], options=options)
+    with _timed(options) as timed:
+        views = [design_demand(network, d, timed.stop) for d in reachable]
+        result = solve_design(network.arrays, views, options=timed)
     solve_s = time.perf_counter() - started
     solved = dict(
         zip((d.id for d in reachable), _describe_design(network, reachable, result, solve_s), strict=True)
@@ -569,9 +621,13 @@ def solve_frontier(
     check_demands(network, [demand])
     if unreachable := _unreachable(network, demand):
         return DemandFrontier(demand, (), True, unreachable.reason, time.perf_counter() - started)
-    result = cost_latency_frontier(
-        network.arrays, design_demand(network, demand), options=options, max_points=max_points
-    )
+    with _timed(options) as timed:
+        result = cost_latency_frontier(
+            network.arrays,
+            design_demand(network, demand, timed.stop),
+            options=timed,
+            max_points=max_points,
+        )
     solve_s = time.perf_counter() - started
     points = tuple(
         FrontierStep(

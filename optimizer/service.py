@@ -62,6 +62,7 @@ from optimizer.geodata import (
     Layers,
     LayerSource,
     check_layer_file,
+    check_spec,
     spec_from_path,
 )
 from optimizer.graph import Network
@@ -282,6 +283,7 @@ class RouteOptimizerService(pb_grpc.RouteOptimizerServicer):
         with tempfile.TemporaryDirectory(prefix="fiberopt-load-") as tmp:
             root = self._materialize(request, Path(tmp))
             spec = _spec(request, root)
+            check_spec(spec, limits=self.limits.input)
             files = _confined_files(spec, root, self.data_root if request.HasField("name") else Path(tmp))
             network_id = _content_id(root, files, request, settings)
             with self._work_slot(deadline_s, stop), self._once(network_id, deadline_s, stop):

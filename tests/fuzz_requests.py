@@ -458,9 +458,18 @@ def _demand_number_fields() -> tuple[tuple[str, str], ...]:
     )
 
 
-def _number_broken(where: str, value: float, rule: str) -> Broken:
+DEMAND_UPPER = {"min_separation_km": 1000.0}
+"""Documented upper bounds of demand numbers (README: min_separation_km at most 1,000 km)."""
+
+
+def _number_broken(where: str, value: float, rule: str, upper: float = math.inf) -> Broken:
     """A number mutation and whether the documented rule makes it invalid."""
-    invalid = is_nonfinite(value) or (rule == "positive" and value <= 0) or (rule == "nonneg" and value < 0)
+    invalid = (
+        is_nonfinite(value)
+        or (rule == "positive" and value <= 0)
+        or (rule == "nonneg" and value < 0)
+        or value > upper
+    )
     return Broken(where, value, invalid=invalid)
 
 
@@ -474,7 +483,7 @@ def broken_demand(draw, facts: SampleFacts, index: int, demand: pb.Demand) -> tu
         name, rule = draw(st.sampled_from(_demand_number_fields()))
         value = draw(bad_floats())
         setattr(demand, name, value)
-        broken = _number_broken(f"{where}.{name}", value, rule)
+        broken = _number_broken(f"{where}.{name}", value, rule, DEMAND_UPPER.get(name, math.inf))
         if name == "max_cost" and value > 1e12 and demand.paths < 2:
             demand.paths = draw(st.sampled_from((2, 3)))  # the issue's TypeError: huge max_cost, paths >= 2
             broken = replace(broken, where=f"{where}.max_cost(paths={demand.paths})")

@@ -219,6 +219,17 @@ def test_permit_cost_by_level_over_the_money_ceiling_is_refused(tmp_path):
     assert "cost_per_km_by_kind.rail: must be a number from 0 to 1e+09, got nan" in info.value.problems
 
 
+def test_bad_default_tables_are_refused_before_any_file_is_read(tmp_path):
+    """A NaN default cost ends the load at once: no layer file is opened (here none exists)."""
+    spec = GeodataSpec(
+        sources={"corridors": (LayerSource(tmp_path / "absent.gpkg"),)},
+        cost_per_km_by_kind={"rail": math.nan},
+    )
+    with pytest.raises(InvalidGeodataError) as info:
+        load_geodata(spec)
+    assert info.value.problems == ["cost_per_km_by_kind.rail: must be a number from 0 to 1e+09, got nan"]
+
+
 def test_rows_of_one_corridor_must_agree(tmp_path):
     layers = _layers()
     features = layers["corridors"]["features"]

@@ -571,4 +571,4 @@ def test_diverse_demand_fields_are_checked(client, sample_id):
     request = pb.OptimizeRequest(network_id=sample_id, demands=[message])
     error = _call_error(lambda: client.stub.Optimize(request, timeout=30))
     assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
-    assert "demands[0].min_separation_km must be >= 0, got -2" in error.details()
+    assert "demands[0].min_separation_km must be in [0, 1000], got -2" in error.details()

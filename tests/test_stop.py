@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import optimizer.routes
 from optimizer.design_mip import build_design_mip, solve_design_mip
 from optimizer.design_model import Slot, build_design_model, solve_design_model
 from optimizer.errors import InvalidRequestError
@@ -24,7 +25,14 @@ from optimizer.graph import build_graph
 from optimizer.model import CallStop
 from optimizer.problem import DesignDemand, EdgeArrays, RouteQuery, RouteStatus, SolverOptions, StopSignal
 from optimizer.prune import PrunedArcs
-from optimizer.routes import Demand, solve_demand, solve_demands, solve_frontier
+from optimizer.routes import (
+    Demand,
+    demand_query,
+    separation_conflicts,
+    solve_demand,
+    solve_demands,
+    solve_frontier,
+)
 from optimizer.scenario import load_scenario
 
 SAMPLE = Path(__file__).resolve().parents[1] / "geodata" / "sample"
@@ -193,6 +201,7 @@ def test_models_leave_out_a_max_cost_row_that_cannot_bind():
         ({"max_cost": math.inf}, "max_cost must be a finite number >= 0, got inf"),
         ({"max_cost": math.nan}, "max_cost must be a finite number >= 0, got nan"),
         ({"max_cost": -1.0}, "max_cost must be a number >= 0, got -1.0"),
+        ({"min_separation_km": 9e15}, "min_separation_km must be at most 1000, got 9e+15"),
         ({"max_cost": "1e3"}, "max_cost must be a number, got '1e3'"),
         ({"paths": "2"}, "paths must be an integer in [1, 8], got '2'"),
         ({"max_jurisdictions": 2.5}, "max_jurisdictions must be an integer >= 0, got 2.5"),
@@ -210,3 +219,40 @@ def test_demand_fields_of_the_wrong_kind_are_named(changes, message):
 
 def test_demand_takes_any_finite_max_cost():
     assert Demand("d", "CHI1", "DAL1", 7.5, max_cost=1e308).max_cost == 1e308
+
+
+def test_separation_pairs_count_against_the_time_limit(sample):
+    """Finding a wide separation's too-close pairs (seconds) is part of the solve's time limit."""
+    network, _ = sample
+    demand = Demand("chi-dal", "CHI1", "DAL1", 9.0, paths=2, min_separation_km=300)  # ~240k pairs
+    routes, took = _timed(lambda o: solve_demand(network, demand, options=o), time_limit_s=0.5)
+    assert took <= 0.5 + STOP_MARGIN_S
+    _check_honest(routes, None, why="time limit 0.5 s reached")
+
+
+def test_separation_pairs_follow_a_stop(sample):
+    network, _ = sample
+    demand = Demand("chi-dal", "CHI1", "DAL1", 9.0, paths=2, min_separation_km=300)
+    routes, took = _timed(lambda o: solve_demand(network, demand, options=o), stop_after_s=0.3)
+    assert took <= 0.3 + STOP_MARGIN_S
+    _check_honest(routes, None, why="stopped (cancelled or past the deadline)")
+    assert routes[0].status is RouteStatus.UNSOLVED
+
+
+def test_too_many_separation_pairs_are_refused_naming_the_demand(sample):
+    network, _ = sample
+    demand = Demand("chi-dal", "CHI1", "DAL1", 9.0, paths=2, min_separation_km=50)  # ~23k pairs
+    allowed = demand_query(network, demand).edge_allowed
+    with pytest.raises(InvalidRequestError, match=r"demand 'chi-dal': min_separation_km 50 makes over 1,000"):
+        separation_conflicts(network, demand, allowed, max_pairs=1000)
+
+
+def test_separation_pairs_are_the_same_in_any_slices(sample, monkeypatch):
+    network, _ = sample
+    demand = Demand("chi-dal", "CHI1", "DAL1", 9.0, paths=2, min_separation_km=40, endpoint_radius_km=15)
+    allowed = demand_query(network, demand).edge_allowed
+    whole = separation_conflicts(network, demand, allowed)
+    monkeypatch.setattr(optimizer.routes, "_SEPARATION_CHUNK_PAIRS", 1)  # one edge per slice
+    sliced = separation_conflicts(network, demand, allowed)
+    assert len(whole) > 1000
+    assert {tuple(p) for p in whole.tolist()} == {tuple(p) for p in sliced.tolist()}
