@@ -625,11 +625,13 @@ def _finish(case: Case, broken: Sequence[Broken]) -> Case:
     # The server may name any of several faults: a status is expected only when every fault
     # expects one (then any of theirs); a fault without an expectation allows every refusal.
     expect = frozenset()
-    faults = [b for b in broken if b.invalid or b.expect]
+    # A field set twice holds its last value: an earlier mutation of it no longer applies.
+    last = list({b.where: b for b in broken}.values())
+    faults = [b for b in last if b.invalid or b.expect]
     if faults and all(b.expect for b in faults):
         expect = frozenset().union(*(b.expect for b in faults))
     summary = "; ".join(b.summary() for b in broken) or "valid"
-    invalid = any(b.invalid for b in broken)
+    invalid = any(b.invalid for b in last)
     if invalid and expect:
         expect = expect - {OK}
     timing = any(b.timing for b in broken)
@@ -1156,10 +1158,11 @@ def _coordinate_rule(mutation: GeoMutation) -> GeoMutation:
 
 
 def _property_rule(mutation: GeoMutation) -> GeoMutation:
-    """Which property values are surely invalid: duplicate or empty ids, non-finite, negative or
-    non-numeric costs, a non-boolean `allowed`. A missing value (None) may take a default."""
+    """Which property values are surely invalid: duplicate or empty ids, infinite, negative or
+    non-numeric costs, a non-boolean `allowed`. A missing value (None) may take a default, and so
+    may NaN: GDAL reads a null number and a NaN alike (README: a NaN cell is an empty one)."""
     value, what = mutation.value, mutation.what
-    if what == "property name" or value is None:
+    if what == "property name" or value is None or (isinstance(value, float) and math.isnan(value)):
         return replace(mutation, invalid=False)
     if what in ("property corridor_id", "property site_id"):
         return replace(mutation, invalid=value != "x" * LONG)
