@@ -66,7 +66,7 @@ MAX_TIME_LIMIT_S = 3600.0
 _SCALAR_SETTINGS = [
     f.name
     for f in fields(GraphSettings)
-    if f.name not in ("counted_levels", "permit_cost_by_level", "cost_per_km_by_kind")
+    if f.name not in ("counted_levels", "coverage_levels", "permit_cost_by_level", "cost_per_km_by_kind")
 ]
 
 
@@ -76,8 +76,9 @@ def settings_from_proto(message: pb.GraphSettings, *, base: GraphSettings | None
     for name in _SCALAR_SETTINGS:
         if message.HasField(name):
             values[name] = getattr(message, name)
-    if message.counted_levels:
-        values["counted_levels"] = tuple(message.counted_levels)
+    for name in ("counted_levels", "coverage_levels"):
+        if getattr(message, name):
+            values[name] = tuple(getattr(message, name))
     try:
         return GraphSettings(**values)
     except (TypeError, ValueError) as exc:
@@ -87,8 +88,9 @@ def settings_from_proto(message: pb.GraphSettings, *, base: GraphSettings | None
 def settings_to_proto(settings: GraphSettings) -> pb.GraphSettings:
     """The message carrying every graph setting explicitly."""
     message = pb.GraphSettings(**{name: getattr(settings, name) for name in _SCALAR_SETTINGS})
-    if settings.counted_levels is not None:
-        message.counted_levels.extend(settings.counted_levels)
+    for name in ("counted_levels", "coverage_levels"):
+        if getattr(settings, name) is not None:
+            getattr(message, name).extend(getattr(settings, name))
     return message
 
 
@@ -268,6 +270,9 @@ def route_to_proto(
         bound=route.bound,
         gap=route.gap,
         solve_s=route.solve_s,
+        outside_km=route.outside_km,
+        outside_km_by_level=dict(route.outside_km_by_level),
+        warnings=list(route.warnings),
     )
     if route.geometry is not None:
         message.geometry_wkb = shapely.to_wkb(route.geometry)
@@ -475,6 +480,9 @@ def _route_from_proto(m: pb.Route, *, edges: tuple[int, ...], nodes: tuple[int, 
         solve_s=m.solve_s,
         edges=edges,
         nodes=nodes,
+        outside_km=m.outside_km,
+        outside_km_by_level=dict(m.outside_km_by_level),
+        warnings=tuple(m.warnings),
     )
 
 

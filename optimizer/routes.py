@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import math
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -190,6 +190,12 @@ class Route:
     solve_s: float
     edges: tuple[int, ...] = ()
     nodes: tuple[int, ...] = ()
+    outside_km: float = 0.0
+    """Km outside every jurisdiction of a coverage level (settings.coverage_levels)."""
+    outside_km_by_level: Mapping[str, float] = field(default_factory=dict)
+    """Per jurisdiction level, the km outside all of that level's jurisdictions."""
+    warnings: tuple[str, ...] = ()
+    """What the planner should know about a route that stands (e.g. it leaves the coverage)."""
 
     @property
     def permit_count(self) -> int:
@@ -553,13 +559,15 @@ def describe_route(
         )
         for j in result.jurisdictions
     )
+    outside = _outside_km(network, idx) if result.has_route else {}
+    outside_km = outside.pop("", 0.0)
     return Route(
         demand_id=demand.id,
         route_index=route_index,
         a=demand.a,
         b=demand.b,
         status=result.status,
-        reason=result.reason,
+        reason=_with_coverage(network, result),
         max_latency_ms=float(demand.max_latency_ms),
         geometry=geometry,
         length_km=float(edges["length_km"].to_numpy()[idx].sum()) if result.has_route else float("nan"),
@@ -574,6 +582,52 @@ def describe_route(
         solve_s=solve_s,
         edges=result.edges,
         nodes=result.nodes,
+        outside_km=outside_km,
+        outside_km_by_level=outside,
+        warnings=_coverage_warnings(network, outside_km, outside),
+    )
+
+
+def _outside_km(network: Network, idx: np.ndarray) -> dict[str, float]:
+    """Km of the edges idx outside all jurisdictions of each level; under "" outside any
+    coverage level (the levels settings.coverage_levels names, or all)."""
+    edges = network.edges
+    km = edges["length_km"].to_numpy()[idx]
+    named = network.settings.coverage_levels
+    out: dict[str, float] = {}
+    anywhere = np.zeros(len(idx), dtype=bool)
+    for level in network.levels:
+        outside = ~edges[f"covered_{level}"].to_numpy()[idx]
+        out[level] = round(float(km[outside].sum()), 3)
+        if named is None or level in named:
+            anywhere |= outside
+    out[""] = round(float(km[anywhere].sum()), 3)
+    return out
+
+
+def _coverage_warnings(network: Network, outside_km: float, by_level: Mapping[str, float]) -> tuple[str, ...]:
+    """The warning for a route that leaves the coverage, where settings.uncovered is "warn"."""
+    if network.settings.uncovered != "warn" or outside_km <= 0:
+        return ()
+    named = network.settings.coverage_levels
+    levels = [level for level in network.levels if named is None or level in named]
+    per_level = ", ".join(f"{by_level[level]:,.1f} km outside every {level}" for level in levels)
+    return (
+        f"runs {outside_km:,.1f} km outside the jurisdictions ({per_level}): no permits are priced "
+        "there; settings.uncovered: forbid keeps routes inside",
+    )
+
+
+def _with_coverage(network: Network, result: RouteResult) -> str:
+    """The result's reason, saying for an infeasible demand what uncovered: forbid left out."""
+    stats = network.stats
+    if result.status is not RouteStatus.INFEASIBLE or network.settings.uncovered != "forbid":
+        return result.reason
+    if not stats.edges_uncovered:
+        return result.reason
+    return (
+        f"{result.reason}; settings.uncovered: forbid left out {stats.edges_uncovered:,} edges "
+        f"({stats.uncovered_km:,.1f} km) outside the jurisdictions"
     )
 
 
