@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import numbers
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
@@ -13,7 +14,13 @@ import numpy as np
 from optimizer.errors import InvalidScenarioError
 from optimizer.limits import DEFAULT_LIMITS
 
-__all__ = ["DEFAULT_GROUP_INDEX", "UNCOVERED_MODES", "GraphSettings", "settings_from_mapping"]
+__all__ = [
+    "DEFAULT_GROUP_INDEX",
+    "UNCOVERED_MODES",
+    "GraphSettings",
+    "settings_from_mapping",
+    "unknown_keys_message",
+]
 
 DEFAULT_GROUP_INDEX = 1.4682
 """Group index of standard single-mode fiber (G.652) at 1550 nm: ~4.897 us per km."""
@@ -148,10 +155,23 @@ def settings_from_mapping(raw: Mapping[str, Any] | None, *, where: str = "settin
     if raw is not None and not isinstance(raw, Mapping):
         raise InvalidScenarioError(f"{where} must be a mapping, got {type(raw).__name__}")
     raw = dict(raw or {})
-    known = {f.name for f in fields(GraphSettings)}
-    if unknown := sorted(map(str, set(raw) - known)):
-        raise InvalidScenarioError(f"{where}: unknown keys {unknown}; known keys are {sorted(known)}")
+    if message := unknown_keys_message(raw, {f.name for f in fields(GraphSettings)}):
+        raise InvalidScenarioError(f"{where}: {message}")
     try:
         return GraphSettings(**raw)
     except TypeError as exc:
         raise InvalidScenarioError(f"{where}: {exc}") from exc
+
+
+def unknown_keys_message(raw: Mapping, known: set[str]) -> str:
+    """Words naming the keys of raw that are not known, each with the nearest known key; "" if none."""
+    unknown = sorted(map(str, set(raw) - known))
+    if not unknown:
+        return ""
+    named = []
+    for key in unknown[:10]:
+        near = difflib.get_close_matches(key, sorted(known), n=1, cutoff=0.6)
+        named.append(f"{_short(key, 40)} (did you mean {near[0]!r}?)" if near else _short(key, 40))
+    more = f" and {len(unknown) - 10} more" if len(unknown) > 10 else ""
+    word = "key" if len(unknown) == 1 else "keys"
+    return f"unknown {word} {', '.join(named)}{more}; known keys are {sorted(known)}"

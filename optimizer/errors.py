@@ -12,6 +12,7 @@ __all__ = [
     "InvalidRequestError",
     "InvalidScenarioError",
     "OptimizerError",
+    "UnknownJurisdictionError",
     "UnknownNetworkError",
     "UnknownSiteError",
     "Violation",
@@ -80,6 +81,10 @@ class InvalidRequestError(OptimizerError, ValueError):
 
 class UnknownSiteError(OptimizerError, LookupError):
     """A demand names a site that the geodata does not hold."""
+
+
+class UnknownJurisdictionError(OptimizerError, LookupError):
+    """A demand names a jurisdiction that the geodata does not hold."""
 
 
 class UnknownNetworkError(OptimizerError, LookupError):

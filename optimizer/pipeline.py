@@ -11,7 +11,7 @@ from pathlib import Path
 from optimizer import __version__
 from optimizer.geodata import load_geodata
 from optimizer.graph import Network, build_graph
-from optimizer.routes import Route, Solution, solve_demands
+from optimizer.routes import Route, Solution, check_demand_names, solve_demands
 from optimizer.scenario import Scenario
 
 __all__ = ["run_digest", "solve_scenario"]
@@ -23,6 +23,12 @@ def solve_scenario(
     """Load, build and solve one scenario in process."""
     t0 = time.perf_counter()
     layers = load_geodata(scenario.geodata)
+    check_demand_names(  # before the graph is built: a misspelt site costs no build
+        scenario.demands,
+        layers.sites["site_id"],
+        layers.jurisdictions["jurisdiction_id"],
+        where=f"scenario {scenario.path.name}: ",
+    )
     t1 = time.perf_counter()
     network = build_graph(layers, settings=scenario.settings)
     t2 = time.perf_counter()

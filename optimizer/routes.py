@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import difflib
 import math
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -13,7 +14,7 @@ import pyproj
 import shapely
 
 from optimizer.design import solve_design, union_cost
-from optimizer.errors import InvalidRequestError, UnknownSiteError
+from optimizer.errors import InvalidRequestError, UnknownJurisdictionError, UnknownSiteError
 from optimizer.frontier import cost_latency_frontier
 from optimizer.geometry import WorkingProjection
 from optimizer.graph import Network
@@ -39,6 +40,8 @@ __all__ = [
     "JurisdictionCrossed",
     "Route",
     "Solution",
+    "check_demand_names",
+    "check_demands",
     "design_demand",
     "routes_union_cost",
     "separation_conflicts",
@@ -276,16 +279,40 @@ class Solution:
         return tuple(sorted({j.jurisdiction_id for r in self.routes for j in r.jurisdictions}))
 
 
-def check_demands(network: Network, demands: Sequence[Demand]) -> None:
+def check_demands(network: Network, demands: Sequence[Demand], *, where: str = "") -> None:
     """Every site and jurisdiction the demands name exists in the network (before any solving)."""
-    juris_ids = set(network.jurisdictions["jurisdiction_id"].astype(str))
-    for demand in demands:
-        for end in (demand.a, demand.b):
-            if end not in network.site_node:
-                raise UnknownSiteError(f"demand {demand.id!r}: unknown site {end!r}")
-        named = demand.allowed_jurisdictions + demand.avoid_jurisdictions
-        if unknown := sorted(set(named) - juris_ids):
-            raise UnknownSiteError(f"demand {demand.id!r}: unknown jurisdictions {unknown}")
+    check_demand_names(
+        demands, network.site_node, network.jurisdictions["jurisdiction_id"].astype(str), where=where
+    )
+
+
+def check_demand_names(
+    demands: Sequence[Demand], site_ids: Iterable[str], jurisdiction_ids: Iterable[str], *, where: str = ""
+) -> None:
+    """Every site and jurisdiction the demands name is among the ids given; the error names the
+    demand and field at fault, with the closest ids there are."""
+    sites, juris = set(map(str, site_ids)), set(map(str, jurisdiction_ids))
+    for i, demand in enumerate(demands):
+        of = f"in demand {_short(demand.id)}"
+        for end in ("a", "b"):
+            site = getattr(demand, end)
+            if site not in sites:
+                raise UnknownSiteError(
+                    f"{where}demands[{i}].{end}: unknown site {_short(site)} {of}{_close(site, sites)}"
+                )
+        for name in ("allowed_jurisdictions", "avoid_jurisdictions"):
+            if unknown := sorted(set(getattr(demand, name)) - juris):
+                shown = ", ".join(_short(j) for j in unknown[:5]) + (" ..." if len(unknown) > 5 else "")
+                close = _close(unknown[0], juris)
+                raise UnknownJurisdictionError(
+                    f"{where}demands[{i}].{name}: unknown jurisdictions {shown} {of}{close}"
+                )
+
+
+def _close(name: str, known: set[str]) -> str:
+    """Words listing the known ids closest to name, if any are close."""
+    near = difflib.get_close_matches(name, sorted(known), n=3, cutoff=0.5) if len(known) < 100_000 else []
+    return f" (close matches: {', '.join(map(repr, near))})" if near else ""
 
 
 def demand_query(network: Network, demand: Demand) -> RouteQuery:
@@ -584,7 +611,7 @@ def describe_route(
         nodes=result.nodes,
         outside_km=outside_km,
         outside_km_by_level=outside,
-        warnings=_coverage_warnings(network, outside_km, outside),
+        warnings=_coverage_warnings(network, outside_km, outside) + _diversity_warnings(network, demand, idx),
     )
 
 
@@ -615,6 +642,19 @@ def _coverage_warnings(network: Network, outside_km: float, by_level: Mapping[st
     return (
         f"runs {outside_km:,.1f} km outside the jurisdictions ({per_level}): no permits are priced "
         "there; settings.uncovered: forbid keeps routes inside",
+    )
+
+
+def _diversity_warnings(network: Network, demand: Demand, idx: np.ndarray) -> tuple[str, ...]:
+    """The warning for SRLG-diverse routes over corridors that name no shared-risk group."""
+    if demand.paths < 2 or demand.diversity != "srlg" or not len(idx):
+        return ()
+    corridor = network.edges["corridor_id"].to_numpy()[idx].astype(str) != ""
+    if not corridor.any() or (network.edges["srlg"].to_numpy()[idx][corridor].astype(str) != "").any():
+        return ()
+    return (
+        "diversity srlg: no corridor of this route names a shared-risk group (srlg field), so it is "
+        "diverse by segments and junctions only, as with diversity node",
     )
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from optimizer.config import GraphSettings, settings_from_mapping
+from optimizer.config import GraphSettings, settings_from_mapping, unknown_keys_message
 from optimizer.errors import InvalidRequestError, InvalidScenarioError, OptimizerError
 from optimizer.geodata import LAYERS, GeodataSpec, LayerSource, spec_from_path
 from optimizer.limits import DEFAULT_LIMITS, InputLimits
@@ -23,7 +23,7 @@ from optimizer.routes import Demand
 
 __all__ = ["Scenario", "load_scenario"]
 
-_SOURCE_KEYS = {"path", "layer", "fields", "defaults", "x_field", "y_field", "crs"}
+_SOURCE_KEYS = {"path", "layer", "fields", "defaults", "x_field", "y_field", "crs", "where"}
 _GEODATA_KEYS = {"path", "layers", "cost_per_km_by_kind", "permit_cost_by_level"}
 _TOP_KEYS = {"name", "geodata", "settings", "solver", "demands", "description", "shared_build"}
 _SOLVER_KEYS = (
@@ -248,7 +248,8 @@ def _source(raw: Any, base: Path, where: str) -> LayerSource:
         raise InvalidScenarioError(f"{where}: expected a path or a mapping with a 'path'")
     _refuse_unknown(raw, _SOURCE_KEYS, where)
     texts = {
-        key: _optional_text(raw.get(key), f"{where}.{key}") for key in ("layer", "x_field", "y_field", "crs")
+        key: _optional_text(raw.get(key), f"{where}.{key}")
+        for key in ("layer", "x_field", "y_field", "crs", "where")
     }
     fields_map = _mapping(raw.get("fields"), f"{where}: fields")
     if not all(isinstance(k, str) and isinstance(v, str) for k, v in fields_map.items()):
@@ -285,10 +286,9 @@ def _is_plain(value: Any) -> bool:
 
 
 def _refuse_unknown(raw: Mapping, known: set[str], where: str) -> None:
-    """Name the keys of a mapping that are not known (a few, each cut short)."""
-    if unknown := sorted(map(str, set(raw) - known)):
-        shown = [_short(k, 40) for k in unknown[:10]]
-        raise InvalidScenarioError(f"{where}: unknown keys {shown}; known keys are {sorted(known)}")
+    """Name the keys of a mapping that are not known (a few, each cut short, with the nearest known)."""
+    if message := unknown_keys_message(raw, known):
+        raise InvalidScenarioError(f"{where}: {message}")
 
 
 def _mapping(raw: Any, where: str) -> dict:
@@ -346,9 +346,9 @@ def _demands(raw: Any, where: str) -> tuple[Demand, ...]:
         at = f"{where}: demands[{i}]"
         if not isinstance(item, Mapping):
             raise InvalidScenarioError(f"{at}: expected a mapping")
+        _refuse_unknown(item, known, at)  # first: a misspelt key is the likely cause of a missing one
         if missing := [k for k in ("id", "a", "b", "max_latency_ms") if k not in item]:
             raise InvalidScenarioError(f"{at}: missing keys {missing}")
-        _refuse_unknown(item, known, at)
         values = dict(item)
         for key in ("id", "a", "b"):
             if _is_scalar(values[key]):

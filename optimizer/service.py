@@ -52,6 +52,7 @@ from optimizer.errors import (
     InvalidRequestError,
     InvalidScenarioError,
     OptimizerError,
+    UnknownJurisdictionError,
     UnknownNetworkError,
     UnknownSiteError,
     Violation,
@@ -89,6 +90,7 @@ STATUS_CODE = {
     InvalidScenarioError: grpc.StatusCode.INVALID_ARGUMENT,
     InvalidRequestError: grpc.StatusCode.INVALID_ARGUMENT,
     UnknownSiteError: grpc.StatusCode.NOT_FOUND,
+    UnknownJurisdictionError: grpc.StatusCode.NOT_FOUND,
     UnknownNetworkError: grpc.StatusCode.NOT_FOUND,
     CapacityError: grpc.StatusCode.RESOURCE_EXHAUSTED,
 }
@@ -730,6 +732,7 @@ def _spec(request: pb.LoadNetworkRequest, root: Path) -> GeodataSpec:
                 x_field=layer.x_field or None,
                 y_field=layer.y_field or None,
                 crs=layer.crs or None,
+                where=layer.where or None,
             )
         )
     merged = dict(base.sources) | {k: tuple(v) for k, v in sources.items()}
@@ -768,7 +771,7 @@ def _refuse(problems: list[str]) -> None:
 def _layer_problems(at: str, layer: pb.LayerSource) -> list[str]:
     """Texts of one layer source within bounds, and its defaults finite numbers or short texts."""
     problems = check_text(f"{at}.path", layer.path, max_chars=1024)
-    for name in ("layer_name", "x_field", "y_field", "crs"):
+    for name in ("layer_name", "x_field", "y_field", "crs", "where"):
         problems += check_text(f"{at}.{name}", getattr(layer, name), max_chars=1024)
     for key, value in layer.fields.items():
         problems += check_text(f"{at}.fields[{key[:40]!r}]", key) + check_text(

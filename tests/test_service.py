@@ -187,7 +187,7 @@ def test_bad_demand_is_invalid_argument_naming_the_field(client, sample_id):
     ("network", "site", "message"),
     [
         ("nope", "DAL1", "network_id 'nope': no such network"),
-        (None, "XXX9", "demand 'd': unknown site 'XXX9'"),
+        (None, "XXX9", "demands[0].b: unknown site 'XXX9' in demand 'd'"),
     ],
 )
 def test_unknown_network_or_site_is_not_found(client, sample_id, network, site, message):
