@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import glob
 import hashlib
+import json
 import time
 from collections.abc import Callable
+from dataclasses import fields
 from pathlib import Path
 
 from optimizer import __version__
@@ -47,6 +49,16 @@ def solve_scenario(
 def run_digest(scenario: Scenario) -> str:
     """Identity of a run: scenario text, software version and the geodata files' stamps."""
     h = hashlib.sha256(f"{scenario.digest}|{__version__}".encode())
+    resolved = {  # what the scenario resolved to, a geodata set's own defaults file included
+        "settings": {f.name: getattr(scenario.settings, f.name) for f in fields(scenario.settings)},
+        "cost_per_km_by_kind": scenario.geodata.cost_per_km_by_kind,
+        "permit_cost_by_level": scenario.geodata.permit_cost_by_level,
+    }
+    h.update(
+        json.dumps(
+            resolved, sort_keys=True, default=lambda v: dict(v) if hasattr(v, "items") else list(v)
+        ).encode()
+    )
     for layer in sorted(scenario.geodata.sources):
         for src in scenario.geodata.sources[layer]:
             for path in _data_files(src.path):

@@ -15,6 +15,7 @@ from optimizer.cli import main
 from optimizer.config import GraphSettings
 from optimizer.graph import build_graph
 from optimizer.routes import Demand, solve_demand
+from optimizer.scenario import load_scenario
 
 from .conftest import make_layers
 
@@ -176,3 +177,20 @@ def test_srlg_diversity_over_corridors_without_srlgs_warns(srlg):
         for r in routes
     ]
     assert warned == [not srlg, not srlg]
+
+
+def test_a_set_s_defaults_file_gives_every_scenario_its_tables_and_settings(tmp_path, capsys):
+    folder = _write_set(tmp_path / "set")
+    gpd.read_file(folder / "jurisdictions.geojson").drop(columns="permit_cost").to_file(
+        folder / "jurisdictions.geojson"
+    )
+    (folder / "geodata.yaml").write_text(
+        "permit_cost_by_level: {state: 12345}\nsettings: {uncovered: forbid}\n"
+    )
+    routes = _solves(_scenario(folder, geodata="."), tmp_path / "out")  # the folder as a set
+    assert routes["permit_cost"].tolist() == [12345.0]
+    scenario = load_scenario(_scenario(folder, geodata=".", settings={"max_lateral_km": 5}))
+    assert scenario.settings.uncovered == "forbid" and scenario.settings.max_lateral_km == 5
+    (folder / "geodata.yaml").write_text("permit_cost_by_levl: {state: 1}\n")
+    err = _fails(capsys, _scenario(folder, geodata="."), tmp_path / "out2")
+    assert "geodata.yaml: unknown key 'permit_cost_by_levl' (did you mean 'permit_cost_by_level'?)" in err
