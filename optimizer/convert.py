@@ -61,6 +61,8 @@ MAX_TEXT_CHARS = 256
 """Longest id or name a request may carry (site, demand, jurisdiction ids, names)."""
 MAX_LIST_ITEMS = 10_000
 """Most entries of a list field of one demand (allowed or avoided jurisdictions)."""
+MAX_AREA_GEOJSON_CHARS = 4 * 1024 * 1024
+"""Longest GeoJSON text of one avoid or within area a request may carry."""
 MAX_TIME_LIMIT_S = 3600.0
 """Longest solver time limit a request may ask for, by default."""
 _SCALAR_SETTINGS = [
@@ -136,7 +138,26 @@ def demand_from_proto(m: pb.Demand, *, at: str = "demand") -> Demand:
         avoid_jurisdictions=tuple(m.avoid_jurisdictions),
         min_separation_km=m.min_separation_km,
         endpoint_radius_km=m.endpoint_radius_km if m.HasField("endpoint_radius_km") else 10.0,
+        exclude_corridors=tuple(m.exclude_corridors),
+        exclude_srlgs=tuple(m.exclude_srlgs),
+        avoid_areas=_areas_from_geojson(m.avoid_areas_geojson, f"{at}.avoid_areas_geojson"),
+        within_areas=_areas_from_geojson(m.within_areas_geojson, f"{at}.within_areas_geojson"),
     )
+
+
+def _areas_from_geojson(texts: Sequence[str], at: str) -> tuple[shapely.Geometry, ...]:
+    """Polygons from GeoJSON texts, each bounded in size; errors name the field and index."""
+    areas = []
+    for i, text in enumerate(texts):
+        if len(text) > MAX_AREA_GEOJSON_CHARS:
+            raise InvalidRequestError(
+                f"{at}[{i}] is {len(text):,} characters; the limit is {MAX_AREA_GEOJSON_CHARS:,}"
+            )
+        try:
+            areas.append(shapely.from_geojson(text))
+        except (shapely.errors.GEOSException, ValueError, TypeError) as exc:
+            raise InvalidRequestError(f"{at}[{i}] is not a GeoJSON geometry ({str(exc)[:80]})") from None
+    return tuple(areas)
 
 
 def check_text(at: str, value: str, *, max_chars: int = MAX_TEXT_CHARS) -> list[str]:
@@ -153,7 +174,7 @@ def _check_demand_fields(at: str, m: pb.Demand) -> None:
     problems = [f"{at}.{name} is empty" for name in ("id", "a", "b") if not getattr(m, name)]
     for name in ("id", "a", "b"):
         problems += check_text(f"{at}.{name}", getattr(m, name))
-    for name in ("allowed_jurisdictions", "avoid_jurisdictions"):
+    for name in ("allowed_jurisdictions", "avoid_jurisdictions", "exclude_corridors", "exclude_srlgs"):
         values = getattr(m, name)
         if len(values) > MAX_LIST_ITEMS:
             problems.append(f"{at}.{name} has {len(values):,} entries; the limit is {MAX_LIST_ITEMS:,}")
@@ -196,6 +217,10 @@ def demand_to_proto(demand: Demand) -> pb.Demand:
         avoid_jurisdictions=list(demand.avoid_jurisdictions),
         min_separation_km=demand.min_separation_km,
         endpoint_radius_km=demand.endpoint_radius_km,
+        exclude_corridors=list(demand.exclude_corridors),
+        exclude_srlgs=list(demand.exclude_srlgs),
+        avoid_areas_geojson=[shapely.to_geojson(a) for a in demand.avoid_areas],
+        within_areas_geojson=[shapely.to_geojson(a) for a in demand.within_areas],
     )
     if demand.max_jurisdictions is not None:
         message.max_jurisdictions = demand.max_jurisdictions

@@ -12,6 +12,7 @@ __all__ = [
     "InvalidRequestError",
     "InvalidScenarioError",
     "OptimizerError",
+    "UnknownCorridorError",
     "UnknownJurisdictionError",
     "UnknownNetworkError",
     "UnknownSiteError",
@@ -81,6 +82,10 @@ class InvalidRequestError(OptimizerError, ValueError):
 
 class UnknownSiteError(OptimizerError, LookupError):
     """A demand names a site that the geodata does not hold."""
+
+
+class UnknownCorridorError(OptimizerError, LookupError):
+    """A demand excludes a corridor or shared-risk group that the geodata does not hold."""
 
 
 class UnknownJurisdictionError(OptimizerError, LookupError):

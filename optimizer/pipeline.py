@@ -29,6 +29,7 @@ def solve_scenario(
         scenario.demands,
         layers.sites["site_id"],
         layers.jurisdictions["jurisdiction_id"],
+        layers.corridors,
         where=f"scenario {scenario.path.name}: ",
     )
     t1 = time.perf_counter()

@@ -12,6 +12,8 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
+import shapely
+import shapely.geometry
 import yaml
 
 from optimizer.config import GraphSettings, settings_from_mapping, unknown_keys_message
@@ -408,11 +410,14 @@ def _demands(raw: Any, where: str) -> tuple[Demand, ...]:
         for key in ("id", "a", "b"):
             if _is_scalar(values[key]):
                 values[key] = str(values[key])
-        for key in ("allowed_jurisdictions", "avoid_jurisdictions"):
+        for key in ("allowed_jurisdictions", "avoid_jurisdictions", "exclude_corridors", "exclude_srlgs"):
             listed = values.get(key) or ()
             if not (isinstance(listed, list | tuple) and all(_is_scalar(v) for v in listed)):
-                raise InvalidScenarioError(f"{at}.{key} must be a list of jurisdiction ids")
+                kind = "jurisdiction" if key.endswith("jurisdictions") else key.removeprefix("exclude_")[:-1]
+                raise InvalidScenarioError(f"{at}.{key} must be a list of {kind} ids")
             values[key] = tuple(str(v) for v in listed)
+        for key in ("avoid_areas", "within_areas"):
+            values[key] = _areas(values.get(key), f"{at}.{key}")
         try:
             demands.append(Demand(**values))
         except InvalidRequestError as exc:
@@ -421,6 +426,30 @@ def _demands(raw: Any, where: str) -> tuple[Demand, ...]:
     if dupes := sorted(d for d, n in counts.items() if n > 1):
         raise InvalidScenarioError(f"{where}: duplicate demand ids {[_short(d, 40) for d in dupes][:10]}")
     return tuple(demands)
+
+
+def _areas(raw: Any, where: str) -> tuple[shapely.Geometry, ...]:
+    """Polygons from GeoJSON written in the scenario: a geometry, a Feature, a FeatureCollection
+    or a list of them (lon/lat)."""
+    if raw is None:
+        return ()
+    items = raw if isinstance(raw, list) else [raw]
+    areas = []
+    for i, item in enumerate(items):
+        at = f"{where}[{i}]" if isinstance(raw, list) else where
+        if not isinstance(item, Mapping):
+            raise InvalidScenarioError(
+                f"{at} must be GeoJSON (a Polygon, a Feature, ...), got {_short(repr(item))}"
+            )
+        if item.get("type") == "FeatureCollection":
+            areas += _areas(list(item.get("features") or []), f"{at}.features")
+            continue
+        geometry = item.get("geometry") if item.get("type") == "Feature" else item
+        try:
+            areas.append(shapely.geometry.shape(geometry))
+        except (TypeError, ValueError, KeyError, AttributeError, shapely.errors.GEOSException) as exc:
+            raise InvalidScenarioError(f"{at} is not a GeoJSON geometry: {_short(exc)}") from None
+    return tuple(areas)
 
 
 def _is_scalar(value: Any) -> bool:

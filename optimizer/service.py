@@ -52,6 +52,7 @@ from optimizer.errors import (
     InvalidRequestError,
     InvalidScenarioError,
     OptimizerError,
+    UnknownCorridorError,
     UnknownJurisdictionError,
     UnknownNetworkError,
     UnknownSiteError,
@@ -72,6 +73,7 @@ from optimizer.routes import (
     DesignSummary,
     Route,
     Solution,
+    check_demand_names,
     check_demands,
     routes_union_cost,
     solve_demand,
@@ -90,6 +92,7 @@ STATUS_CODE = {
     InvalidScenarioError: grpc.StatusCode.INVALID_ARGUMENT,
     InvalidRequestError: grpc.StatusCode.INVALID_ARGUMENT,
     UnknownSiteError: grpc.StatusCode.NOT_FOUND,
+    UnknownCorridorError: grpc.StatusCode.NOT_FOUND,
     UnknownJurisdictionError: grpc.StatusCode.NOT_FOUND,
     UnknownNetworkError: grpc.StatusCode.NOT_FOUND,
     CapacityError: grpc.StatusCode.RESOURCE_EXHAUSTED,
@@ -456,6 +459,7 @@ class RouteOptimizerService(pb_grpc.RouteOptimizerServicer):
             started = time.perf_counter()
             network = self.network(request.network_id, settings, stop=stop, deadline_s=deadline_s)
             check_demands(network, demands)
+            check_demand_names(demands, None, None, self._loaded(request.network_id).layers.corridors)
             answer_by = _answer_by(deadline_s)
             graph_s = time.perf_counter() - started
             routes: list[Route] = []
@@ -537,6 +541,7 @@ class RouteOptimizerService(pb_grpc.RouteOptimizerServicer):
         with self._work_slot(deadline_s, stop):
             network = self.network(request.network_id, settings, stop=stop, deadline_s=deadline_s)
             check_demands(network, [demand])
+            check_demand_names([demand], None, None, self._loaded(request.network_id).layers.corridors)
             limit = self._limit(options, _answer_by(deadline_s))
             result = solve_frontier(
                 network, demand, options=_with(options, limit, stop, None), max_points=max_points
