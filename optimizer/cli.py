@@ -326,6 +326,7 @@ def format_solution(solution: Solution) -> str:
             )
             if r.gap > 0 and r.route_index == 0 and not solution.shared_build:
                 notes.append(f"  {r.demand_id}: gap {r.gap:.2%} (bound {r.bound:,.0f})")
+            notes += [f"  {r.demand_id} route {r.route_index}: warning: {w}" for w in r.warnings]
     lines.append("-" * len(header))
     counts = Counter(r.status.value for r in solution.routes if r.route_index == 0)
     statuses = ", ".join(f"{n} {status}" for status, n in counts.items())

@@ -229,6 +229,7 @@ def _inline_request(spec: GeodataSpec) -> pb.LoadNetworkRequest:
                         x_field=src.x_field or "",
                         y_field=src.y_field or "",
                         crs=src.crs or "",
+                        where=src.where or "",
                     )
                 )
     return pb.LoadNetworkRequest(

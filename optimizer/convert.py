@@ -61,12 +61,14 @@ MAX_TEXT_CHARS = 256
 """Longest id or name a request may carry (site, demand, jurisdiction ids, names)."""
 MAX_LIST_ITEMS = 10_000
 """Most entries of a list field of one demand (allowed or avoided jurisdictions)."""
+MAX_AREA_GEOJSON_CHARS = 4 * 1024 * 1024
+"""Longest GeoJSON text of one avoid or within area a request may carry."""
 MAX_TIME_LIMIT_S = 3600.0
 """Longest solver time limit a request may ask for, by default."""
 _SCALAR_SETTINGS = [
     f.name
     for f in fields(GraphSettings)
-    if f.name not in ("counted_levels", "permit_cost_by_level", "cost_per_km_by_kind")
+    if f.name not in ("counted_levels", "coverage_levels", "permit_cost_by_level", "cost_per_km_by_kind")
 ]
 
 
@@ -76,8 +78,9 @@ def settings_from_proto(message: pb.GraphSettings, *, base: GraphSettings | None
     for name in _SCALAR_SETTINGS:
         if message.HasField(name):
             values[name] = getattr(message, name)
-    if message.counted_levels:
-        values["counted_levels"] = tuple(message.counted_levels)
+    for name in ("counted_levels", "coverage_levels"):
+        if getattr(message, name):
+            values[name] = tuple(getattr(message, name))
     try:
         return GraphSettings(**values)
     except (TypeError, ValueError) as exc:
@@ -87,8 +90,9 @@ def settings_from_proto(message: pb.GraphSettings, *, base: GraphSettings | None
 def settings_to_proto(settings: GraphSettings) -> pb.GraphSettings:
     """The message carrying every graph setting explicitly."""
     message = pb.GraphSettings(**{name: getattr(settings, name) for name in _SCALAR_SETTINGS})
-    if settings.counted_levels is not None:
-        message.counted_levels.extend(settings.counted_levels)
+    for name in ("counted_levels", "coverage_levels"):
+        if getattr(settings, name) is not None:
+            getattr(message, name).extend(getattr(settings, name))
     return message
 
 
@@ -134,7 +138,26 @@ def demand_from_proto(m: pb.Demand, *, at: str = "demand") -> Demand:
         avoid_jurisdictions=tuple(m.avoid_jurisdictions),
         min_separation_km=m.min_separation_km,
         endpoint_radius_km=m.endpoint_radius_km if m.HasField("endpoint_radius_km") else 10.0,
+        exclude_corridors=tuple(m.exclude_corridors),
+        exclude_srlgs=tuple(m.exclude_srlgs),
+        avoid_areas=_areas_from_geojson(m.avoid_areas_geojson, f"{at}.avoid_areas_geojson"),
+        within_areas=_areas_from_geojson(m.within_areas_geojson, f"{at}.within_areas_geojson"),
     )
+
+
+def _areas_from_geojson(texts: Sequence[str], at: str) -> tuple[shapely.Geometry, ...]:
+    """Polygons from GeoJSON texts, each bounded in size; errors name the field and index."""
+    areas = []
+    for i, text in enumerate(texts):
+        if len(text) > MAX_AREA_GEOJSON_CHARS:
+            raise InvalidRequestError(
+                f"{at}[{i}] is {len(text):,} characters; the limit is {MAX_AREA_GEOJSON_CHARS:,}"
+            )
+        try:
+            areas.append(shapely.from_geojson(text))
+        except (shapely.errors.GEOSException, ValueError, TypeError) as exc:
+            raise InvalidRequestError(f"{at}[{i}] is not a GeoJSON geometry ({str(exc)[:80]})") from None
+    return tuple(areas)
 
 
 def check_text(at: str, value: str, *, max_chars: int = MAX_TEXT_CHARS) -> list[str]:
@@ -151,7 +174,7 @@ def _check_demand_fields(at: str, m: pb.Demand) -> None:
     problems = [f"{at}.{name} is empty" for name in ("id", "a", "b") if not getattr(m, name)]
     for name in ("id", "a", "b"):
         problems += check_text(f"{at}.{name}", getattr(m, name))
-    for name in ("allowed_jurisdictions", "avoid_jurisdictions"):
+    for name in ("allowed_jurisdictions", "avoid_jurisdictions", "exclude_corridors", "exclude_srlgs"):
         values = getattr(m, name)
         if len(values) > MAX_LIST_ITEMS:
             problems.append(f"{at}.{name} has {len(values):,} entries; the limit is {MAX_LIST_ITEMS:,}")
@@ -194,6 +217,10 @@ def demand_to_proto(demand: Demand) -> pb.Demand:
         avoid_jurisdictions=list(demand.avoid_jurisdictions),
         min_separation_km=demand.min_separation_km,
         endpoint_radius_km=demand.endpoint_radius_km,
+        exclude_corridors=list(demand.exclude_corridors),
+        exclude_srlgs=list(demand.exclude_srlgs),
+        avoid_areas_geojson=[shapely.to_geojson(a) for a in demand.avoid_areas],
+        within_areas_geojson=[shapely.to_geojson(a) for a in demand.within_areas],
     )
     if demand.max_jurisdictions is not None:
         message.max_jurisdictions = demand.max_jurisdictions
@@ -268,6 +295,9 @@ def route_to_proto(
         bound=route.bound,
         gap=route.gap,
         solve_s=route.solve_s,
+        outside_km=route.outside_km,
+        outside_km_by_level=dict(route.outside_km_by_level),
+        warnings=list(route.warnings),
     )
     if route.geometry is not None:
         message.geometry_wkb = shapely.to_wkb(route.geometry)
@@ -475,6 +505,9 @@ def _route_from_proto(m: pb.Route, *, edges: tuple[int, ...], nodes: tuple[int, 
         solve_s=m.solve_s,
         edges=edges,
         nodes=nodes,
+        outside_km=m.outside_km,
+        outside_km_by_level=dict(m.outside_km_by_level),
+        warnings=tuple(m.warnings),
     )
 
 

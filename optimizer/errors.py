@@ -12,6 +12,8 @@ __all__ = [
     "InvalidRequestError",
     "InvalidScenarioError",
     "OptimizerError",
+    "UnknownCorridorError",
+    "UnknownJurisdictionError",
     "UnknownNetworkError",
     "UnknownSiteError",
     "Violation",
@@ -80,6 +82,14 @@ class InvalidRequestError(OptimizerError, ValueError):
 
 class UnknownSiteError(OptimizerError, LookupError):
     """A demand names a site that the geodata does not hold."""
+
+
+class UnknownCorridorError(OptimizerError, LookupError):
+    """A demand excludes a corridor or shared-risk group that the geodata does not hold."""
+
+
+class UnknownJurisdictionError(OptimizerError, LookupError):
+    """A demand names a jurisdiction that the geodata does not hold."""
 
 
 class UnknownNetworkError(OptimizerError, LookupError):

@@ -119,6 +119,9 @@ def routes_frame(solution: Solution, levels: tuple[str, ...]) -> gpd.GeoDataFram
                 **{f"{level}_count": counts.get(level, 0) for level in levels},
                 "jurisdiction_ids": ",".join(j.jurisdiction_id for j in r.jurisdictions),
                 "corridor_kinds": ",".join(r.corridor_kinds),
+                "outside_km": r.outside_km if r.geometry is not None else float("nan"),
+                **{f"outside_km_{level}": r.outside_km_by_level.get(level, float("nan")) for level in levels},
+                "warnings": "\n".join(r.warnings),  # one per line
                 "bound": r.bound,
                 "gap": r.gap,
                 "solve_s": r.solve_s,
@@ -277,6 +280,9 @@ def solution_summary(solution: Solution, network: Network, *, scenario_digest: s
         "timings_s": solution.timings_s,
         "graph": network.stats.as_dict(),
         "routes": _finite(records),
+        "warnings": [
+            f"{r.demand_id} route {r.route_index}: {w}" for r in solution.routes for w in r.warnings
+        ],
         "files": list(OUTPUT_FILES),
     }
 

@@ -246,6 +246,8 @@ def _short_name(column: str) -> str:
         return f"{column[: -len('_count')][:8]}_n"
     if column.startswith("jurisdiction_"):
         return f"j_{column[len('jurisdiction_') :]}"[:10]
+    if column.startswith("outside_km_"):
+        return f"out_{column[len('outside_km_') :]}"[:10]
     return column[:10]
 
 

@@ -204,6 +204,9 @@ class LayerSource:
     x_field: str | None = None
     y_field: str | None = None
     crs: str | None = None
+    """The coordinates' CRS: a table's, or one that overrides (or supplies) a file's own."""
+    where: str | None = None
+    """An attribute filter applied by the reader (OGR SQL, e.g. "sov_a3 = 'USA'")."""
 
     @property
     def label(self) -> str:
@@ -442,13 +445,19 @@ def _read_source(
             warnings.simplefilter("ignore")  # GDAL's and geopandas' notes on what they read
             frame = _read_frame(src)
     except _READ_ERRORS as exc:
-        problems.append(f"{name}: cannot read {src.label}: {_short(exc)}")
+        with_filter = f" with where {_show_short(src.where)}" if src.where else ""
+        problems.append(f"{name}: cannot read {src.label}{with_filter}: {_short(exc)}")
         return None
     if not isinstance(frame, gpd.GeoDataFrame) or frame.geometry.name not in frame.columns:
         problems.append(f"{name}: {src.label} has no geometry; for a table give x_field and y_field")
         return None
+    if src.crs is not None and not (src.x_field or src.y_field):
+        frame = frame.set_crs(src.crs, allow_override=True)  # the source's word over the file's
     if frame.crs is None:
-        problems.append(f"{name}: {src.label} has no CRS; set one (e.g. EPSG:4326) before loading")
+        problems.append(
+            f"{name}: {src.label} has no CRS; give its layer source one, e.g. crs: EPSG:4326 "
+            "(or set it in the file)"
+        )
         return None
     if not (frame.crs.is_geographic or frame.crs.is_projected):
         problems.append(
@@ -517,10 +526,22 @@ def _check_source_options(name: str, src: LayerSource, limits: InputLimits, prob
                 f"got {_show_short(value)}"
             )
             ok = False
-    for key in ("layer", "x_field", "y_field", "crs"):
+    for key in ("layer", "x_field", "y_field", "crs", "where"):
         value = getattr(src, key)
         if value is not None and not isinstance(value, str):
             problems.append(f"{name}: {src.label}: {key} must be text, got {_show_short(value)}")
+            ok = False
+        elif isinstance(value, str) and len(value) > limits.max_text_chars:
+            problems.append(
+                f"{name}: {src.label}: {key} has {len(value):,} characters; "
+                f"the limit is {limits.max_text_chars:,}"
+            )
+            ok = False
+    if ok and isinstance(src.crs, str):
+        try:
+            pyproj.CRS.from_user_input(src.crs)
+        except pyproj.exceptions.CRSError:
+            problems.append(f"{name}: {src.label}: crs {_show_short(src.crs)} is not a CRS (e.g. EPSG:4326)")
             ok = False
     return ok
 
@@ -592,12 +613,14 @@ def _read_frame(src: LayerSource) -> gpd.GeoDataFrame:
     reported by row; Z is dropped."""
     if src.x_field or src.y_field:
         return _read_points_table(src)
-    return gpd.read_file(src.path, layer=src.layer, engine="pyogrio", on_invalid="ignore", force_2d=True)
+    return gpd.read_file(
+        src.path, layer=src.layer, engine="pyogrio", on_invalid="ignore", force_2d=True, where=src.where
+    )
 
 
 def _read_points_table(src: LayerSource) -> gpd.GeoDataFrame:
     """A CSV (or any table) of x/y columns as points; its CRS must be given."""
-    table = pyogrio.read_dataframe(src.path, layer=src.layer, read_geometry=False)
+    table = pyogrio.read_dataframe(src.path, layer=src.layer, read_geometry=False, where=src.where)
     for column in (src.x_field, src.y_field):
         if column not in table.columns:
             raise ValueError(f"no column {column!r}; found {sorted(map(str, table.columns))}")
@@ -704,6 +727,15 @@ def _check_coordinates(
         return True
     bad = np.flatnonzero(~inside)
     rows, first = np.unique(owner[bad], return_index=True)
+    if box == _GEOGRAPHIC_BOX and not reprojected and finite[bad].all() and len(rows) * 2 > len(geoms):
+        at = bad[0]
+        label = _read_label(name, frame, offset, int(owner[at]))
+        problems.append(
+            f"{name}: {_source_label(frame)}: {len(rows):,} of {len(geoms):,} rows have coordinates "
+            f"outside lon/lat range, e.g. ({x[at]:.6g}, {y[at]:.6g}) in {label}; "
+            "they look projected (metres?): give the layer source their CRS, e.g. crs: EPSG:3857"
+        )
+        return False
     vertex = dict(zip(rows.tolist(), bad[first].tolist(), strict=True))
     crs = frame.crs.to_string() if frame.crs is not None else "its CRS"
 
@@ -726,6 +758,11 @@ def _check_coordinates(
 
     _add_rows(problems, rows, message)
     return False
+
+
+def _source_label(frame: gpd.GeoDataFrame) -> str:
+    """The source a frame of one source came from."""
+    return str(frame["source"].iloc[0]) if "source" in frame.columns and len(frame) else "the file"
 
 
 def _add_rows(problems: list[str], rows: np.ndarray, message: Any) -> None:

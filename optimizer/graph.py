@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import geopandas as gpd
 import numpy as np
@@ -58,6 +58,9 @@ class GraphStats:
     edges_excluded: int
     unreachable_sites: int
     build_s: float
+    edges_uncovered: int = 0
+    """Edges outside every jurisdiction of a coverage level (left out with uncovered: forbid)."""
+    uncovered_km: float = 0.0
 
     def as_dict(self) -> dict:
         """Plain dict for JSON."""
@@ -107,7 +110,7 @@ class _Chunks:
 def build_graph(layers: Layers, *, settings: GraphSettings | None = None) -> Network:
     """Node corridors, attach sites, split at jurisdictions and price every edge."""
     settings = settings or GraphSettings()
-    _check_counted_levels(layers.jurisdictions, settings)
+    _check_levels(layers.jurisdictions, settings)
     started = time.perf_counter()
     corridors = layers.corridors[layers.corridors["usable"]].reset_index(drop=True)
     proj = WorkingProjection.fitted(_extent(layers.sites, corridors))
@@ -132,7 +135,9 @@ def build_graph(layers: Layers, *, settings: GraphSettings | None = None) -> Net
     head = node_of_event[pieces.end_event]
     geometry = _pin_ends(pieces.geometry, node_xy[tail], node_xy[head])
     piece_juris, covered = _piece_jurisdictions(geometry, work["jurisdictions"], juris, levels, settings)
-    excluded = _in_exclusions(geometry, work["exclusions"]) | _disallowed(piece_juris, juris)
+    ruled_out = _in_exclusions(geometry, work["exclusions"]) | _disallowed(piece_juris, juris)
+    outside = (tail != head) & ~covered[:, _coverage_columns(levels, settings)].all(axis=1) & ~ruled_out
+    excluded = ruled_out | outside if settings.uncovered == "forbid" else ruled_out
     excluded |= _lateral_to_excluded(pieces.line, all_lines, excluded)
     keep = (tail != head) & ~excluded
     edges = _edge_frame(
@@ -149,12 +154,15 @@ def build_graph(layers: Layers, *, settings: GraphSettings | None = None) -> Net
     )
     for k, level in enumerate(levels):  # False: outside every polygon of the level
         edges[f"covered_{level}"] = covered[keep][:, k]
+    outside_km = _length_km(proj, geometry[outside], all_lines.length_factor[pieces.line[outside]])
     edges, node_lonlat, site_node = _compact_nodes(
         edges, proj.points_to_lonlat(node_xy), n_sites, layers.sites
     )
     unreachable |= _sites_cut_off(edges, site_node, unreachable, settings)
     arrays = _edge_arrays(edges, len(node_lonlat), juris, levels)
-    stats = _stats(edges, arrays, unreachable, int(excluded.sum()), time.perf_counter() - started)
+    forbidden = int(outside.sum()) if settings.uncovered == "forbid" else 0
+    stats = _stats(edges, arrays, unreachable, int(excluded.sum()) - forbidden, time.perf_counter() - started)
+    stats = replace(stats, edges_uncovered=int(outside.sum()), uncovered_km=outside_km)
     logger.info("graph built: %s", stats)
     return Network(
         arrays=arrays,
@@ -171,15 +179,19 @@ def build_graph(layers: Layers, *, settings: GraphSettings | None = None) -> Net
     )
 
 
-def _check_counted_levels(jurisdictions: gpd.GeoDataFrame, settings: GraphSettings) -> None:
-    """settings.counted_levels names only levels some jurisdiction has."""
-    if settings.counted_levels is None:
-        return
+def _check_levels(jurisdictions: gpd.GeoDataFrame, settings: GraphSettings) -> None:
+    """counted_levels and coverage_levels name only levels some jurisdiction has; forbidding
+    uncovered corridors needs jurisdictions to cover them."""
     present = list(dict.fromkeys(jurisdictions["level"].astype(str)))
-    if unknown := [level for level in settings.counted_levels if level not in present]:
+    for name in ("counted_levels", "coverage_levels"):
+        named = getattr(settings, name)
+        if named is not None and (unknown := [level for level in named if level not in present]):
+            raise InvalidScenarioError(
+                f"settings.{name}: no jurisdiction has the levels {unknown}; the levels present are {present}"
+            )
+    if settings.uncovered == "forbid" and not present:
         raise InvalidScenarioError(
-            f"settings.counted_levels: no jurisdiction has the levels {unknown}; "
-            f"the levels present are {present}"
+            "settings.uncovered: forbid keeps routes inside the jurisdictions, but the geodata has none"
         )
 
 
@@ -581,6 +593,19 @@ def _piece_jurisdictions(
         first = np.unique(piece[hit], return_index=True)[1]
         out[piece[hit][first], lvl] = poly[hit][first]
     return out, covered
+
+
+def _coverage_columns(levels: tuple[str, ...], settings: GraphSettings) -> list[int]:
+    """Columns of the coverage levels among levels."""
+    named = levels if settings.coverage_levels is None else settings.coverage_levels
+    return [k for k, level in enumerate(levels) if level in named]
+
+
+def _length_km(proj: WorkingProjection, geoms: np.ndarray, factor: np.ndarray) -> float:
+    """Total km of working-projection pieces, each times its line's length factor."""
+    if not len(geoms):
+        return 0.0
+    return round(float((geodesic_length_km(proj.to_lonlat(geoms)) * factor).sum()), 3)
 
 
 def _in_exclusions(geoms: np.ndarray, exclusions: np.ndarray) -> np.ndarray:

@@ -129,13 +129,23 @@ def _route_item(row: pd.Series, colors: dict[str, str]) -> dict:
                 "build_cost",
                 "permit_cost",
                 "gap",
+                "outside_km",
             )
+            if key in row.index
         },
+        "warnings": _warning_list(row.get("warnings")),
         "permit_count": int(row["permit_count"]),
         "counts": counts,
         "color": colors[str(row["demand_id"])],
         "coords": _flat(row.geometry, ROUTE_TOLERANCE_DEG) if has_line else None,
     }
+
+
+def _warning_list(text: object) -> list[str]:
+    """A route's warnings from its one text field (none for older result folders)."""
+    if not isinstance(text, str):
+        return []
+    return [w for w in text.splitlines() if w]
 
 
 def _shared_items(segments: pd.DataFrame) -> list[dict]:

@@ -96,6 +96,7 @@ body { display: flex; }
 .legend-row svg { flex: none; margin-top: 3px; }
 .legend-row .detail { color: #555; font-size: 12px; }
 .legend-row .reason { color: #a33; font-size: 12px; }
+.legend-row .warning { color: #9a6700; font-size: 12px; }
 .status-OPTIMAL { color: #1a7f37; } .status-FEASIBLE { color: #9a6700; }
 .status-INFEASIBLE, .status-UNSOLVED { color: #b3261e; }
 fieldset { border: 1px solid #ddd; margin: 10px 0; } fieldset label { display: block; }
@@ -204,7 +205,8 @@ MAP_SCRIPT = r"""
       ["build cost", num(r.build_cost, 0)],
       ["permit cost", num(r.permit_cost, 0)],
       ["permits", counts(r)],
-    ]);
+      ["outside jurisdictions", num(r.outside_km, 1) + " km"],
+    ]).concat(r.warnings.map((w) => ["warning", w]));
   }
 
   function routeTitle(r) {
@@ -420,6 +422,7 @@ MAP_SCRIPT = r"""
       if (r.coords) {
         htmlEl("div", num(r.length_km, 1) + " km · " + num(r.latency_ms, 3) + " ms · cost "
           + num(r.cost, 0) + " · " + r.permit_count + " permits", "detail", text);
+        for (const w of r.warnings) htmlEl("div", "warning: " + w, "warning", text);
         row.addEventListener("click", () => {
           for (const other of data.routes) if (other.el) other.el.classList.remove("selected");
           r.el.classList.add("selected");

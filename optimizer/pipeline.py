@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import glob
 import hashlib
+import json
 import time
 from collections.abc import Callable
+from dataclasses import fields
 from pathlib import Path
 
 from optimizer import __version__
 from optimizer.geodata import load_geodata
 from optimizer.graph import Network, build_graph
-from optimizer.routes import Route, Solution, solve_demands
+from optimizer.routes import Route, Solution, check_demand_names, solve_demands
 from optimizer.scenario import Scenario
 
 __all__ = ["run_digest", "solve_scenario"]
@@ -23,6 +25,13 @@ def solve_scenario(
     """Load, build and solve one scenario in process."""
     t0 = time.perf_counter()
     layers = load_geodata(scenario.geodata)
+    check_demand_names(  # before the graph is built: a misspelt site costs no build
+        scenario.demands,
+        layers.sites["site_id"],
+        layers.jurisdictions["jurisdiction_id"],
+        layers.corridors,
+        where=f"scenario {scenario.path.name}: ",
+    )
     t1 = time.perf_counter()
     network = build_graph(layers, settings=scenario.settings)
     t2 = time.perf_counter()
@@ -41,6 +50,16 @@ def solve_scenario(
 def run_digest(scenario: Scenario) -> str:
     """Identity of a run: scenario text, software version and the geodata files' stamps."""
     h = hashlib.sha256(f"{scenario.digest}|{__version__}".encode())
+    resolved = {  # what the scenario resolved to, a geodata set's own defaults file included
+        "settings": {f.name: getattr(scenario.settings, f.name) for f in fields(scenario.settings)},
+        "cost_per_km_by_kind": scenario.geodata.cost_per_km_by_kind,
+        "permit_cost_by_level": scenario.geodata.permit_cost_by_level,
+    }
+    h.update(
+        json.dumps(
+            resolved, sort_keys=True, default=lambda v: dict(v) if hasattr(v, "items") else list(v)
+        ).encode()
+    )
     for layer in sorted(scenario.geodata.sources):
         for src in scenario.geodata.sources[layer]:
             for path in _data_files(src.path):

@@ -25,6 +25,7 @@ table { border-collapse: collapse; margin: 8px 0; }
 th, td { padding: 4px 10px; border-bottom: 1px solid #ddd; text-align: right; white-space: nowrap; }
 th { background: #f3f3f3; } td.text, th.text { text-align: left; white-space: normal; }
 .OPTIMAL { color: #1a7f37; } .FEASIBLE { color: #9a6700; } .INFEASIBLE, .UNSOLVED { color: #b3261e; }
+.warn { color: #9a6700; }
 .swatch { display: inline-block; width: 10px; height: 10px; margin-right: 6px; }
 .muted { color: #666; } pre { background: #f6f6f6; padding: 8px; overflow: auto; }
 """
@@ -38,6 +39,7 @@ def report_html(layers: ResultLayers, summary: Mapping | None = None) -> str:
         f"<h1>{_e(title)}</h1>",
         _overview(layers, summary),
         _route_table(layers.routes),
+        _warnings(layers.routes),
         _reasons(layers.routes),
         _levels_table(layers.jurisdictions_crossed),
         _run_section(layers.run, summary),
@@ -118,7 +120,7 @@ def _route_table(routes: pd.DataFrame) -> str:
     levels = [c for c in routes.columns if c.endswith("_count") and c != "permit_count"]
     colors = demand_colors(routes["demand_id"])
     head = ["demand", "route", "sites", "status", "km", "ms", "bound ms", "cost", "build cost"]
-    head += ["permit cost", "permits", *(c[: -len("_count")] for c in levels), "gap"]
+    head += ["permit cost", "permits", *(c[: -len("_count")] for c in levels), "outside km", "gap"]
     rows = []
     for _, r in routes.iterrows():
         found = r.geometry is not None and not r.geometry.is_empty
@@ -135,6 +137,7 @@ def _route_table(routes: pd.DataFrame) -> str:
             f"<td>{_money(r['build_cost'])}</td>",
             f"<td>{_money(r['permit_cost'])}</td>",
             *(f"<td>{int(r[c]) if found else '–'}</td>" for c in ("permit_count", *levels)),
+            _outside_cell(r, found),
             f"<td>{_gap(r['gap'])}</td>",
         ]
         rows.append(f"<tr>{''.join(cells)}</tr>")
@@ -142,6 +145,27 @@ def _route_table(routes: pd.DataFrame) -> str:
         f'<th class="{"text" if h in ("demand", "sites", "status") else ""}">{h}</th>' for h in head
     )
     return f"<h2>Routes</h2><table><tr>{header}</tr>{''.join(rows)}</table>"
+
+
+def _outside_cell(route: pd.Series, found: bool) -> str:
+    """The km a route runs outside the jurisdictions, flagged when it warns."""
+    km = route.get("outside_km")
+    if not found or km is None or not math.isfinite(km):
+        return "<td>–</td>"
+    warned = isinstance(route.get("warnings"), str) and route["warnings"]
+    return f'<td class="{"warn" if warned else ""}">{_fixed(km, 1)}</td>'
+
+
+def _warnings(routes: pd.DataFrame) -> str:
+    """What the planner should know about routes that stand (e.g. they leave the coverage)."""
+    items = [
+        f"<li><b>{_e(r['demand_id'])}</b> route {int(r['route_index'])}: {_e(text)}</li>"
+        for _, r in routes.iterrows()
+        if isinstance(r.get("warnings"), str)
+        for text in r["warnings"].splitlines()
+        if text
+    ]
+    return f'<h2 class="warn">Warnings</h2><ul>{"".join(items)}</ul>' if items else ""
 
 
 def _gap(gap: float) -> str:

@@ -3,17 +3,24 @@
 from __future__ import annotations
 
 import contextlib
+import difflib
 import math
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 import numpy as np
+import pandas as pd
 import pyproj
 import shapely
 
 from optimizer.design import solve_design, union_cost
-from optimizer.errors import InvalidRequestError, UnknownSiteError
+from optimizer.errors import (
+    InvalidRequestError,
+    UnknownCorridorError,
+    UnknownJurisdictionError,
+    UnknownSiteError,
+)
 from optimizer.frontier import cost_latency_frontier
 from optimizer.geometry import WorkingProjection
 from optimizer.graph import Network
@@ -39,6 +46,8 @@ __all__ = [
     "JurisdictionCrossed",
     "Route",
     "Solution",
+    "check_demand_names",
+    "check_demands",
     "design_demand",
     "routes_union_cost",
     "separation_conflicts",
@@ -49,12 +58,18 @@ __all__ = [
 ]
 
 DIVERSITY_KINDS = ("edge", "node", "srlg")
+MAX_AREAS = 100
+"""Most polygons a demand's avoid_areas or within_areas may list."""
+MAX_AREA_VERTICES = 100_000
+"""Most vertices of one such polygon."""
 MAX_SEPARATION_KM = 1000.0
 """The widest min_separation_km a demand may ask (a continent's width would keep nothing apart)."""
 MAX_SEPARATION_PAIRS = 500_000
 """The most edge pairs a demand's separation may make too close: each is a constraint of its
 design, and finding them costs about 7 us each; past this the demand is refused, naming the field."""
 _SEPARATION_CHUNK_PAIRS = 1 << 16
+_AREA_TOLERANCE_DEG = 1e-9
+"""A segment on a within-area's boundary is inside it (coordinates rounded on the way)."""
 """Candidate pairs looked at per slice of the search, bounding its memory."""
 
 
@@ -75,6 +90,14 @@ class Demand:
     min_separation_km: float = 0.0
     """Between two routes of this demand, outside endpoint_radius_km of its sites (0: off)."""
     endpoint_radius_km: float = 10.0
+    exclude_corridors: tuple[str, ...] = ()
+    """corridor_id values whose segments the routes may not use."""
+    exclude_srlgs: tuple[str, ...] = ()
+    """Shared-risk groups (srlg field) whose corridors the routes may not use."""
+    avoid_areas: tuple[shapely.Geometry, ...] = ()
+    """Polygons (lon/lat) no segment of the routes may touch: a flood zone, a closed reserve."""
+    within_areas: tuple[shapely.Geometry, ...] = ()
+    """Polygons (lon/lat) the routes must stay inside: each segment wholly within their union."""
 
     def __post_init__(self) -> None:
         """Check types and values, naming the demand and field at fault (never a TypeError)."""
@@ -108,8 +131,35 @@ class Demand:
             problems.append(
                 f"{where}: max_jurisdictions must be an integer >= 0, got {_short(self.max_jurisdictions)}"
             )
+        problems += [f"{where}: {p}" for p in self._area_problems()]
         if problems:
             raise InvalidRequestError("; ".join(problems))
+
+    def _area_problems(self) -> list[str]:
+        """What in avoid_areas and within_areas is not a valid lon/lat polygon, or too big."""
+        problems = []
+        for name in ("avoid_areas", "within_areas"):
+            areas = getattr(self, name)
+            if not isinstance(areas, tuple):
+                problems.append(f"{name} must be a tuple of polygons, got {_short(areas)}")
+                continue
+            if len(areas) > MAX_AREAS:
+                problems.append(f"{name} has {len(areas):,} polygons; the limit is {MAX_AREAS}")
+                continue
+            for i, area in enumerate(areas):
+                if not isinstance(area, shapely.Polygon | shapely.MultiPolygon) or area.is_empty:
+                    problems.append(
+                        f"{name}[{i}] must be a polygon, got {_short(getattr(area, 'geom_type', area))}"
+                    )
+                elif shapely.get_num_coordinates(area) > MAX_AREA_VERTICES:
+                    problems.append(f"{name}[{i}] has over {MAX_AREA_VERTICES:,} vertices")
+                elif not np.isfinite(shapely.get_coordinates(area)).all() or not shapely.box(
+                    -180, -90, 180, 90
+                ).covers(area):
+                    problems.append(f"{name}[{i}] must lie within lon [-180, 180], lat [-90, 90]")
+                elif not area.is_valid:
+                    problems.append(f"{name}[{i}] is not a valid polygon ({shapely.is_valid_reason(area)})")
+        return problems
 
     def _text_problems(self) -> list[str]:
         """What in the text fields is not text: ids, site names, jurisdiction id tuples."""
@@ -118,10 +168,10 @@ class Demand:
             for name, value in (("id", self.id), ("a", self.a), ("b", self.b))
             if not isinstance(value, str)
         ]
-        for name in ("allowed_jurisdictions", "avoid_jurisdictions"):
+        for name in ("allowed_jurisdictions", "avoid_jurisdictions", "exclude_corridors", "exclude_srlgs"):
             values = getattr(self, name)
             if not isinstance(values, tuple):
-                problems.append(f"{name} must be a tuple of jurisdiction ids, got {_short(values)}")
+                problems.append(f"{name} must be a tuple of ids, got {_short(values)}")
                 continue
             bad = [(i, v) for i, v in enumerate(values) if not isinstance(v, str)][:3]
             problems += [f"{name}[{i}] must be text, got {_short(v)}" for i, v in bad]
@@ -190,6 +240,12 @@ class Route:
     solve_s: float
     edges: tuple[int, ...] = ()
     nodes: tuple[int, ...] = ()
+    outside_km: float = 0.0
+    """Km outside every jurisdiction of a coverage level (settings.coverage_levels)."""
+    outside_km_by_level: Mapping[str, float] = field(default_factory=dict)
+    """Per jurisdiction level, the km outside all of that level's jurisdictions."""
+    warnings: tuple[str, ...] = ()
+    """What the planner should know about a route that stands (e.g. it leaves the coverage)."""
 
     @property
     def permit_count(self) -> int:
@@ -270,16 +326,75 @@ class Solution:
         return tuple(sorted({j.jurisdiction_id for r in self.routes for j in r.jurisdictions}))
 
 
-def check_demands(network: Network, demands: Sequence[Demand]) -> None:
+def check_demands(network: Network, demands: Sequence[Demand], *, where: str = "") -> None:
     """Every site and jurisdiction the demands name exists in the network (before any solving)."""
-    juris_ids = set(network.jurisdictions["jurisdiction_id"].astype(str))
-    for demand in demands:
-        for end in (demand.a, demand.b):
-            if end not in network.site_node:
-                raise UnknownSiteError(f"demand {demand.id!r}: unknown site {end!r}")
-        named = demand.allowed_jurisdictions + demand.avoid_jurisdictions
-        if unknown := sorted(set(named) - juris_ids):
-            raise UnknownSiteError(f"demand {demand.id!r}: unknown jurisdictions {unknown}")
+    check_demand_names(
+        demands, network.site_node, network.jurisdictions["jurisdiction_id"].astype(str), where=where
+    )
+
+
+def check_demand_names(
+    demands: Sequence[Demand],
+    site_ids: Iterable[str] | None,
+    jurisdiction_ids: Iterable[str] | None,
+    corridors: pd.DataFrame | None = None,
+    *,
+    where: str = "",
+) -> None:
+    """Every site and jurisdiction the demands name is among the ids given, and every corridor
+    and shared-risk group they exclude in corridors (when given); the error names the demand and
+    field at fault, with the closest ids there are. None: those names are not checked."""
+    known = {}
+    if corridors is not None:
+        srlgs = (
+            corridors["srlg"].astype(str).str.split(",").explode().str.strip() if "srlg" in corridors else []
+        )
+        known = {
+            "exclude_corridors": set(corridors["corridor_id"].astype(str)),
+            "exclude_srlgs": {g for g in srlgs if g},
+        }
+    for i, demand in enumerate(demands):
+        of = f"in demand {_short(demand.id)}"
+        for name, ids in known.items():
+            if unknown := sorted(set(getattr(demand, name)) - ids):
+                kind = "corridors" if name == "exclude_corridors" else "shared-risk groups"
+                close = _close(unknown[0], ids)
+                raise UnknownCorridorError(
+                    f"{where}demands[{i}].{name}: unknown {kind} {_short(unknown[0])} {of}{close}"
+                )
+        if site_ids is not None:
+            _check_sites(demand, i, set(map(str, site_ids)), where)
+        if jurisdiction_ids is not None:
+            _check_jurisdictions(demand, i, set(map(str, jurisdiction_ids)), where)
+
+
+def _check_sites(demand: Demand, i: int, sites: set[str], where: str) -> None:
+    """Both ends of demand i are known sites."""
+    of = f"in demand {_short(demand.id)}"
+    for end in ("a", "b"):
+        site = getattr(demand, end)
+        if site not in sites:
+            raise UnknownSiteError(
+                f"{where}demands[{i}].{end}: unknown site {_short(site)} {of}{_close(site, sites)}"
+            )
+
+
+def _check_jurisdictions(demand: Demand, i: int, juris: set[str], where: str) -> None:
+    """The jurisdictions demand i allows or avoids are known."""
+    of = f"in demand {_short(demand.id)}"
+    for name in ("allowed_jurisdictions", "avoid_jurisdictions"):
+        if unknown := sorted(set(getattr(demand, name)) - juris):
+            shown = ", ".join(_short(j) for j in unknown[:5]) + (" ..." if len(unknown) > 5 else "")
+            close = _close(unknown[0], juris)
+            raise UnknownJurisdictionError(
+                f"{where}demands[{i}].{name}: unknown jurisdictions {shown} {of}{close}"
+            )
+
+
+def _close(name: str, known: set[str]) -> str:
+    """Words listing the known ids closest to name, if any are close."""
+    near = difflib.get_close_matches(name, sorted(known), n=3, cutoff=0.5) if len(known) < 100_000 else []
+    return f" (close matches: {', '.join(map(repr, near))})" if near else ""
 
 
 def demand_query(network: Network, demand: Demand) -> RouteQuery:
@@ -302,6 +417,7 @@ def _edge_allowed(network: Network, demand: Demand) -> np.ndarray:
     site = edges["site"].to_numpy()
     own = {network.site_node[demand.a], network.site_node[demand.b]}
     allowed = (site < 0) | np.isin(site, list(own))
+    allowed &= _outside_exclusions(network, demand)
     juris_ids = network.jurisdictions["jurisdiction_id"].astype(str).to_numpy()
     juris_level = network.jurisdictions["level"].to_numpy()
     for k, level in enumerate(network.levels):
@@ -313,6 +429,27 @@ def _edge_allowed(network: Network, demand: Demand) -> np.ndarray:
         if listed:  # a piece on a border enters none there; one outside them all is foreign
             on_border = (column < 0) & network.edges[f"covered_{level}"].to_numpy()
             allowed &= np.isin(ids, listed) | on_border
+    return allowed
+
+
+def _outside_exclusions(network: Network, demand: Demand) -> np.ndarray:
+    """Edges the demand's own exclusions leave usable: corridors, shared-risk groups, areas."""
+    edges = network.edges
+    allowed = np.ones(len(edges), dtype=bool)
+    if demand.exclude_corridors:
+        allowed &= ~edges["corridor_id"].isin(demand.exclude_corridors).to_numpy()
+    if demand.exclude_srlgs:
+        groups = edges["srlg"].astype(str).str.split(",").explode().str.strip()
+        hit = groups.isin(demand.exclude_srlgs).groupby(level=0).any()
+        allowed &= ~hit.reindex(edges.index, fill_value=False).to_numpy(dtype=bool)
+    if demand.avoid_areas:
+        touched = edges.sindex.query(shapely.union_all(demand.avoid_areas), predicate="intersects")
+        allowed[touched] = False
+    if demand.within_areas:
+        area = shapely.union_all(demand.within_areas).buffer(_AREA_TOLERANCE_DEG)
+        inside = np.zeros(len(edges), dtype=bool)
+        inside[edges.sindex.query(area, predicate="covers")] = True
+        allowed &= inside
     return allowed
 
 
@@ -553,13 +690,15 @@ def describe_route(
         )
         for j in result.jurisdictions
     )
+    outside = _outside_km(network, idx) if result.has_route else {}
+    outside_km = outside.pop("", 0.0)
     return Route(
         demand_id=demand.id,
         route_index=route_index,
         a=demand.a,
         b=demand.b,
         status=result.status,
-        reason=result.reason,
+        reason=_with_coverage(network, result),
         max_latency_ms=float(demand.max_latency_ms),
         geometry=geometry,
         length_km=float(edges["length_km"].to_numpy()[idx].sum()) if result.has_route else float("nan"),
@@ -574,6 +713,65 @@ def describe_route(
         solve_s=solve_s,
         edges=result.edges,
         nodes=result.nodes,
+        outside_km=outside_km,
+        outside_km_by_level=outside,
+        warnings=_coverage_warnings(network, outside_km, outside) + _diversity_warnings(network, demand, idx),
+    )
+
+
+def _outside_km(network: Network, idx: np.ndarray) -> dict[str, float]:
+    """Km of the edges idx outside all jurisdictions of each level; under "" outside any
+    coverage level (the levels settings.coverage_levels names, or all)."""
+    edges = network.edges
+    km = edges["length_km"].to_numpy()[idx]
+    named = network.settings.coverage_levels
+    out: dict[str, float] = {}
+    anywhere = np.zeros(len(idx), dtype=bool)
+    for level in network.levels:
+        outside = ~edges[f"covered_{level}"].to_numpy()[idx]
+        out[level] = round(float(km[outside].sum()), 3)
+        if named is None or level in named:
+            anywhere |= outside
+    out[""] = round(float(km[anywhere].sum()), 3)
+    return out
+
+
+def _coverage_warnings(network: Network, outside_km: float, by_level: Mapping[str, float]) -> tuple[str, ...]:
+    """The warning for a route that leaves the coverage, where settings.uncovered is "warn"."""
+    if network.settings.uncovered != "warn" or outside_km <= 0:
+        return ()
+    named = network.settings.coverage_levels
+    levels = [level for level in network.levels if named is None or level in named]
+    per_level = ", ".join(f"{by_level[level]:,.1f} km outside every {level}" for level in levels)
+    return (
+        f"runs {outside_km:,.1f} km outside the jurisdictions ({per_level}): no permits are priced "
+        "there; settings.uncovered: forbid keeps routes inside",
+    )
+
+
+def _diversity_warnings(network: Network, demand: Demand, idx: np.ndarray) -> tuple[str, ...]:
+    """The warning for SRLG-diverse routes over corridors that name no shared-risk group."""
+    if demand.paths < 2 or demand.diversity != "srlg" or not len(idx):
+        return ()
+    corridor = network.edges["corridor_id"].to_numpy()[idx].astype(str) != ""
+    if not corridor.any() or (network.edges["srlg"].to_numpy()[idx][corridor].astype(str) != "").any():
+        return ()
+    return (
+        "diversity srlg: no corridor of this route names a shared-risk group (srlg field), so it is "
+        "diverse by segments and junctions only, as with diversity node",
+    )
+
+
+def _with_coverage(network: Network, result: RouteResult) -> str:
+    """The result's reason, saying for an infeasible demand what uncovered: forbid left out."""
+    stats = network.stats
+    if result.status is not RouteStatus.INFEASIBLE or network.settings.uncovered != "forbid":
+        return result.reason
+    if not stats.edges_uncovered:
+        return result.reason
+    return (
+        f"{result.reason}; settings.uncovered: forbid left out {stats.edges_uncovered:,} edges "
+        f"({stats.uncovered_km:,.1f} km) outside the jurisdictions"
     )
 
 

@@ -8,22 +8,24 @@ import os
 import re
 from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
+import shapely
+import shapely.geometry
 import yaml
 
-from optimizer.config import GraphSettings, settings_from_mapping
+from optimizer.config import GraphSettings, settings_from_mapping, unknown_keys_message
 from optimizer.errors import InvalidRequestError, InvalidScenarioError, OptimizerError
 from optimizer.geodata import LAYERS, GeodataSpec, LayerSource, spec_from_path
 from optimizer.limits import DEFAULT_LIMITS, InputLimits
 from optimizer.problem import DESIGN_ENGINES, SolverOptions
 from optimizer.routes import Demand
 
-__all__ = ["Scenario", "load_scenario"]
+__all__ = ["SET_DEFAULTS_FILE", "GeodataSet", "Scenario", "load_geodata_set", "load_scenario"]
 
-_SOURCE_KEYS = {"path", "layer", "fields", "defaults", "x_field", "y_field", "crs"}
+_SOURCE_KEYS = {"path", "layer", "fields", "defaults", "x_field", "y_field", "crs", "where"}
 _GEODATA_KEYS = {"path", "layers", "cost_per_km_by_kind", "permit_cost_by_level"}
 _TOP_KEYS = {"name", "geodata", "settings", "solver", "demands", "description", "shared_build"}
 _SOLVER_KEYS = (
@@ -35,6 +37,10 @@ _SOLVER_KEYS = (
     "log_search",
 )
 """Solver options a scenario may set (SolverOptions' hooks are for callers, not files)."""
+SET_DEFAULTS_FILE = "geodata.yaml"
+"""A geodata folder's own defaults, beside its layers: cost_per_km_by_kind, permit_cost_by_level
+and settings, used by every scenario and by the service for that set."""
+_SET_KEYS = {"cost_per_km_by_kind", "permit_cost_by_level", "settings", "description"}
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -52,6 +58,50 @@ class Scenario:
     digest: str
     shared_build: bool = False
     """Design every demand together, each edge and permit paid once (else each on its own)."""
+
+
+@dataclass(frozen=True)
+class GeodataSet:
+    """A geodata set as its path gives it: the layers, with the set's own default tables, and
+    the graph settings its defaults file names (raw, for a scenario or request to override)."""
+
+    spec: GeodataSpec
+    settings: Mapping[str, Any]
+    defaults_file: Path | None = None
+
+    def graph_settings(self, overrides: Mapping[str, Any] | None = None) -> GraphSettings:
+        """The set's settings with overrides on top."""
+        where = f"{self.defaults_file}: settings" if self.defaults_file else "settings"
+        return settings_from_mapping({**self.settings, **(overrides or {})}, where=where)
+
+
+def load_geodata_set(path: str | Path, *, limits: InputLimits = DEFAULT_LIMITS) -> GeodataSet:
+    """The spec for a GeoPackage or layer folder, with the folder's geodata.yaml defaults if any."""
+    path = Path(path)
+    spec = spec_from_path(path)
+    defaults = path / SET_DEFAULTS_FILE if path.is_dir() else None
+    if defaults is None or not defaults.is_file():
+        return GeodataSet(spec, {})
+    where = str(defaults)
+    try:
+        raw = _parse_yaml(_read_text(defaults, where, limits), where, limits)
+        if raw is None:
+            raw = {}
+        if not isinstance(raw, Mapping):
+            raise InvalidScenarioError(f"{where}: expected a mapping with keys {sorted(_SET_KEYS)}")
+        _refuse_unknown(raw, _SET_KEYS, where)
+        tables = {
+            key: _mapping(raw.get(key), f"{where}: {key}")
+            for key in ("cost_per_km_by_kind", "permit_cost_by_level")
+        }
+        settings = _mapping(raw.get("settings"), f"{where}: settings")
+        found = GeodataSet(replace(spec, **tables), settings, defaults)
+        found.graph_settings()  # checked now, naming the file
+        return found
+    except OptimizerError:
+        raise
+    except (TypeError, ValueError, RecursionError, MemoryError) as exc:
+        raise InvalidScenarioError(f"{where}: {_short(exc)}") from exc
 
 
 def load_scenario(path: str | Path, *, limits: InputLimits = DEFAULT_LIMITS) -> Scenario:
@@ -168,14 +218,18 @@ def _scenario(raw: Any, text: str, path: Path, where: str, limits: InputLimits) 
     description = raw.get("description")
     if description is not None and not isinstance(description, str):
         raise InvalidScenarioError(f"{where}: description must be text")
+    geodata = _geodata(raw["geodata"], path.parent, where)
+    given = raw.get("settings")
+    if given is not None and not isinstance(given, Mapping):
+        raise InvalidScenarioError(f"{where}: settings must be a mapping, got {type(given).__name__}")
     try:
-        settings = settings_from_mapping(raw.get("settings"), where=f"{where}: settings")
+        settings = settings_from_mapping({**geodata.settings, **(given or {})}, where=f"{where}: settings")
     except InvalidScenarioError as exc:
         raise (exc if str(exc).startswith(where) else InvalidScenarioError(f"{where}: {exc}")) from None
     return Scenario(
         name=_name(raw["name"], where, limits),
         path=path,
-        geodata=_geodata(raw["geodata"], path.parent, where),
+        geodata=geodata.spec,
         settings=settings,
         solver=_solver(raw.get("solver"), where, limits),
         demands=_demands(raw["demands"], where),
@@ -201,15 +255,17 @@ def _name(raw: Any, where: str, limits: InputLimits) -> str:
     return name
 
 
-def _geodata(raw: Any, base: Path, where: str) -> GeodataSpec:
-    """A geodata spec from a path, or from per-layer sources with mappings and defaults."""
+def _geodata(raw: Any, base: Path, where: str) -> GeodataSet:
+    """A geodata set from a path (with the set's own defaults), or from per-layer sources with
+    mappings and defaults; the scenario's tables override the set's key by key."""
     if isinstance(raw, str):
-        return spec_from_path(base / _path_text(raw, f"{where}: geodata"))
+        return load_geodata_set(base / _path_text(raw, f"{where}: geodata"))
     if not isinstance(raw, Mapping):
         raise InvalidScenarioError(f"{where}: geodata must be a path or a mapping")
     _refuse_unknown(raw, _GEODATA_KEYS, f"{where}: geodata")
     path = raw.get("path")
-    spec = spec_from_path(base / _path_text(path, f"{where}: geodata.path")) if "path" in raw else None
+    found = load_geodata_set(base / _path_text(path, f"{where}: geodata.path")) if "path" in raw else None
+    spec = found.spec if found else None
     sources = dict(spec.sources) if spec else {}
     layers = _mapping(raw.get("layers"), f"{where}: geodata.layers")
     for layer, entries in layers.items():
@@ -221,14 +277,15 @@ def _geodata(raw: Any, base: Path, where: str) -> GeodataSpec:
         sources[layer] = tuple(
             _source(e, base, f"{where}: geodata.layers.{layer}[{i}]") for i, e in enumerate(entries)
         )
-    return GeodataSpec(
+    by_kind = _mapping(raw.get("cost_per_km_by_kind"), f"{where}: geodata.cost_per_km_by_kind")
+    by_level = _mapping(raw.get("permit_cost_by_level"), f"{where}: geodata.permit_cost_by_level")
+    merged = GeodataSpec(
         sources=sources,
-        cost_per_km_by_kind=_mapping(raw.get("cost_per_km_by_kind"), f"{where}: geodata.cost_per_km_by_kind"),
-        permit_cost_by_level=_mapping(
-            raw.get("permit_cost_by_level"), f"{where}: geodata.permit_cost_by_level"
-        ),
+        cost_per_km_by_kind={**(spec.cost_per_km_by_kind if spec else {}), **by_kind},
+        permit_cost_by_level={**(spec.permit_cost_by_level if spec else {}), **by_level},
         name=spec.name if spec else "",
     )
+    return GeodataSet(merged, found.settings if found else {}, found.defaults_file if found else None)
 
 
 def _path_text(raw: Any, where: str) -> str:
@@ -248,7 +305,8 @@ def _source(raw: Any, base: Path, where: str) -> LayerSource:
         raise InvalidScenarioError(f"{where}: expected a path or a mapping with a 'path'")
     _refuse_unknown(raw, _SOURCE_KEYS, where)
     texts = {
-        key: _optional_text(raw.get(key), f"{where}.{key}") for key in ("layer", "x_field", "y_field", "crs")
+        key: _optional_text(raw.get(key), f"{where}.{key}")
+        for key in ("layer", "x_field", "y_field", "crs", "where")
     }
     fields_map = _mapping(raw.get("fields"), f"{where}: fields")
     if not all(isinstance(k, str) and isinstance(v, str) for k, v in fields_map.items()):
@@ -285,10 +343,9 @@ def _is_plain(value: Any) -> bool:
 
 
 def _refuse_unknown(raw: Mapping, known: set[str], where: str) -> None:
-    """Name the keys of a mapping that are not known (a few, each cut short)."""
-    if unknown := sorted(map(str, set(raw) - known)):
-        shown = [_short(k, 40) for k in unknown[:10]]
-        raise InvalidScenarioError(f"{where}: unknown keys {shown}; known keys are {sorted(known)}")
+    """Name the keys of a mapping that are not known (a few, each cut short, with the nearest known)."""
+    if message := unknown_keys_message(raw, known):
+        raise InvalidScenarioError(f"{where}: {message}")
 
 
 def _mapping(raw: Any, where: str) -> dict:
@@ -346,18 +403,21 @@ def _demands(raw: Any, where: str) -> tuple[Demand, ...]:
         at = f"{where}: demands[{i}]"
         if not isinstance(item, Mapping):
             raise InvalidScenarioError(f"{at}: expected a mapping")
+        _refuse_unknown(item, known, at)  # first: a misspelt key is the likely cause of a missing one
         if missing := [k for k in ("id", "a", "b", "max_latency_ms") if k not in item]:
             raise InvalidScenarioError(f"{at}: missing keys {missing}")
-        _refuse_unknown(item, known, at)
         values = dict(item)
         for key in ("id", "a", "b"):
             if _is_scalar(values[key]):
                 values[key] = str(values[key])
-        for key in ("allowed_jurisdictions", "avoid_jurisdictions"):
+        for key in ("allowed_jurisdictions", "avoid_jurisdictions", "exclude_corridors", "exclude_srlgs"):
             listed = values.get(key) or ()
             if not (isinstance(listed, list | tuple) and all(_is_scalar(v) for v in listed)):
-                raise InvalidScenarioError(f"{at}.{key} must be a list of jurisdiction ids")
+                kind = "jurisdiction" if key.endswith("jurisdictions") else key.removeprefix("exclude_")[:-1]
+                raise InvalidScenarioError(f"{at}.{key} must be a list of {kind} ids")
             values[key] = tuple(str(v) for v in listed)
+        for key in ("avoid_areas", "within_areas"):
+            values[key] = _areas(values.get(key), f"{at}.{key}")
         try:
             demands.append(Demand(**values))
         except InvalidRequestError as exc:
@@ -366,6 +426,30 @@ def _demands(raw: Any, where: str) -> tuple[Demand, ...]:
     if dupes := sorted(d for d, n in counts.items() if n > 1):
         raise InvalidScenarioError(f"{where}: duplicate demand ids {[_short(d, 40) for d in dupes][:10]}")
     return tuple(demands)
+
+
+def _areas(raw: Any, where: str) -> tuple[shapely.Geometry, ...]:
+    """Polygons from GeoJSON written in the scenario: a geometry, a Feature, a FeatureCollection
+    or a list of them (lon/lat)."""
+    if raw is None:
+        return ()
+    items = raw if isinstance(raw, list) else [raw]
+    areas = []
+    for i, item in enumerate(items):
+        at = f"{where}[{i}]" if isinstance(raw, list) else where
+        if not isinstance(item, Mapping):
+            raise InvalidScenarioError(
+                f"{at} must be GeoJSON (a Polygon, a Feature, ...), got {_short(repr(item))}"
+            )
+        if item.get("type") == "FeatureCollection":
+            areas += _areas(list(item.get("features") or []), f"{at}.features")
+            continue
+        geometry = item.get("geometry") if item.get("type") == "Feature" else item
+        try:
+            areas.append(shapely.geometry.shape(geometry))
+        except (TypeError, ValueError, KeyError, AttributeError, shapely.errors.GEOSException) as exc:
+            raise InvalidScenarioError(f"{at} is not a GeoJSON geometry: {_short(exc)}") from None
+    return tuple(areas)
 
 
 def _is_scalar(value: Any) -> bool:

@@ -52,6 +52,8 @@ from optimizer.errors import (
     InvalidRequestError,
     InvalidScenarioError,
     OptimizerError,
+    UnknownCorridorError,
+    UnknownJurisdictionError,
     UnknownNetworkError,
     UnknownSiteError,
     Violation,
@@ -63,7 +65,6 @@ from optimizer.geodata import (
     LayerSource,
     check_layer_file,
     check_spec,
-    spec_from_path,
 )
 from optimizer.graph import Network
 from optimizer.limits import DEFAULT_LIMITS, InputLimits
@@ -72,12 +73,14 @@ from optimizer.routes import (
     DesignSummary,
     Route,
     Solution,
+    check_demand_names,
     check_demands,
     routes_union_cost,
     solve_demand,
     solve_demands,
     solve_frontier,
 )
+from optimizer.scenario import SET_DEFAULTS_FILE, GeodataSet, load_geodata_set
 from optimizer.security import current_request_id
 
 __all__ = ["RouteOptimizerService", "ServiceLimits"]
@@ -89,6 +92,8 @@ STATUS_CODE = {
     InvalidScenarioError: grpc.StatusCode.INVALID_ARGUMENT,
     InvalidRequestError: grpc.StatusCode.INVALID_ARGUMENT,
     UnknownSiteError: grpc.StatusCode.NOT_FOUND,
+    UnknownCorridorError: grpc.StatusCode.NOT_FOUND,
+    UnknownJurisdictionError: grpc.StatusCode.NOT_FOUND,
     UnknownNetworkError: grpc.StatusCode.NOT_FOUND,
     CapacityError: grpc.StatusCode.RESOURCE_EXHAUSTED,
 }
@@ -278,14 +283,16 @@ class RouteOptimizerService(pb_grpc.RouteOptimizerServicer):
     ) -> tuple[str, Network]:
         """Load (or find) the network a request describes; returns its id and default graph."""
         _refuse(check_text("display_name", request.display_name))
-        settings = settings_from_proto(request.settings)
+        settings_from_proto(request.settings)  # bad settings refused before any file is touched
         stop = stop or StopSignal()
         with tempfile.TemporaryDirectory(prefix="fiberopt-load-") as tmp:
             root = self._materialize(request, Path(tmp))
-            spec = _spec(request, root)
+            found = _geodata_set(root, self.limits.input)
+            spec = _spec(request, root, found.spec)
+            settings = settings_from_proto(request.settings, base=found.graph_settings())
             check_spec(spec, limits=self.limits.input)
             files = _confined_files(spec, root, self.data_root if request.HasField("name") else Path(tmp))
-            network_id = _content_id(root, files, request, settings)
+            network_id = _content_id(root, files, request, settings, spec)
             with self._work_slot(deadline_s, stop), self._once(network_id, deadline_s, stop):
                 with self._lock:
                     known = self._networks.get(network_id)
@@ -397,6 +404,14 @@ class RouteOptimizerService(pb_grpc.RouteOptimizerServicer):
                     loaded.graphs[key] = _renamed(network, loaded.graphs[loaded.default_key].name)
         return loaded.graphs[key]
 
+    def _settings_for(self, request: pb.OptimizeRequest | pb.FrontierRequest) -> GraphSettings | None:
+        """A call's own graph settings over the ones its network was loaded with; None: those."""
+        if not request.HasField("settings"):
+            return None
+        settings_from_proto(request.settings)  # bad settings are INVALID_ARGUMENT whatever the network
+        loaded = self._loaded(request.network_id)
+        return settings_from_proto(request.settings, base=loaded.graphs[loaded.default_key].settings)
+
     def _loaded(self, network_id: str) -> _Loaded:
         """A loaded network by id, or NOT_FOUND."""
         with self._lock:
@@ -433,7 +448,7 @@ class RouteOptimizerService(pb_grpc.RouteOptimizerServicer):
             )
         _refuse(check_text("name", request.name))
         demands = demands_from_proto(request.demands)
-        settings = settings_from_proto(request.settings) if request.HasField("settings") else None
+        settings = self._settings_for(request)
         options = solver_from_proto(
             request.solver,
             max_workers=self.limits.max_solver_threads,
@@ -444,6 +459,7 @@ class RouteOptimizerService(pb_grpc.RouteOptimizerServicer):
             started = time.perf_counter()
             network = self.network(request.network_id, settings, stop=stop, deadline_s=deadline_s)
             check_demands(network, demands)
+            check_demand_names(demands, None, None, self._loaded(request.network_id).layers.corridors)
             answer_by = _answer_by(deadline_s)
             graph_s = time.perf_counter() - started
             routes: list[Route] = []
@@ -515,7 +531,7 @@ class RouteOptimizerService(pb_grpc.RouteOptimizerServicer):
         max_points = min(
             request.max_points or self.limits.max_frontier_points, self.limits.max_frontier_points
         )
-        settings = settings_from_proto(request.settings) if request.HasField("settings") else None
+        settings = self._settings_for(request)
         options = solver_from_proto(
             request.solver,
             max_workers=self.limits.max_solver_threads,
@@ -525,6 +541,7 @@ class RouteOptimizerService(pb_grpc.RouteOptimizerServicer):
         with self._work_slot(deadline_s, stop):
             network = self.network(request.network_id, settings, stop=stop, deadline_s=deadline_s)
             check_demands(network, [demand])
+            check_demand_names([demand], None, None, self._loaded(request.network_id).layers.corridors)
             limit = self._limit(options, _answer_by(deadline_s))
             result = solve_frontier(
                 network, demand, options=_with(options, limit, stop, None), max_points=max_points
@@ -705,9 +722,22 @@ def _with(
     return replace(options, time_limit_s=time_limit_s, stop=stop, on_incumbent=report)
 
 
-def _spec(request: pb.LoadNetworkRequest, root: Path) -> GeodataSpec:
-    """The geodata spec a request describes, its paths confined to the set's folder."""
-    base = spec_from_path(root) if not request.layers else GeodataSpec(sources={}, name=root.stem)
+def _geodata_set(root: Path, limits: InputLimits) -> GeodataSet:
+    """The set at root with its own defaults file, which must lie inside the set's folder."""
+    defaults = root / SET_DEFAULTS_FILE
+    if root.is_dir() and defaults.exists() and not defaults.resolve().is_relative_to(root.resolve()):
+        raise InvalidRequestError(f"{SET_DEFAULTS_FILE} must stay inside the geodata set")
+    try:
+        return load_geodata_set(root, limits=limits)
+    except InvalidScenarioError as exc:  # named by its path inside the set, never the server's
+        raise InvalidRequestError(str(exc).replace(str(root), root.name)) from None
+
+
+def _spec(request: pb.LoadNetworkRequest, root: Path, base: GeodataSpec) -> GeodataSpec:
+    """The geodata spec a request describes, its paths confined to the set's folder; the
+    request's default tables override the set's own key by key."""
+    if request.layers:
+        base = replace(base, sources={})
     sources: dict[str, list[LayerSource]] = {}
     folder = root if root.is_dir() else root.parent
     if len(request.layers) > _MAX_LAYER_SOURCES:
@@ -730,13 +760,14 @@ def _spec(request: pb.LoadNetworkRequest, root: Path) -> GeodataSpec:
                 x_field=layer.x_field or None,
                 y_field=layer.y_field or None,
                 crs=layer.crs or None,
+                where=layer.where or None,
             )
         )
     merged = dict(base.sources) | {k: tuple(v) for k, v in sources.items()}
     return GeodataSpec(
         sources=merged,
-        cost_per_km_by_kind=dict(request.cost_per_km_by_kind),
-        permit_cost_by_level=dict(request.permit_cost_by_level),
+        cost_per_km_by_kind={**base.cost_per_km_by_kind, **request.cost_per_km_by_kind},
+        permit_cost_by_level={**base.permit_cost_by_level, **request.permit_cost_by_level},
         name=base.name,
     )
 
@@ -768,7 +799,7 @@ def _refuse(problems: list[str]) -> None:
 def _layer_problems(at: str, layer: pb.LayerSource) -> list[str]:
     """Texts of one layer source within bounds, and its defaults finite numbers or short texts."""
     problems = check_text(f"{at}.path", layer.path, max_chars=1024)
-    for name in ("layer_name", "x_field", "y_field", "crs"):
+    for name in ("layer_name", "x_field", "y_field", "crs", "where"):
         problems += check_text(f"{at}.{name}", getattr(layer, name), max_chars=1024)
     for key, value in layer.fields.items():
         problems += check_text(f"{at}.fields[{key[:40]!r}]", key) + check_text(
@@ -803,7 +834,7 @@ def _confined_files(spec: GeodataSpec, root: Path, boundary: Path) -> list[Path]
 
 
 def _content_id(
-    root: Path, files: list[Path], request: pb.LoadNetworkRequest, settings: GraphSettings
+    root: Path, files: list[Path], request: pb.LoadNetworkRequest, settings: GraphSettings, spec: GeodataSpec
 ) -> str:
     """Hash of every data file's bytes, the layer mapping and the graph settings."""
     h = hashlib.sha256()
@@ -817,6 +848,8 @@ def _content_id(
         permit_cost_by_level=request.permit_cost_by_level,
     )
     h.update(mapping.SerializeToString(deterministic=True))
+    tables = {"by_kind": dict(spec.cost_per_km_by_kind), "by_level": dict(spec.permit_cost_by_level)}
+    h.update(json.dumps(tables, sort_keys=True).encode())  # the set's own defaults file included
     h.update(_settings_key(settings).encode())
     return h.hexdigest()
 

@@ -125,9 +125,12 @@ def _scenario(tmp_path, **changes):
         ),
         (
             {"demands": [{"id": "d", "a": "CHI1", "b": "NOPE", "max_latency_ms": 5}]},
-            "demand 'd': unknown site 'NOPE'",
+            "demands[0].b: unknown site 'NOPE' in demand 'd'",
         ),
-        ({"settings": {"snap_tolerance": 3}}, "settings: unknown keys ['snap_tolerance']"),
+        (
+            {"settings": {"snap_tolerance": 3}},
+            "settings: unknown key 'snap_tolerance' (did you mean 'snap_tolerance_m'?)",
+        ),
         ({"geodata": "nowhere"}, "nowhere does not exist"),
         ({"solver": {"time_limit_s": "60"}}, "solver.time_limit_s must be > 0"),
         ({"geodata": {"path": str(SAMPLE), "layers": ["corridors"]}}, "geodata.layers must be a mapping"),

@@ -496,7 +496,7 @@ def test_scenario_names_are_plain_short_folder_names(tmp_path, name, expected):
         ({"time_limit_s": 1e308}, "solver.time_limit_s must be > 0"),
         ({"label_search": "yes"}, "solver.label_search must be true or false, got 'yes'"),
         ({"design_engine": ["mip"]}, "solver.design_engine must be one of"),
-        ({"stop": 5}, "solver: unknown keys ['stop']"),
+        ({"stop": 5}, "solver: unknown key 'stop'"),
     ],
 )
 def test_solver_options_of_the_wrong_type_are_named(tmp_path, solver, expected):

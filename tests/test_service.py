@@ -187,7 +187,7 @@ def test_bad_demand_is_invalid_argument_naming_the_field(client, sample_id):
     ("network", "site", "message"),
     [
         ("nope", "DAL1", "network_id 'nope': no such network"),
-        (None, "XXX9", "demand 'd': unknown site 'XXX9'"),
+        (None, "XXX9", "demands[0].b: unknown site 'XXX9' in demand 'd'"),
     ],
 )
 def test_unknown_network_or_site_is_not_found(client, sample_id, network, site, message):
@@ -572,3 +572,23 @@ def test_diverse_demand_fields_are_checked(client, sample_id):
     error = _call_error(lambda: client.stub.Optimize(request, timeout=30))
     assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert "demands[0].min_separation_km must be in [0, 1000], got -2" in error.details()
+
+
+def test_a_named_set_is_served_with_its_own_defaults_as_make_run_solves_it(client, sample_id, sample_network):
+    """The README's snippet and `make run` agree: the set's geodata.yaml permit costs apply to both."""
+    demand = Demand("chi-dal", "CHI1", "DAL1", max_latency_ms=7.0)
+    (local,) = solve_demand(sample_network, demand)
+    served = client.optimize(sample_id, [demand]).routes[0]
+    assert served.status == pb.ROUTE_STATUS_OPTIMAL and local.status.value == "OPTIMAL"
+    assert served.cost == pytest.approx(local.cost, rel=1e-9)
+    assert served.permit_cost == pytest.approx(local.permit_cost, rel=1e-9) and local.permit_cost > 0
+    assert sample_network.settings.lateral_cost_per_km == 60_000
+
+
+def test_a_call_s_settings_override_what_its_network_was_loaded_with(client, sample_id):
+    demand = Demand("chi-dal", "CHI1", "DAL1", max_latency_ms=7.0)
+    request = pb.OptimizeRequest(network_id=sample_id, demands=[demand_to_proto(demand)])
+    request.settings.uncovered = "allow"  # changes no route here: the permit costs must stay the set's
+    served = client.stub.Optimize(request, timeout=60).routes[0]
+    plain = client.optimize(sample_id, [demand]).routes[0]
+    assert served.cost == pytest.approx(plain.cost, rel=1e-9)

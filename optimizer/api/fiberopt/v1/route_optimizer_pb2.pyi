@@ -44,7 +44,7 @@ PHASE_SOLVE: Phase
 PHASE_DONE: Phase
 
 class LayerSource(_message.Message):
-    __slots__ = ("layer", "path", "layer_name", "fields", "defaults", "x_field", "y_field", "crs")
+    __slots__ = ("layer", "path", "layer_name", "fields", "defaults", "x_field", "y_field", "crs", "where")
     class FieldsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -60,6 +60,7 @@ class LayerSource(_message.Message):
     X_FIELD_FIELD_NUMBER: _ClassVar[int]
     Y_FIELD_FIELD_NUMBER: _ClassVar[int]
     CRS_FIELD_NUMBER: _ClassVar[int]
+    WHERE_FIELD_NUMBER: _ClassVar[int]
     layer: str
     path: str
     layer_name: str
@@ -68,10 +69,11 @@ class LayerSource(_message.Message):
     x_field: str
     y_field: str
     crs: str
-    def __init__(self, layer: _Optional[str] = ..., path: _Optional[str] = ..., layer_name: _Optional[str] = ..., fields: _Optional[_Mapping[str, str]] = ..., defaults: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., x_field: _Optional[str] = ..., y_field: _Optional[str] = ..., crs: _Optional[str] = ...) -> None: ...
+    where: str
+    def __init__(self, layer: _Optional[str] = ..., path: _Optional[str] = ..., layer_name: _Optional[str] = ..., fields: _Optional[_Mapping[str, str]] = ..., defaults: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., x_field: _Optional[str] = ..., y_field: _Optional[str] = ..., crs: _Optional[str] = ..., where: _Optional[str] = ...) -> None: ...
 
 class GraphSettings(_message.Message):
-    __slots__ = ("snap_tolerance_m", "gap_km", "max_lateral_km", "laterals_per_site", "lateral_cost_per_km", "lateral_route_factor", "group_index", "slack_factor", "min_entry_m", "counted_levels")
+    __slots__ = ("snap_tolerance_m", "gap_km", "max_lateral_km", "laterals_per_site", "lateral_cost_per_km", "lateral_route_factor", "group_index", "slack_factor", "min_entry_m", "counted_levels", "uncovered", "coverage_levels")
     SNAP_TOLERANCE_M_FIELD_NUMBER: _ClassVar[int]
     GAP_KM_FIELD_NUMBER: _ClassVar[int]
     MAX_LATERAL_KM_FIELD_NUMBER: _ClassVar[int]
@@ -82,6 +84,8 @@ class GraphSettings(_message.Message):
     SLACK_FACTOR_FIELD_NUMBER: _ClassVar[int]
     MIN_ENTRY_M_FIELD_NUMBER: _ClassVar[int]
     COUNTED_LEVELS_FIELD_NUMBER: _ClassVar[int]
+    UNCOVERED_FIELD_NUMBER: _ClassVar[int]
+    COVERAGE_LEVELS_FIELD_NUMBER: _ClassVar[int]
     snap_tolerance_m: float
     gap_km: float
     max_lateral_km: float
@@ -92,7 +96,9 @@ class GraphSettings(_message.Message):
     slack_factor: float
     min_entry_m: float
     counted_levels: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, snap_tolerance_m: _Optional[float] = ..., gap_km: _Optional[float] = ..., max_lateral_km: _Optional[float] = ..., laterals_per_site: _Optional[int] = ..., lateral_cost_per_km: _Optional[float] = ..., lateral_route_factor: _Optional[float] = ..., group_index: _Optional[float] = ..., slack_factor: _Optional[float] = ..., min_entry_m: _Optional[float] = ..., counted_levels: _Optional[_Iterable[str]] = ...) -> None: ...
+    uncovered: str
+    coverage_levels: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, snap_tolerance_m: _Optional[float] = ..., gap_km: _Optional[float] = ..., max_lateral_km: _Optional[float] = ..., laterals_per_site: _Optional[int] = ..., lateral_cost_per_km: _Optional[float] = ..., lateral_route_factor: _Optional[float] = ..., group_index: _Optional[float] = ..., slack_factor: _Optional[float] = ..., min_entry_m: _Optional[float] = ..., counted_levels: _Optional[_Iterable[str]] = ..., uncovered: _Optional[str] = ..., coverage_levels: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class LoadNetworkRequest(_message.Message):
     __slots__ = ("name", "inline_data", "layers", "cost_per_km_by_kind", "permit_cost_by_level", "settings", "display_name")
@@ -127,7 +133,7 @@ class LoadNetworkRequest(_message.Message):
     def __init__(self, name: _Optional[str] = ..., inline_data: _Optional[bytes] = ..., layers: _Optional[_Iterable[_Union[LayerSource, _Mapping]]] = ..., cost_per_km_by_kind: _Optional[_Mapping[str, float]] = ..., permit_cost_by_level: _Optional[_Mapping[str, float]] = ..., settings: _Optional[_Union[GraphSettings, _Mapping]] = ..., display_name: _Optional[str] = ...) -> None: ...
 
 class GraphStats(_message.Message):
-    __slots__ = ("nodes", "edges", "components", "km_total", "km_by_kind", "laterals", "lateral_km", "connectors", "connector_km", "edges_excluded", "unreachable_sites", "build_s")
+    __slots__ = ("nodes", "edges", "components", "km_total", "km_by_kind", "laterals", "lateral_km", "connectors", "connector_km", "edges_excluded", "unreachable_sites", "build_s", "edges_uncovered", "uncovered_km")
     class KmByKindEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -147,6 +153,8 @@ class GraphStats(_message.Message):
     EDGES_EXCLUDED_FIELD_NUMBER: _ClassVar[int]
     UNREACHABLE_SITES_FIELD_NUMBER: _ClassVar[int]
     BUILD_S_FIELD_NUMBER: _ClassVar[int]
+    EDGES_UNCOVERED_FIELD_NUMBER: _ClassVar[int]
+    UNCOVERED_KM_FIELD_NUMBER: _ClassVar[int]
     nodes: int
     edges: int
     components: int
@@ -159,7 +167,9 @@ class GraphStats(_message.Message):
     edges_excluded: int
     unreachable_sites: int
     build_s: float
-    def __init__(self, nodes: _Optional[int] = ..., edges: _Optional[int] = ..., components: _Optional[int] = ..., km_total: _Optional[float] = ..., km_by_kind: _Optional[_Mapping[str, float]] = ..., laterals: _Optional[int] = ..., lateral_km: _Optional[float] = ..., connectors: _Optional[int] = ..., connector_km: _Optional[float] = ..., edges_excluded: _Optional[int] = ..., unreachable_sites: _Optional[int] = ..., build_s: _Optional[float] = ...) -> None: ...
+    edges_uncovered: int
+    uncovered_km: float
+    def __init__(self, nodes: _Optional[int] = ..., edges: _Optional[int] = ..., components: _Optional[int] = ..., km_total: _Optional[float] = ..., km_by_kind: _Optional[_Mapping[str, float]] = ..., laterals: _Optional[int] = ..., lateral_km: _Optional[float] = ..., connectors: _Optional[int] = ..., connector_km: _Optional[float] = ..., edges_excluded: _Optional[int] = ..., unreachable_sites: _Optional[int] = ..., build_s: _Optional[float] = ..., edges_uncovered: _Optional[int] = ..., uncovered_km: _Optional[float] = ...) -> None: ...
 
 class Site(_message.Message):
     __slots__ = ("site_id", "name", "lon", "lat", "reachable", "reason")
@@ -210,7 +220,7 @@ class GetNetworkRequest(_message.Message):
     def __init__(self, network_id: _Optional[str] = ...) -> None: ...
 
 class Demand(_message.Message):
-    __slots__ = ("id", "a", "b", "max_latency_ms", "paths", "diversity", "max_jurisdictions", "max_cost", "allowed_jurisdictions", "avoid_jurisdictions", "min_separation_km", "endpoint_radius_km")
+    __slots__ = ("id", "a", "b", "max_latency_ms", "paths", "diversity", "max_jurisdictions", "max_cost", "allowed_jurisdictions", "avoid_jurisdictions", "min_separation_km", "endpoint_radius_km", "exclude_corridors", "exclude_srlgs", "avoid_areas_geojson", "within_areas_geojson")
     ID_FIELD_NUMBER: _ClassVar[int]
     A_FIELD_NUMBER: _ClassVar[int]
     B_FIELD_NUMBER: _ClassVar[int]
@@ -223,6 +233,10 @@ class Demand(_message.Message):
     AVOID_JURISDICTIONS_FIELD_NUMBER: _ClassVar[int]
     MIN_SEPARATION_KM_FIELD_NUMBER: _ClassVar[int]
     ENDPOINT_RADIUS_KM_FIELD_NUMBER: _ClassVar[int]
+    EXCLUDE_CORRIDORS_FIELD_NUMBER: _ClassVar[int]
+    EXCLUDE_SRLGS_FIELD_NUMBER: _ClassVar[int]
+    AVOID_AREAS_GEOJSON_FIELD_NUMBER: _ClassVar[int]
+    WITHIN_AREAS_GEOJSON_FIELD_NUMBER: _ClassVar[int]
     id: str
     a: str
     b: str
@@ -235,7 +249,11 @@ class Demand(_message.Message):
     avoid_jurisdictions: _containers.RepeatedScalarFieldContainer[str]
     min_separation_km: float
     endpoint_radius_km: float
-    def __init__(self, id: _Optional[str] = ..., a: _Optional[str] = ..., b: _Optional[str] = ..., max_latency_ms: _Optional[float] = ..., paths: _Optional[int] = ..., diversity: _Optional[_Union[Diversity, str]] = ..., max_jurisdictions: _Optional[int] = ..., max_cost: _Optional[float] = ..., allowed_jurisdictions: _Optional[_Iterable[str]] = ..., avoid_jurisdictions: _Optional[_Iterable[str]] = ..., min_separation_km: _Optional[float] = ..., endpoint_radius_km: _Optional[float] = ...) -> None: ...
+    exclude_corridors: _containers.RepeatedScalarFieldContainer[str]
+    exclude_srlgs: _containers.RepeatedScalarFieldContainer[str]
+    avoid_areas_geojson: _containers.RepeatedScalarFieldContainer[str]
+    within_areas_geojson: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, id: _Optional[str] = ..., a: _Optional[str] = ..., b: _Optional[str] = ..., max_latency_ms: _Optional[float] = ..., paths: _Optional[int] = ..., diversity: _Optional[_Union[Diversity, str]] = ..., max_jurisdictions: _Optional[int] = ..., max_cost: _Optional[float] = ..., allowed_jurisdictions: _Optional[_Iterable[str]] = ..., avoid_jurisdictions: _Optional[_Iterable[str]] = ..., min_separation_km: _Optional[float] = ..., endpoint_radius_km: _Optional[float] = ..., exclude_corridors: _Optional[_Iterable[str]] = ..., exclude_srlgs: _Optional[_Iterable[str]] = ..., avoid_areas_geojson: _Optional[_Iterable[str]] = ..., within_areas_geojson: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class SolverOptions(_message.Message):
     __slots__ = ("time_limit_s", "num_workers")
@@ -311,7 +329,7 @@ class RouteSegment(_message.Message):
     def __init__(self, seq: _Optional[int] = ..., corridor_id: _Optional[str] = ..., kind: _Optional[str] = ..., srlg: _Optional[str] = ..., length_km: _Optional[float] = ..., latency_ms: _Optional[float] = ..., cost: _Optional[float] = ..., cost_per_km: _Optional[float] = ..., jurisdiction_by_level: _Optional[_Mapping[str, str]] = ..., geometry_wkb: _Optional[bytes] = ..., edge_id: _Optional[int] = ...) -> None: ...
 
 class Route(_message.Message):
-    __slots__ = ("demand_id", "route_index", "a", "b", "status", "reason", "max_latency_ms", "geometry_geojson", "geometry_wkb", "length_km", "latency_ms", "cost", "build_cost", "permit_cost", "corridor_kinds", "jurisdictions", "count_by_level", "permit_count", "bound", "gap", "solve_s", "segments")
+    __slots__ = ("demand_id", "route_index", "a", "b", "status", "reason", "max_latency_ms", "geometry_geojson", "geometry_wkb", "length_km", "latency_ms", "cost", "build_cost", "permit_cost", "corridor_kinds", "jurisdictions", "count_by_level", "permit_count", "bound", "gap", "solve_s", "segments", "outside_km", "outside_km_by_level", "warnings")
     class CountByLevelEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -319,6 +337,13 @@ class Route(_message.Message):
         key: str
         value: int
         def __init__(self, key: _Optional[str] = ..., value: _Optional[int] = ...) -> None: ...
+    class OutsideKmByLevelEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: float
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[float] = ...) -> None: ...
     DEMAND_ID_FIELD_NUMBER: _ClassVar[int]
     ROUTE_INDEX_FIELD_NUMBER: _ClassVar[int]
     A_FIELD_NUMBER: _ClassVar[int]
@@ -341,6 +366,9 @@ class Route(_message.Message):
     GAP_FIELD_NUMBER: _ClassVar[int]
     SOLVE_S_FIELD_NUMBER: _ClassVar[int]
     SEGMENTS_FIELD_NUMBER: _ClassVar[int]
+    OUTSIDE_KM_FIELD_NUMBER: _ClassVar[int]
+    OUTSIDE_KM_BY_LEVEL_FIELD_NUMBER: _ClassVar[int]
+    WARNINGS_FIELD_NUMBER: _ClassVar[int]
     demand_id: str
     route_index: int
     a: str
@@ -363,7 +391,10 @@ class Route(_message.Message):
     gap: float
     solve_s: float
     segments: _containers.RepeatedCompositeFieldContainer[RouteSegment]
-    def __init__(self, demand_id: _Optional[str] = ..., route_index: _Optional[int] = ..., a: _Optional[str] = ..., b: _Optional[str] = ..., status: _Optional[_Union[RouteStatus, str]] = ..., reason: _Optional[str] = ..., max_latency_ms: _Optional[float] = ..., geometry_geojson: _Optional[str] = ..., geometry_wkb: _Optional[bytes] = ..., length_km: _Optional[float] = ..., latency_ms: _Optional[float] = ..., cost: _Optional[float] = ..., build_cost: _Optional[float] = ..., permit_cost: _Optional[float] = ..., corridor_kinds: _Optional[_Iterable[str]] = ..., jurisdictions: _Optional[_Iterable[_Union[JurisdictionCrossed, _Mapping]]] = ..., count_by_level: _Optional[_Mapping[str, int]] = ..., permit_count: _Optional[int] = ..., bound: _Optional[float] = ..., gap: _Optional[float] = ..., solve_s: _Optional[float] = ..., segments: _Optional[_Iterable[_Union[RouteSegment, _Mapping]]] = ...) -> None: ...
+    outside_km: float
+    outside_km_by_level: _containers.ScalarMap[str, float]
+    warnings: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, demand_id: _Optional[str] = ..., route_index: _Optional[int] = ..., a: _Optional[str] = ..., b: _Optional[str] = ..., status: _Optional[_Union[RouteStatus, str]] = ..., reason: _Optional[str] = ..., max_latency_ms: _Optional[float] = ..., geometry_geojson: _Optional[str] = ..., geometry_wkb: _Optional[bytes] = ..., length_km: _Optional[float] = ..., latency_ms: _Optional[float] = ..., cost: _Optional[float] = ..., build_cost: _Optional[float] = ..., permit_cost: _Optional[float] = ..., corridor_kinds: _Optional[_Iterable[str]] = ..., jurisdictions: _Optional[_Iterable[_Union[JurisdictionCrossed, _Mapping]]] = ..., count_by_level: _Optional[_Mapping[str, int]] = ..., permit_count: _Optional[int] = ..., bound: _Optional[float] = ..., gap: _Optional[float] = ..., solve_s: _Optional[float] = ..., segments: _Optional[_Iterable[_Union[RouteSegment, _Mapping]]] = ..., outside_km: _Optional[float] = ..., outside_km_by_level: _Optional[_Mapping[str, float]] = ..., warnings: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class Timings(_message.Message):
     __slots__ = ("graph_s", "solve_s")
