@@ -727,7 +727,7 @@ def _check_coordinates(
         return True
     bad = np.flatnonzero(~inside)
     rows, first = np.unique(owner[bad], return_index=True)
-    if box == _GEOGRAPHIC_BOX and not reprojected and finite[bad].all() and len(rows) * 2 > len(geoms):
+    if box == _GEOGRAPHIC_BOX and not reprojected and finite[bad].all() and len(bad) * 2 > len(coords):
         at = bad[0]
         label = _read_label(name, frame, offset, int(owner[at]))
         problems.append(

@@ -171,7 +171,10 @@ class Demand:
         for name in ("allowed_jurisdictions", "avoid_jurisdictions", "exclude_corridors", "exclude_srlgs"):
             values = getattr(self, name)
             if not isinstance(values, tuple):
-                problems.append(f"{name} must be a tuple of ids, got {_short(values)}")
+                kind = (
+                    "jurisdiction" if name.endswith("jurisdictions") else name.removeprefix("exclude_")[:-1]
+                )
+                problems.append(f"{name} must be a tuple of {kind} ids, got {_short(values)}")
                 continue
             bad = [(i, v) for i, v in enumerate(values) if not isinstance(v, str)][:3]
             problems += [f"{name}[{i}] must be text, got {_short(v)}" for i, v in bad]

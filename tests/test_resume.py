@@ -42,11 +42,9 @@ NAME = "one"
 def solved(tmp_path_factory):
     """One demand of the sample network, solved once (well under a second)."""
     path = tmp_path_factory.mktemp("scenario") / "one.yaml"
-    sample = yaml.safe_load((SAMPLE / "scenario.yaml").read_text())
     raw = {
         "name": NAME,
-        "geodata": {**sample["geodata"], "path": str(SAMPLE)},
-        "settings": sample["settings"],
+        "geodata": str(SAMPLE),  # the set with its own defaults (geodata.yaml), as the sample has it
         "demands": [{"id": "stl-ind", "a": "STL1", "b": "IND1", "max_latency_ms": 2.0}],
     }
     path.write_text(yaml.safe_dump(raw))
