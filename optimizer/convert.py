@@ -142,11 +142,16 @@ def demand_from_proto(m: pb.Demand, *, at: str = "demand") -> Demand:
         exclude_srlgs=tuple(m.exclude_srlgs),
         avoid_areas=_areas_from_geojson(m.avoid_areas_geojson, f"{at}.avoid_areas_geojson"),
         within_areas=_areas_from_geojson(m.within_areas_geojson, f"{at}.within_areas_geojson"),
+        diverse_from_corridors=tuple(m.diverse_from_corridors),
+        diverse_from_srlgs=tuple(m.diverse_from_srlgs),
+        diverse_from_lines=_areas_from_geojson(
+            m.diverse_from_lines_geojson, f"{at}.diverse_from_lines_geojson"
+        ),
     )
 
 
 def _areas_from_geojson(texts: Sequence[str], at: str) -> tuple[shapely.Geometry, ...]:
-    """Polygons from GeoJSON texts, each bounded in size; errors name the field and index."""
+    """Geometries from GeoJSON texts, each bounded in size; errors name the field and index."""
     areas = []
     for i, text in enumerate(texts):
         if len(text) > MAX_AREA_GEOJSON_CHARS:
@@ -174,7 +179,14 @@ def _check_demand_fields(at: str, m: pb.Demand) -> None:
     problems = [f"{at}.{name} is empty" for name in ("id", "a", "b") if not getattr(m, name)]
     for name in ("id", "a", "b"):
         problems += check_text(f"{at}.{name}", getattr(m, name))
-    for name in ("allowed_jurisdictions", "avoid_jurisdictions", "exclude_corridors", "exclude_srlgs"):
+    for name in (
+        "allowed_jurisdictions",
+        "avoid_jurisdictions",
+        "exclude_corridors",
+        "exclude_srlgs",
+        "diverse_from_corridors",
+        "diverse_from_srlgs",
+    ):
         values = getattr(m, name)
         if len(values) > MAX_LIST_ITEMS:
             problems.append(f"{at}.{name} has {len(values):,} entries; the limit is {MAX_LIST_ITEMS:,}")
@@ -221,6 +233,9 @@ def demand_to_proto(demand: Demand) -> pb.Demand:
         exclude_srlgs=list(demand.exclude_srlgs),
         avoid_areas_geojson=[shapely.to_geojson(a) for a in demand.avoid_areas],
         within_areas_geojson=[shapely.to_geojson(a) for a in demand.within_areas],
+        diverse_from_corridors=list(demand.diverse_from_corridors),
+        diverse_from_srlgs=list(demand.diverse_from_srlgs),
+        diverse_from_lines_geojson=[shapely.to_geojson(g) for g in demand.diverse_from_lines],
     )
     if demand.max_jurisdictions is not None:
         message.max_jurisdictions = demand.max_jurisdictions

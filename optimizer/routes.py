@@ -58,6 +58,14 @@ __all__ = [
 ]
 
 DIVERSITY_KINDS = ("edge", "node", "srlg")
+_ID_TUPLES = (
+    "allowed_jurisdictions",
+    "avoid_jurisdictions",
+    "exclude_corridors",
+    "exclude_srlgs",
+    "diverse_from_corridors",
+    "diverse_from_srlgs",
+)
 MAX_AREAS = 100
 """Most polygons a demand's avoid_areas or within_areas may list."""
 MAX_AREA_VERTICES = 100_000
@@ -68,6 +76,9 @@ MAX_SEPARATION_PAIRS = 500_000
 """The most edge pairs a demand's separation may make too close: each is a constraint of its
 design, and finding them costs about 7 us each; past this the demand is refused, naming the field."""
 _SEPARATION_CHUNK_PAIRS = 1 << 16
+_METRES_PER_DEGREE = 111_320.0
+"""Metres per degree of latitude; a degree of longitude is shorter, so a buffer in degrees is
+never wider than the metres it stands for."""
 _AREA_TOLERANCE_DEG = 1e-9
 """A segment on a within-area's boundary is inside it (coordinates rounded on the way)."""
 """Candidate pairs looked at per slice of the search, bounding its memory."""
@@ -98,6 +109,12 @@ class Demand:
     """Polygons (lon/lat) no segment of the routes may touch: a flood zone, a closed reserve."""
     within_areas: tuple[shapely.Geometry, ...] = ()
     """Polygons (lon/lat) the routes must stay inside: each segment wholly within their union."""
+    diverse_from_corridors: tuple[str, ...] = ()
+    """An existing route, as the corridor ids it runs on: the new routes are diverse from it."""
+    diverse_from_srlgs: tuple[str, ...] = ()
+    """An existing route, as the shared-risk groups it runs in."""
+    diverse_from_lines: tuple[shapely.Geometry, ...] = ()
+    """An existing route, as lines (lon/lat): the graph segments along them within the snap tolerance."""
 
     def __post_init__(self) -> None:
         """Check types and values, naming the demand and field at fault (never a TypeError)."""
@@ -159,6 +176,21 @@ class Demand:
                     problems.append(f"{name}[{i}] must lie within lon [-180, 180], lat [-90, 90]")
                 elif not area.is_valid:
                     problems.append(f"{name}[{i}] is not a valid polygon ({shapely.is_valid_reason(area)})")
+        lines = self.diverse_from_lines
+        if not isinstance(lines, tuple) or len(lines) > MAX_AREAS:
+            problems.append(f"diverse_from_lines must be a tuple of at most {MAX_AREAS} lines")
+            return problems
+        for i, line in enumerate(lines):
+            if not isinstance(line, shapely.LineString | shapely.MultiLineString) or line.is_empty:
+                problems.append(
+                    f"diverse_from_lines[{i}] must be a line, got {_short(getattr(line, 'geom_type', line))}"
+                )
+            elif shapely.get_num_coordinates(line) > MAX_AREA_VERTICES:
+                problems.append(f"diverse_from_lines[{i}] has over {MAX_AREA_VERTICES:,} vertices")
+            elif not np.isfinite(shapely.get_coordinates(line)).all() or not shapely.box(
+                -180, -90, 180, 90
+            ).covers(line):
+                problems.append(f"diverse_from_lines[{i}] must lie within lon [-180, 180], lat [-90, 90]")
         return problems
 
     def _text_problems(self) -> list[str]:
@@ -352,15 +384,18 @@ def check_demand_names(
         srlgs = (
             corridors["srlg"].astype(str).str.split(",").explode().str.strip() if "srlg" in corridors else []
         )
+        corridor_ids, groups = set(corridors["corridor_id"].astype(str)), {g for g in srlgs if g}
         known = {
-            "exclude_corridors": set(corridors["corridor_id"].astype(str)),
-            "exclude_srlgs": {g for g in srlgs if g},
+            "exclude_corridors": corridor_ids,
+            "exclude_srlgs": groups,
+            "diverse_from_corridors": corridor_ids,
+            "diverse_from_srlgs": groups,
         }
     for i, demand in enumerate(demands):
         of = f"in demand {_short(demand.id)}"
         for name, ids in known.items():
             if unknown := sorted(set(getattr(demand, name)) - ids):
-                kind = "corridors" if name == "exclude_corridors" else "shared-risk groups"
+                kind = "corridors" if name.endswith("corridors") else "shared-risk groups"
                 close = _close(unknown[0], ids)
                 raise UnknownCorridorError(
                     f"{where}demands[{i}].{name}: unknown {kind} {_short(unknown[0])} {of}{close}"
@@ -442,9 +477,7 @@ def _outside_exclusions(network: Network, demand: Demand) -> np.ndarray:
     if demand.exclude_corridors:
         allowed &= ~edges["corridor_id"].isin(demand.exclude_corridors).to_numpy()
     if demand.exclude_srlgs:
-        groups = edges["srlg"].astype(str).str.split(",").explode().str.strip()
-        hit = groups.isin(demand.exclude_srlgs).groupby(level=0).any()
-        allowed &= ~hit.reindex(edges.index, fill_value=False).to_numpy(dtype=bool)
+        allowed &= ~_srlg_hits(edges, demand.exclude_srlgs)
     if demand.avoid_areas:
         touched = edges.sindex.query(shapely.union_all(demand.avoid_areas), predicate="intersects")
         allowed[touched] = False
@@ -453,7 +486,41 @@ def _outside_exclusions(network: Network, demand: Demand) -> np.ndarray:
         inside = np.zeros(len(edges), dtype=bool)
         inside[edges.sindex.query(area, predicate="covers")] = True
         allowed &= inside
+    if demand.diverse_from_corridors or demand.diverse_from_srlgs or demand.diverse_from_lines:
+        allowed &= ~_sharing_with_existing(network, demand)
     return allowed
+
+
+def _srlg_hits(edges: pd.DataFrame, groups: Iterable[str]) -> np.ndarray:
+    """Edges whose srlg field names any of groups."""
+    split = edges["srlg"].astype(str).str.split(",").explode().str.strip()
+    hit = split.isin(set(groups) - {""}).groupby(level=0).any()
+    return hit.reindex(edges.index, fill_value=False).to_numpy(dtype=bool)
+
+
+def _sharing_with_existing(network: Network, demand: Demand) -> np.ndarray:
+    """Edges a route diverse (by the demand's diversity) from its existing route would share
+    with it: the existing route's own segments; for node and SRLG diversity also every segment
+    at one of its junctions (the demand's own sites excepted); for SRLG also its risk groups."""
+    edges = network.edges
+    on = np.array(edges["corridor_id"].isin(demand.diverse_from_corridors), dtype=bool)  # a copy
+    on |= _srlg_hits(edges, demand.diverse_from_srlgs)
+    if demand.diverse_from_lines:
+        tolerance_deg = network.settings.snap_tolerance_m / _METRES_PER_DEGREE
+        along = shapely.union_all(demand.diverse_from_lines).buffer(tolerance_deg)
+        on[edges.sindex.query(along, predicate="covers")] = True
+    shared = on.copy()
+    if demand.diversity in ("node", "srlg"):
+        tail, head = network.arrays.tail, network.arrays.head
+        nodes = np.zeros(network.arrays.n_nodes, dtype=bool)
+        nodes[tail[on]] = nodes[head[on]] = True
+        for site in (demand.a, demand.b):  # the sites are the routes' common ends
+            nodes[[network.site_node[site], *site_nodes(network, site)]] = False
+        shared |= nodes[tail] | nodes[head]
+    if demand.diversity == "srlg":
+        groups = edges["srlg"].to_numpy()[on].astype(str)
+        shared |= _srlg_hits(edges, {g.strip() for text in groups for g in text.split(",")})
+    return shared
 
 
 def design_demand(network: Network, demand: Demand, stop: StopSignal | None = None) -> DesignDemand:

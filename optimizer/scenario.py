@@ -410,14 +410,21 @@ def _demands(raw: Any, where: str) -> tuple[Demand, ...]:
         for key in ("id", "a", "b"):
             if _is_scalar(values[key]):
                 values[key] = str(values[key])
-        for key in ("allowed_jurisdictions", "avoid_jurisdictions", "exclude_corridors", "exclude_srlgs"):
+        for key in (
+            "allowed_jurisdictions",
+            "avoid_jurisdictions",
+            "exclude_corridors",
+            "exclude_srlgs",
+            "diverse_from_corridors",
+            "diverse_from_srlgs",
+        ):
             listed = values.get(key) or ()
             if not (isinstance(listed, list | tuple) and all(_is_scalar(v) for v in listed)):
-                kind = "jurisdiction" if key.endswith("jurisdictions") else key.removeprefix("exclude_")[:-1]
+                kind = "jurisdiction" if key.endswith("jurisdictions") else key.rsplit("_", 1)[1][:-1]
                 raise InvalidScenarioError(f"{at}.{key} must be a list of {kind} ids")
             values[key] = tuple(str(v) for v in listed)
-        for key in ("avoid_areas", "within_areas"):
-            values[key] = _areas(values.get(key), f"{at}.{key}")
+        for key in ("avoid_areas", "within_areas", "diverse_from_lines"):
+            values[key] = _areas(values.get(key), f"{at}.{key}")  # GeoJSON geometries, checked by Demand
         try:
             demands.append(Demand(**values))
         except InvalidRequestError as exc:
@@ -429,7 +436,7 @@ def _demands(raw: Any, where: str) -> tuple[Demand, ...]:
 
 
 def _areas(raw: Any, where: str) -> tuple[shapely.Geometry, ...]:
-    """Polygons from GeoJSON written in the scenario: a geometry, a Feature, a FeatureCollection
+    """Geometries from GeoJSON written in the scenario: a geometry, a Feature, a FeatureCollection
     or a list of them (lon/lat)."""
     if raw is None:
         return ()

@@ -186,3 +186,79 @@ def test_a_scenario_avoids_an_inline_flood_zone_on_the_sample(tmp_path):
     assert shapely.intersects(free.geometry, shapely.geometry.shape(zone))  # the zone is in the way
     assert not shapely.intersects(round_.geometry, shapely.geometry.shape(zone))
     assert round_.cost >= free.cost
+
+
+def _independent_diverse_mask(network, demand: Demand) -> list[bool]:
+    """Edges a route diverse from the existing one may use, decided edge by edge: never one of
+    its segments; for node and srlg not at one of its junctions (the sites excepted); for srlg
+    not in one of its risk groups."""
+    from optimizer.routes import site_nodes
+
+    tolerance = network.settings.snap_tolerance_m / 111_320.0
+    line = (
+        shapely.union_all(demand.diverse_from_lines).buffer(tolerance) if demand.diverse_from_lines else None
+    )
+    rows = list(network.edges.itertuples())
+
+    def groups(row) -> set[str]:
+        return {g.strip() for g in str(row.srlg).split(",") if g.strip()}
+
+    existing = [
+        row.corridor_id in demand.diverse_from_corridors
+        or bool(groups(row) & set(demand.diverse_from_srlgs))
+        or (line is not None and line.covers(row.geometry))
+        for row in rows
+    ]
+    ends = (
+        {network.site_node[s] for s in ("A", "B")}
+        | set(site_nodes(network, "A"))
+        | set(site_nodes(network, "B"))
+    )
+    junctions = {n for row, on in zip(rows, existing, strict=True) if on for n in (row.tail, row.head)} - ends
+    risks = set().union(*(groups(row) for row, on in zip(rows, existing, strict=True) if on))
+    mask = []
+    for row, on in zip(rows, existing, strict=True):
+        ok = not on
+        if demand.diversity in ("node", "srlg"):
+            ok = ok and row.tail not in junctions and row.head not in junctions
+        if demand.diversity == "srlg":
+            ok = ok and not groups(row) & risks
+        mask.append(ok)
+    return mask
+
+
+@st.composite
+def diverse_cases(draw):
+    srlgs = draw(st.lists(st.sampled_from(SRLGS), min_size=12, max_size=12))
+    network = _grid(srlgs)
+    corridors = draw(st.lists(st.integers(0, 11), max_size=4, unique=True))
+    geoms = network.edges[network.edges["corridor_id"].isin([f"c{k}" for k in corridors])].geometry
+    as_line = draw(st.booleans()) and len(geoms)
+    demand = Demand(
+        "ab",
+        "A",
+        "B",
+        max_latency_ms=draw(st.sampled_from((0.5, 0.8))),
+        diversity=draw(st.sampled_from(("edge", "node", "srlg"))),
+        diverse_from_corridors=() if as_line else tuple(f"c{k}" for k in corridors),
+        diverse_from_srlgs=tuple(draw(st.lists(st.sampled_from(("r1", "r2", "r3")), max_size=1))),
+        diverse_from_lines=(shapely.line_merge(shapely.union_all(geoms.values)),) if as_line else (),
+    )
+    return network, demand
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True)
+@given(diverse_cases())
+def test_diverse_from_an_existing_route_matches_brute_force(case):
+    network, demand = case
+    (route,) = solve_demand(network, demand)
+    base = demand_query(network, Demand("ab", "A", "B", demand.max_latency_ms))
+    mask = [
+        b and m for b, m in zip(base.edge_allowed, _independent_diverse_mask(network, demand), strict=True)
+    ]
+    best = brute_force_route(network.arrays, replace(base, edge_allowed=mask))
+    if best is None:
+        assert route.status.value == "INFEASIBLE", route
+        return
+    assert route.status.value == "OPTIMAL"
+    assert math.isclose(route.cost, best.cost, rel_tol=1e-9, abs_tol=1e-6)

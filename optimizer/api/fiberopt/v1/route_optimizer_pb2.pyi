@@ -220,7 +220,7 @@ class GetNetworkRequest(_message.Message):
     def __init__(self, network_id: _Optional[str] = ...) -> None: ...
 
 class Demand(_message.Message):
-    __slots__ = ("id", "a", "b", "max_latency_ms", "paths", "diversity", "max_jurisdictions", "max_cost", "allowed_jurisdictions", "avoid_jurisdictions", "min_separation_km", "endpoint_radius_km", "exclude_corridors", "exclude_srlgs", "avoid_areas_geojson", "within_areas_geojson")
+    __slots__ = ("id", "a", "b", "max_latency_ms", "paths", "diversity", "max_jurisdictions", "max_cost", "allowed_jurisdictions", "avoid_jurisdictions", "min_separation_km", "endpoint_radius_km", "exclude_corridors", "exclude_srlgs", "avoid_areas_geojson", "within_areas_geojson", "diverse_from_corridors", "diverse_from_srlgs", "diverse_from_lines_geojson")
     ID_FIELD_NUMBER: _ClassVar[int]
     A_FIELD_NUMBER: _ClassVar[int]
     B_FIELD_NUMBER: _ClassVar[int]
@@ -237,6 +237,9 @@ class Demand(_message.Message):
     EXCLUDE_SRLGS_FIELD_NUMBER: _ClassVar[int]
     AVOID_AREAS_GEOJSON_FIELD_NUMBER: _ClassVar[int]
     WITHIN_AREAS_GEOJSON_FIELD_NUMBER: _ClassVar[int]
+    DIVERSE_FROM_CORRIDORS_FIELD_NUMBER: _ClassVar[int]
+    DIVERSE_FROM_SRLGS_FIELD_NUMBER: _ClassVar[int]
+    DIVERSE_FROM_LINES_GEOJSON_FIELD_NUMBER: _ClassVar[int]
     id: str
     a: str
     b: str
@@ -253,7 +256,10 @@ class Demand(_message.Message):
     exclude_srlgs: _containers.RepeatedScalarFieldContainer[str]
     avoid_areas_geojson: _containers.RepeatedScalarFieldContainer[str]
     within_areas_geojson: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, id: _Optional[str] = ..., a: _Optional[str] = ..., b: _Optional[str] = ..., max_latency_ms: _Optional[float] = ..., paths: _Optional[int] = ..., diversity: _Optional[_Union[Diversity, str]] = ..., max_jurisdictions: _Optional[int] = ..., max_cost: _Optional[float] = ..., allowed_jurisdictions: _Optional[_Iterable[str]] = ..., avoid_jurisdictions: _Optional[_Iterable[str]] = ..., min_separation_km: _Optional[float] = ..., endpoint_radius_km: _Optional[float] = ..., exclude_corridors: _Optional[_Iterable[str]] = ..., exclude_srlgs: _Optional[_Iterable[str]] = ..., avoid_areas_geojson: _Optional[_Iterable[str]] = ..., within_areas_geojson: _Optional[_Iterable[str]] = ...) -> None: ...
+    diverse_from_corridors: _containers.RepeatedScalarFieldContainer[str]
+    diverse_from_srlgs: _containers.RepeatedScalarFieldContainer[str]
+    diverse_from_lines_geojson: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, id: _Optional[str] = ..., a: _Optional[str] = ..., b: _Optional[str] = ..., max_latency_ms: _Optional[float] = ..., paths: _Optional[int] = ..., diversity: _Optional[_Union[Diversity, str]] = ..., max_jurisdictions: _Optional[int] = ..., max_cost: _Optional[float] = ..., allowed_jurisdictions: _Optional[_Iterable[str]] = ..., avoid_jurisdictions: _Optional[_Iterable[str]] = ..., min_separation_km: _Optional[float] = ..., endpoint_radius_km: _Optional[float] = ..., exclude_corridors: _Optional[_Iterable[str]] = ..., exclude_srlgs: _Optional[_Iterable[str]] = ..., avoid_areas_geojson: _Optional[_Iterable[str]] = ..., within_areas_geojson: _Optional[_Iterable[str]] = ..., diverse_from_corridors: _Optional[_Iterable[str]] = ..., diverse_from_srlgs: _Optional[_Iterable[str]] = ..., diverse_from_lines_geojson: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class SolverOptions(_message.Message):
     __slots__ = ("time_limit_s", "num_workers")
