@@ -75,10 +75,13 @@ class GeodataSet:
         return settings_from_mapping({**self.settings, **(overrides or {})}, where=where)
 
 
-def load_geodata_set(path: str | Path, *, limits: InputLimits = DEFAULT_LIMITS) -> GeodataSet:
-    """The spec for a GeoPackage or layer folder, with the folder's geodata.yaml defaults if any."""
+def load_geodata_set(
+    path: str | Path, *, limits: InputLimits = DEFAULT_LIMITS, layers: bool = True
+) -> GeodataSet:
+    """The spec for a GeoPackage or layer folder, with the folder's geodata.yaml defaults if any;
+    layers=False: the defaults only (a spec without sources, for layers named one by one)."""
     path = Path(path)
-    spec = spec_from_path(path)
+    spec = spec_from_path(path) if layers else GeodataSpec(sources={}, name=path.stem)
     defaults = path / SET_DEFAULTS_FILE if path.is_dir() else None
     if defaults is None or not defaults.is_file():
         return GeodataSet(spec, {})

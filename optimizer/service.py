@@ -287,7 +287,7 @@ class RouteOptimizerService(pb_grpc.RouteOptimizerServicer):
         stop = stop or StopSignal()
         with tempfile.TemporaryDirectory(prefix="fiberopt-load-") as tmp:
             root = self._materialize(request, Path(tmp))
-            found = _geodata_set(root, self.limits.input)
+            found = _geodata_set(root, self.limits.input, layers=not request.layers)
             spec = _spec(request, root, found.spec)
             settings = settings_from_proto(request.settings, base=found.graph_settings())
             check_spec(spec, limits=self.limits.input)
@@ -722,13 +722,14 @@ def _with(
     return replace(options, time_limit_s=time_limit_s, stop=stop, on_incumbent=report)
 
 
-def _geodata_set(root: Path, limits: InputLimits) -> GeodataSet:
-    """The set at root with its own defaults file, which must lie inside the set's folder."""
+def _geodata_set(root: Path, limits: InputLimits, *, layers: bool) -> GeodataSet:
+    """The set at root (its layers by their file names, where layers) with its own defaults
+    file, which must lie inside the set's folder."""
     defaults = root / SET_DEFAULTS_FILE
     if root.is_dir() and defaults.exists() and not defaults.resolve().is_relative_to(root.resolve()):
         raise InvalidRequestError(f"{SET_DEFAULTS_FILE} must stay inside the geodata set")
     try:
-        return load_geodata_set(root, limits=limits)
+        return load_geodata_set(root, limits=limits, layers=layers)
     except InvalidScenarioError as exc:  # named by its path inside the set, never the server's
         raise InvalidRequestError(str(exc).replace(str(root), root.name)) from None
 
@@ -736,8 +737,6 @@ def _geodata_set(root: Path, limits: InputLimits) -> GeodataSet:
 def _spec(request: pb.LoadNetworkRequest, root: Path, base: GeodataSpec) -> GeodataSpec:
     """The geodata spec a request describes, its paths confined to the set's folder; the
     request's default tables override the set's own key by key."""
-    if request.layers:
-        base = replace(base, sources={})
     sources: dict[str, list[LayerSource]] = {}
     folder = root if root.is_dir() else root.parent
     if len(request.layers) > _MAX_LAYER_SOURCES:
