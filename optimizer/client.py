@@ -230,6 +230,7 @@ def _inline_request(spec: GeodataSpec) -> pb.LoadNetworkRequest:
                         y_field=src.y_field or "",
                         crs=src.crs or "",
                         where=src.where or "",
+                        on_invalid=src.on_invalid,
                     )
                 )
     return pb.LoadNetworkRequest(

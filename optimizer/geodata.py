@@ -45,6 +45,8 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 LAYERS = ("sites", "corridors", "jurisdictions", "exclusions")
+ON_INVALID = ("refuse", "skip")
+"""What a layer source does with a row that fails validation."""
 REQUIRED_LAYERS = ("sites", "corridors")
 LAYER_SUFFIXES = (".gpkg", ".geojson", ".json", ".fgb", ".shp")
 LAYER_FILE_SUFFIXES = (*LAYER_SUFFIXES, ".csv", ".pbf")
@@ -74,6 +76,8 @@ CORRIDOR_AGREEING = ("kind", "cost_per_km", "srlg", "access", "usable")
 TEXT_FIELDS = ("name", "kind", "srlg", "level", "access")
 ACCESS_VALUES = ("crossings", "endpoints")
 MAX_LISTED_PROBLEMS = 40
+_ROW_PROBLEM = re.compile(r"^(\w+) row (\d+) \(")
+"""A problem tied to one row: `corridors row 17 (corridor_id=R-9): ...`."""
 
 _FILE_MAGIC = {
     ".gpkg": (b"SQLite format 3\x00",),
@@ -207,6 +211,9 @@ class LayerSource:
     """The coordinates' CRS: a table's, or one that overrides (or supplies) a file's own."""
     where: str | None = None
     """An attribute filter applied by the reader (OGR SQL, e.g. "sov_a3 = 'USA'")."""
+    on_invalid: str = "refuse"
+    """A row that fails validation: "refuse" the set (listing every problem) or "skip" the row,
+    reported among the repairs with how many rows and why."""
 
     @property
     def label(self) -> str:
@@ -342,7 +349,7 @@ def load_geodata(spec: GeodataSpec, *, limits: InputLimits = DEFAULT_LIMITS) -> 
         tally.layer_features = tally.layer_vertices = 0
         parts = []
         for src in sources:
-            part = _read_source(name, src, tally, limits, problems)
+            part = _read_source(name, src, tally, limits, problems, repairs)
             if part is not None:
                 parts.append(part)
                 tally.layer_features += len(part)
@@ -351,6 +358,8 @@ def load_geodata(spec: GeodataSpec, *, limits: InputLimits = DEFAULT_LIMITS) -> 
         )
     for name in LAYERS:
         _check_columns(name, frames[name], spec, problems)
+        if skipping := {src.label for src in spec.sources.get(name, ()) if src.on_invalid == "skip"}:
+            frames[name] = _skip_invalid_rows(name, frames[name], spec, limits, skipping, repairs)
         _check_cells(name, frames[name], problems)
     if not problems:
         frames["corridors"] = _apply_kind_defaults(frames["corridors"], spec.cost_per_km_by_kind)
@@ -365,6 +374,76 @@ def load_geodata(spec: GeodataSpec, *, limits: InputLimits = DEFAULT_LIMITS) -> 
     for note in repairs:
         logger.warning("geodata repaired: %s", note)
     return Layers(**frames, repairs=tuple(repairs), name=spec.name)
+
+
+def _skip_invalid_rows(
+    name: str,
+    frame: gpd.GeoDataFrame,
+    spec: GeodataSpec,
+    limits: InputLimits,
+    skipping: set[str],
+    repairs: list[str],
+) -> gpd.GeoDataFrame:
+    """The layer without the rows of on_invalid: skip sources that fail validation (a repeated id:
+    the later rows); what was dropped, and why, noted in repairs. Problems not tied to one row
+    (a missing column, rows of one corridor that disagree) still refuse the set."""
+    frame = frame.reset_index(drop=True)
+    if "source" not in frame.columns or not len(frame):
+        return frame
+    from_skip = frame["source"].isin(skipping).to_numpy()
+    id_field = ID_FIELD[name]
+    drop = np.zeros(len(frame), dtype=bool)
+    why: list[str] = []
+    if name in UNIQUE_IDS and id_field in frame.columns:
+        ids = frame[id_field].where(frame[id_field].isna(), frame[id_field].astype(str).str.strip())
+        repeated = (ids.notna() & ids.duplicated(keep="first")).to_numpy() & from_skip
+        drop |= repeated
+        why += [
+            f"{_row_label(name, int(i), _show_id(ids.iloc[i]))}: {id_field} repeats an earlier row"
+            for i in np.flatnonzero(repeated)[:3]
+        ]
+    kept = frame[~drop].reset_index(drop=True)
+    scratch: list[str] = []
+    trial = _with_defaults(name, kept.copy(), spec)
+    _check_cells(name, trial, scratch, listed=len(trial))
+    if not any(p.startswith(f"{name}: ") for p in scratch):
+        _validate_layer(name, trial, limits, scratch, [], listed=len(trial))
+    labels = _labels(name, trial)
+    bad = np.zeros(len(kept), dtype=bool)
+    for problem in scratch:
+        if (match := _ROW_PROBLEM.match(problem)) and match.group(1) == name:
+            row = int(match.group(2))
+            if (
+                row < len(labels)
+                and problem.startswith(f"{labels[row]}: ")
+                and kept["source"].iloc[row] in skipping
+            ):
+                if not bad[row] and len(why) < 3:
+                    why.append(problem)
+                bad[row] = True
+    total = int(drop.sum() + bad.sum())
+    if total:
+        repairs.append(
+            f"{name}: on_invalid: skip dropped {total:,} of {len(frame):,} rows of "
+            f"{', '.join(sorted(skipping))}, e.g. {'; '.join(why)}"
+        )
+    return kept[~bad].reset_index(drop=True)
+
+
+def _labels(name: str, frame: gpd.GeoDataFrame) -> list[str]:
+    """Row labels as _validate_layer gives them."""
+    ids = frame[ID_FIELD[name]] if ID_FIELD[name] in frame.columns else pd.Series(None, index=frame.index)
+    ids = ids.where(ids.isna(), ids.astype(str).str.strip())
+    return [_row_label(name, i, _show_id(v)) for i, v in enumerate(ids)]
+
+
+def _with_defaults(name: str, frame: gpd.GeoDataFrame, spec: GeodataSpec) -> gpd.GeoDataFrame:
+    """A layer with the spec's per-kind or per-level defaults filled in."""
+    if name == "corridors":
+        return _apply_kind_defaults(frame, spec.cost_per_km_by_kind)
+    if name == "jurisdictions":
+        return _apply_level_defaults(frame, spec.permit_cost_by_level)
+    return frame
 
 
 def check_spec(spec: GeodataSpec, *, limits: InputLimits = DEFAULT_LIMITS) -> None:
@@ -423,7 +502,7 @@ def _empty(name: str) -> gpd.GeoDataFrame:
 
 
 def _read_source(
-    name: str, src: LayerSource, tally: _Tally, limits: InputLimits, problems: list[str]
+    name: str, src: LayerSource, tally: _Tally, limits: InputLimits, problems: list[str], repairs: list[str]
 ) -> gpd.GeoDataFrame | None:
     """One source file as a frame in EPSG:4326 with spec field names; problems appended.
 
@@ -488,6 +567,8 @@ def _read_source(
         frame[ID_FIELD[name]] = [f"{src.label}#{i}" for i in range(len(frame))]
     frame["source"] = src.label
     offset = tally.layer_features
+    if src.on_invalid == "skip":
+        frame = _skip_unreadable_rows(name, frame, offset, limits, repairs)
     if not _check_vertices(name, frame, offset, tally, limits, problems):
         return None
     if not _check_coordinates(name, frame, offset, _valid_box(frame.crs, limits), problems):
@@ -526,6 +607,12 @@ def _check_source_options(name: str, src: LayerSource, limits: InputLimits, prob
                 f"got {_show_short(value)}"
             )
             ok = False
+    if src.on_invalid not in ON_INVALID:
+        problems.append(
+            f"{name}: {src.label}: on_invalid must be one of {list(ON_INVALID)}, "
+            f"got {_show_short(src.on_invalid)}"
+        )
+        ok = False
     for key in ("layer", "x_field", "y_field", "crs", "where"):
         value = getattr(src, key)
         if value is not None and not isinstance(value, str):
@@ -682,6 +769,35 @@ def _check_vertices(
     return not len(over)
 
 
+def _skip_unreadable_rows(
+    name: str, frame: gpd.GeoDataFrame, offset: int, limits: InputLimits, repairs: list[str]
+) -> gpd.GeoDataFrame:
+    """A skip source without its rows over the vertex limit or with coordinates that are not
+    finite or outside the CRS's valid area, noted in repairs. Where most vertices are out of
+    range the CRS is wrong, not the rows: they are kept, and refused with that reason."""
+    geoms = np.asarray(frame.geometry.values, dtype=object)
+    counts = shapely.get_num_coordinates(geoms)
+    is_line = np.isin(shapely.get_type_id(geoms), (1, 2, 5))
+    bad = counts > np.where(is_line, limits.max_vertices_per_line, limits.max_vertices_per_polygon)
+    box = _valid_box(frame.crs, limits)
+    coords, owner = shapely.get_coordinates(geoms, return_index=True)
+    with np.errstate(invalid="ignore"):
+        inside = np.isfinite(coords).all(axis=1) & (coords[:, 0] >= box[0]) & (coords[:, 1] >= box[1])
+        inside &= (coords[:, 0] <= box[2]) & (coords[:, 1] <= box[3])
+    finite = np.isfinite(coords).all(axis=1)
+    if (~inside & finite).sum() * 2 <= len(coords):  # a few bad rows, not a wrong CRS
+        bad[owner[~inside]] = True
+    if not bad.any():
+        return frame
+    rows = np.flatnonzero(bad)
+    shown = ", ".join(_read_label(name, frame, offset, int(i)) for i in rows[:3])
+    repairs.append(
+        f"{name}: on_invalid: skip dropped {len(rows):,} of {len(frame):,} rows of {_source_label(frame)} "
+        f"with coordinates that are missing, not finite, out of range or too many, e.g. {shown}"
+    )
+    return frame[~bad].reset_index(drop=True)
+
+
 def _valid_box(crs: pyproj.CRS, limits: InputLimits) -> tuple[float, float, float, float]:
     """Where coordinates in a CRS may lie: the lon/lat range for a geographic CRS; for a projected
     one its area of use widened by crs_area_margin_deg, in its own units."""
@@ -773,7 +889,9 @@ def _add_rows(problems: list[str], rows: np.ndarray, message: Any) -> None:
         problems.append(f"... and {len(rows) - MAX_LISTED_PROBLEMS} more rows like these")
 
 
-def _check_cells(name: str, frame: gpd.GeoDataFrame, problems: list[str]) -> None:
+def _check_cells(
+    name: str, frame: gpd.GeoDataFrame, problems: list[str], *, listed: int = MAX_LISTED_PROBLEMS
+) -> None:
     """Cells of the columns fiberopt reads hold one value each (not a list or an object)."""
     columns = {ID_FIELD[name], *REQUIRED_FIELDS[name], *TEXT_FIELDS, "cost_per_km", "permit_cost"}
     columns |= {"usable", "allowed"}
@@ -781,7 +899,7 @@ def _check_cells(name: str, frame: gpd.GeoDataFrame, problems: list[str]) -> Non
     for column in sorted(c for c in columns if c in frame.columns and frame[c].dtype == object):
         values = frame[column]
         nested = values.map(lambda v: isinstance(v, list | tuple | dict | set | np.ndarray | bytes))
-        for i in np.flatnonzero(nested.to_numpy(dtype=bool))[:MAX_LISTED_PROBLEMS]:
+        for i in np.flatnonzero(nested.to_numpy(dtype=bool))[:listed]:
             label = _row_label(name, int(i), _show_id(ids.iloc[i]))
             problems.append(f"{label}: {column} must be one value, got a {type(values.iloc[i]).__name__}")
 
@@ -828,7 +946,13 @@ def _apply_level_defaults(jurisdictions: gpd.GeoDataFrame, by_level: Mapping[str
 
 
 def _validate_layer(
-    name: str, frame: gpd.GeoDataFrame, limits: InputLimits, problems: list[str], repairs: list[str]
+    name: str,
+    frame: gpd.GeoDataFrame,
+    limits: InputLimits,
+    problems: list[str],
+    repairs: list[str],
+    *,
+    listed: int = MAX_LISTED_PROBLEMS,
 ) -> gpd.GeoDataFrame:
     """Check one layer's columns, ids, geometry and values; return it cleaned and typed."""
     if missing := [c for c in REQUIRED_FIELDS[name] if c not in frame.columns]:
@@ -840,7 +964,7 @@ def _validate_layer(
     frame[id_field] = ids.where(ids.isna(), ids.astype(str).str.strip())
     labels = [_row_label(name, i, _show_id(v)) for i, v in enumerate(frame[id_field])]
     _check_ids(name, frame[id_field], labels, problems, unique=name in UNIQUE_IDS)
-    _check_text(name, frame, labels, limits, problems)
+    _check_text(name, frame, labels, limits, problems, listed=listed)
     frame = _check_geometry(name, frame, labels, problems, repairs)
     if name == "corridors":
         _check_corridor_values(frame, labels, limits, problems)
@@ -889,7 +1013,13 @@ def _rows(rows: Any, limit: int = 10) -> str:
 
 
 def _check_text(
-    name: str, frame: gpd.GeoDataFrame, labels: list[str], limits: InputLimits, problems: list[str]
+    name: str,
+    frame: gpd.GeoDataFrame,
+    labels: list[str],
+    limits: InputLimits,
+    problems: list[str],
+    *,
+    listed: int = MAX_LISTED_PROBLEMS,
 ) -> None:
     """Ids short and free of control characters; other text cells short."""
     id_field = ID_FIELD[name]
@@ -901,13 +1031,13 @@ def _check_text(
             continue
         text = frame[column].where(frame[column].map(lambda v: isinstance(v, str)))
         lengths = text.str.len().fillna(0).to_numpy()
-        for i in np.flatnonzero(lengths > limit)[:MAX_LISTED_PROBLEMS]:
+        for i in np.flatnonzero(lengths > limit)[:listed]:
             problems.append(
                 f"{labels[i]}: {column} has {int(lengths[i]):,} characters; the limit is {limit:,}"
             )
         if column == id_field:
             control = text.str.contains(_CONTROL, na=False).to_numpy(dtype=bool)
-            for i in np.flatnonzero(control)[:MAX_LISTED_PROBLEMS]:
+            for i in np.flatnonzero(control)[:listed]:
                 problems.append(f"{labels[i]}: {column} contains a control character (a newline, tab, ...)")
 
 

@@ -25,7 +25,7 @@ from optimizer.routes import Demand
 
 __all__ = ["SET_DEFAULTS_FILE", "GeodataSet", "Scenario", "load_geodata_set", "load_scenario"]
 
-_SOURCE_KEYS = {"path", "layer", "fields", "defaults", "x_field", "y_field", "crs", "where"}
+_SOURCE_KEYS = {"path", "layer", "fields", "defaults", "x_field", "y_field", "crs", "where", "on_invalid"}
 _GEODATA_KEYS = {"path", "layers", "cost_per_km_by_kind", "permit_cost_by_level"}
 _TOP_KEYS = {"name", "geodata", "settings", "solver", "demands", "description", "shared_build"}
 _SOLVER_KEYS = (
@@ -323,10 +323,16 @@ def _source(raw: Any, base: Path, where: str) -> LayerSource:
                 f"{where}.defaults.{_short(key, 40)} must be a finite number, text or true/false, "
                 f"got {_short(repr(value))}"
             )
+    on_invalid = raw.get("on_invalid", "refuse")
+    if on_invalid not in ("refuse", "skip"):
+        raise InvalidScenarioError(
+            f"{where}.on_invalid must be refuse or skip, got {_short(repr(on_invalid))}"
+        )
     return LayerSource(
         path=base / _path_text(raw["path"], f"{where}.path"),
         fields=fields_map,
         defaults=defaults,
+        on_invalid=on_invalid,
         **texts,
     )
 

@@ -760,6 +760,7 @@ def _spec(request: pb.LoadNetworkRequest, root: Path, base: GeodataSpec) -> Geod
                 y_field=layer.y_field or None,
                 crs=layer.crs or None,
                 where=layer.where or None,
+                on_invalid=layer.on_invalid or "refuse",
             )
         )
     merged = dict(base.sources) | {k: tuple(v) for k, v in sources.items()}
@@ -798,7 +799,7 @@ def _refuse(problems: list[str]) -> None:
 def _layer_problems(at: str, layer: pb.LayerSource) -> list[str]:
     """Texts of one layer source within bounds, and its defaults finite numbers or short texts."""
     problems = check_text(f"{at}.path", layer.path, max_chars=1024)
-    for name in ("layer_name", "x_field", "y_field", "crs", "where"):
+    for name in ("layer_name", "x_field", "y_field", "crs", "where", "on_invalid"):
         problems += check_text(f"{at}.{name}", getattr(layer, name), max_chars=1024)
     for key, value in layer.fields.items():
         problems += check_text(f"{at}.fields[{key[:40]!r}]", key) + check_text(

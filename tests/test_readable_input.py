@@ -4,6 +4,7 @@ any layer source (issue 14, item 7)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import geopandas as gpd
@@ -13,6 +14,7 @@ from shapely import LineString, Point, box
 
 from optimizer.cli import main
 from optimizer.config import GraphSettings
+from optimizer.errors import InvalidGeodataError
 from optimizer.graph import build_graph
 from optimizer.routes import Demand, solve_demand
 from optimizer.scenario import load_scenario
@@ -194,3 +196,86 @@ def test_a_set_s_defaults_file_gives_every_scenario_its_tables_and_settings(tmp_
     (folder / "geodata.yaml").write_text("permit_cost_by_levl: {state: 1}\n")
     err = _fails(capsys, _scenario(folder, geodata="."), tmp_path / "out2")
     assert "geodata.yaml: unknown key 'permit_cost_by_levl' (did you mean 'permit_cost_by_level'?)" in err
+
+
+def _raw_sites(folder: Path) -> Path:
+    """A raw site table as real exports are: a row without coordinates, a repeated id, a row
+    outside lon/lat, and the two good sites."""
+    path = folder / "raw_sites.csv"
+    path.write_text("id,lon,lat\nA,-100,40\nnowhere,,\nA,-99,40\nfar,-100,140\nB,-98,40\n")
+    return path
+
+
+def test_on_invalid_skip_drops_the_bad_rows_and_says_how_many(tmp_path, capsys):
+    folder = _write_set(tmp_path / "set")
+    _raw_sites(folder)
+    frame = gpd.read_file(folder / "corridors.geojson")
+    frame.loc[len(frame)] = {
+        "corridor_id": "bad",
+        "kind": "rail",
+        "cost_per_km": -5.0,
+        "sov_a3": "USA",
+        "geometry": LineString([(-100, 40.5), (-98, 40.5)]),
+    }
+    frame.to_file(folder / "corridors.geojson")
+    sites = {
+        "path": "raw_sites.csv",
+        "x_field": "lon",
+        "y_field": "lat",
+        "crs": "EPSG:4326",
+        "fields": {"site_id": "id"},
+    }
+    layers = {"sites": sites, "corridors": "corridors.geojson", "jurisdictions": "jurisdictions.geojson"}
+    refused = _fails(capsys, _scenario(folder, geodata={"layers": layers}), tmp_path / "out")
+    assert "sites row 1 (site_id=nowhere): geometry has a non-finite coordinate" in refused
+    skipping = {
+        "sites": {**sites, "on_invalid": "skip"},
+        "corridors": {"path": "corridors.geojson", "on_invalid": "skip"},
+        "jurisdictions": "jurisdictions.geojson",
+    }
+    scenario = load_scenario(_scenario(folder, geodata={"layers": skipping}))
+    from optimizer.geodata import load_geodata
+
+    loaded = load_geodata(scenario.geodata)
+    assert loaded.sites["site_id"].tolist() == ["A", "B"]  # the first A kept, the repeat dropped
+    assert loaded.corridors["corridor_id"].tolist() == ["us", "ca"]
+    notes = " | ".join(loaded.repairs)
+    assert "sites: on_invalid: skip dropped 2 of 5 rows of raw_sites.csv with coordinates" in notes
+    assert (
+        "sites: on_invalid: skip dropped 1 of 3 rows of raw_sites.csv, "
+        "e.g. sites row 1 (site_id=A): site_id repeats" in notes
+    )
+    assert (
+        "corridors: on_invalid: skip dropped 1 of 3 rows of corridors.geojson, "
+        "e.g. corridors row 2 (corridor_id=bad): cost_per_km must be a number >= 0" in notes
+    )
+    routes = _solves(_scenario(folder, geodata={"layers": skipping}), tmp_path / "out2")
+    assert routes["status"].tolist() == ["OPTIMAL"]
+
+
+def test_on_invalid_takes_refuse_or_skip(tmp_path, capsys):
+    folder = _write_set(tmp_path / "set")
+    err = _fails(
+        capsys, _scenario(folder, {"path": "corridors.geojson", "on_invalid": "ignore"}), tmp_path / "o"
+    )
+    assert "on_invalid must be refuse or skip, got 'ignore'" in err
+
+
+def test_a_raw_peeringdb_export_loads_with_its_bad_rows_skipped():
+    from optimizer.geodata import GeodataSpec, LayerSource, load_geodata
+
+    csv = Path(__file__).resolve().parents[2] / "shared" / "data" / "us" / "peeringdb_facilities_2021.csv"
+    if not csv.exists():
+        pytest.skip(f"the PeeringDB export is not at {csv} (../shared/data/us)")
+    source = LayerSource(
+        csv, fields={"site_id": "NODE_NAME"}, x_field="LONGITUDE", y_field="LATITUDE", crs="EPSG:4326"
+    )
+    corridors = (
+        LayerSource(Path(__file__).resolve().parents[1] / "geodata" / "sample" / "corridors.geojson"),
+    )
+    with pytest.raises(InvalidGeodataError, match="non-finite coordinate"):
+        load_geodata(GeodataSpec(sources={"sites": (source,), "corridors": corridors}))
+    skip = replace(source, on_invalid="skip")
+    loaded = load_geodata(GeodataSpec(sources={"sites": (skip,), "corridors": corridors}))
+    assert len(loaded.sites) > 3_000 and loaded.sites["site_id"].is_unique
+    assert any("on_invalid: skip dropped 523 of 4,371 rows" in note for note in loaded.repairs)

@@ -44,7 +44,7 @@ PHASE_SOLVE: Phase
 PHASE_DONE: Phase
 
 class LayerSource(_message.Message):
-    __slots__ = ("layer", "path", "layer_name", "fields", "defaults", "x_field", "y_field", "crs", "where")
+    __slots__ = ("layer", "path", "layer_name", "fields", "defaults", "x_field", "y_field", "crs", "where", "on_invalid")
     class FieldsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -61,6 +61,7 @@ class LayerSource(_message.Message):
     Y_FIELD_FIELD_NUMBER: _ClassVar[int]
     CRS_FIELD_NUMBER: _ClassVar[int]
     WHERE_FIELD_NUMBER: _ClassVar[int]
+    ON_INVALID_FIELD_NUMBER: _ClassVar[int]
     layer: str
     path: str
     layer_name: str
@@ -70,7 +71,8 @@ class LayerSource(_message.Message):
     y_field: str
     crs: str
     where: str
-    def __init__(self, layer: _Optional[str] = ..., path: _Optional[str] = ..., layer_name: _Optional[str] = ..., fields: _Optional[_Mapping[str, str]] = ..., defaults: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., x_field: _Optional[str] = ..., y_field: _Optional[str] = ..., crs: _Optional[str] = ..., where: _Optional[str] = ...) -> None: ...
+    on_invalid: str
+    def __init__(self, layer: _Optional[str] = ..., path: _Optional[str] = ..., layer_name: _Optional[str] = ..., fields: _Optional[_Mapping[str, str]] = ..., defaults: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., x_field: _Optional[str] = ..., y_field: _Optional[str] = ..., crs: _Optional[str] = ..., where: _Optional[str] = ..., on_invalid: _Optional[str] = ...) -> None: ...
 
 class GraphSettings(_message.Message):
     __slots__ = ("snap_tolerance_m", "gap_km", "max_lateral_km", "laterals_per_site", "lateral_cost_per_km", "lateral_route_factor", "group_index", "slack_factor", "min_entry_m", "counted_levels", "uncovered", "coverage_levels")
