@@ -37,8 +37,18 @@ DEMAND_PALETTE = (
     "#17becf",
     "#bcbd22",
     "#7f7f7f",
+    "#393b79",
+    "#637939",
+    "#8c6d31",
+    "#843c39",
+    "#7b4173",
+    "#3182bd",
+    "#e6550d",
+    "#31a354",
+    "#756bb1",
+    "#636363",
 )
-"""Route colors, one per demand in order (repeating after ten demands)."""
+"""Route colors, one per demand in order (tab10, then ten darker ones; repeating after twenty)."""
 LEVEL_PALETTE = ("#6a51a3", "#238b45", "#d94801", "#2171b5", "#ae017e", "#525252")
 """Jurisdiction fill and outline colors, one per level."""
 JURISDICTION_TOLERANCE_DEG = 0.005
