@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import difflib
 import numbers
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from types import MappingProxyType
 from typing import Any
@@ -96,6 +96,12 @@ class GraphSettings:
             ]
         if bad:
             raise InvalidScenarioError("; ".join(bad))
+
+    def coverage_of(self, levels: Sequence[str]) -> tuple[str, ...]:
+        """Of levels, those whose polygons say where routes may run (coverage_levels, or all)."""
+        return tuple(
+            level for level in levels if self.coverage_levels is None or level in self.coverage_levels
+        )
 
     @property
     def latency_ms_per_km(self) -> float:

@@ -19,6 +19,7 @@ from optimizer.graph import GraphStats, Network
 from optimizer.problem import MAX_PATHS, RouteStatus, SolverOptions
 from optimizer.routes import (
     DIVERSITY_KINDS,
+    ID_LIST_FIELDS,
     MAX_SEPARATION_KM,
     Demand,
     DemandFrontier,
@@ -179,14 +180,7 @@ def _check_demand_fields(at: str, m: pb.Demand) -> None:
     problems = [f"{at}.{name} is empty" for name in ("id", "a", "b") if not getattr(m, name)]
     for name in ("id", "a", "b"):
         problems += check_text(f"{at}.{name}", getattr(m, name))
-    for name in (
-        "allowed_jurisdictions",
-        "avoid_jurisdictions",
-        "exclude_corridors",
-        "exclude_srlgs",
-        "diverse_from_corridors",
-        "diverse_from_srlgs",
-    ):
+    for name in ID_LIST_FIELDS:
         values = getattr(m, name)
         if len(values) > MAX_LIST_ITEMS:
             problems.append(f"{at}.{name} has {len(values):,} entries; the limit is {MAX_LIST_ITEMS:,}")

@@ -395,7 +395,7 @@ def _skip_invalid_rows(
     drop = np.zeros(len(frame), dtype=bool)
     why: list[str] = []
     if name in UNIQUE_IDS and id_field in frame.columns:
-        ids = frame[id_field].where(frame[id_field].isna(), frame[id_field].astype(str).str.strip())
+        ids = _stripped_ids(name, frame)
         repeated = (ids.notna() & ids.duplicated(keep="first")).to_numpy() & from_skip
         drop |= repeated
         why += [
@@ -430,11 +430,15 @@ def _skip_invalid_rows(
     return kept[~bad].reset_index(drop=True)
 
 
-def _labels(name: str, frame: gpd.GeoDataFrame) -> list[str]:
-    """Row labels as _validate_layer gives them."""
+def _stripped_ids(name: str, frame: gpd.GeoDataFrame) -> pd.Series:
+    """The layer's ids as text without surrounding blanks (missing ones stay missing)."""
     ids = frame[ID_FIELD[name]] if ID_FIELD[name] in frame.columns else pd.Series(None, index=frame.index)
-    ids = ids.where(ids.isna(), ids.astype(str).str.strip())
-    return [_row_label(name, i, _show_id(v)) for i, v in enumerate(ids)]
+    return ids.where(ids.isna(), ids.astype(str).str.strip())
+
+
+def _labels(name: str, frame: gpd.GeoDataFrame) -> list[str]:
+    """Row labels of problems: `corridors row 17 (corridor_id=R-9)`, ids stripped."""
+    return [_row_label(name, i, _show_id(v)) for i, v in enumerate(_stripped_ids(name, frame))]
 
 
 def _with_defaults(name: str, frame: gpd.GeoDataFrame, spec: GeodataSpec) -> gpd.GeoDataFrame:
@@ -738,9 +742,7 @@ def _check_vertices(
 ) -> bool:
     """Vertices per feature (lines and polygons each have a limit), per layer and per set."""
     geoms = np.asarray(frame.geometry.values, dtype=object)
-    counts = shapely.get_num_coordinates(geoms)
-    is_line = np.isin(shapely.get_type_id(geoms), (1, 2, 5))
-    cap = np.where(is_line, limits.max_vertices_per_line, limits.max_vertices_per_polygon)
+    counts, cap, is_line = _vertex_caps(geoms, limits)
     over = np.flatnonzero(counts > cap)
     _add_rows(
         problems,
@@ -776,16 +778,11 @@ def _skip_unreadable_rows(
     finite or outside the CRS's valid area, noted in repairs. Where most vertices are out of
     range the CRS is wrong, not the rows: they are kept, and refused with that reason."""
     geoms = np.asarray(frame.geometry.values, dtype=object)
-    counts = shapely.get_num_coordinates(geoms)
-    is_line = np.isin(shapely.get_type_id(geoms), (1, 2, 5))
-    bad = counts > np.where(is_line, limits.max_vertices_per_line, limits.max_vertices_per_polygon)
+    counts, cap, _ = _vertex_caps(geoms, limits)
+    bad = counts > cap
     box = _valid_box(frame.crs, limits)
-    coords, owner = shapely.get_coordinates(geoms, return_index=True)
-    with np.errstate(invalid="ignore"):
-        inside = np.isfinite(coords).all(axis=1) & (coords[:, 0] >= box[0]) & (coords[:, 1] >= box[1])
-        inside &= (coords[:, 0] <= box[2]) & (coords[:, 1] <= box[3])
-    finite = np.isfinite(coords).all(axis=1)
-    if (~inside & finite).sum() * 2 <= len(coords):  # a few bad rows, not a wrong CRS
+    _, owner, finite, inside = _vertices_inside(geoms, box)
+    if not _looks_projected(box, finite, inside):  # a few bad rows, not a wrong CRS
         bad[owner[~inside]] = True
     if not bad.any():
         return frame
@@ -796,6 +793,34 @@ def _skip_unreadable_rows(
         f"with coordinates that are missing, not finite, out of range or too many, e.g. {shown}"
     )
     return frame[~bad].reset_index(drop=True)
+
+
+def _vertex_caps(geoms: np.ndarray, limits: InputLimits) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each geometry's vertex count, its limit (lines and polygons have their own) and whether
+    it is a line."""
+    counts = shapely.get_num_coordinates(geoms)
+    is_line = np.isin(shapely.get_type_id(geoms), (1, 2, 5))
+    return counts, np.where(is_line, limits.max_vertices_per_line, limits.max_vertices_per_polygon), is_line
+
+
+def _vertices_inside(
+    geoms: np.ndarray, box: tuple[float, float, float, float]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Every vertex (x, y), the geometry it belongs to, whether it is finite, and whether it is
+    finite and inside box."""
+    coords, owner = shapely.get_coordinates(geoms, return_index=True)
+    finite = np.isfinite(coords).all(axis=1)
+    x, y = coords[:, 0], coords[:, 1]
+    with np.errstate(invalid="ignore"):
+        inside = finite & (x >= box[0]) & (y >= box[1]) & (x <= box[2]) & (y <= box[3])
+    return coords, owner, finite, inside
+
+
+def _looks_projected(box: tuple[float, float, float, float], finite: np.ndarray, inside: np.ndarray) -> bool:
+    """Whether lon/lat coordinates out of range are most of the vertices, all finite: a wrong CRS
+    (projected coordinates read as lon/lat), not a few bad rows."""
+    outside = ~inside
+    return box == _GEOGRAPHIC_BOX and bool(finite[outside].all()) and outside.sum() * 2 > len(inside)
 
 
 def _valid_box(crs: pyproj.CRS, limits: InputLimits) -> tuple[float, float, float, float]:
@@ -834,16 +859,13 @@ def _check_coordinates(
 ) -> bool:
     """Every vertex finite and inside box; one problem per row, naming its first bad vertex."""
     geoms = np.asarray(frame.geometry.values, dtype=object)
-    coords, owner = shapely.get_coordinates(geoms, return_index=True)
+    coords, owner, finite, inside = _vertices_inside(geoms, box)
     x, y = coords[:, 0], coords[:, 1]
-    finite = np.isfinite(coords).all(axis=1)
-    with np.errstate(invalid="ignore"):
-        inside = finite & (x >= box[0]) & (y >= box[1]) & (x <= box[2]) & (y <= box[3])
     if inside.all():
         return True
     bad = np.flatnonzero(~inside)
     rows, first = np.unique(owner[bad], return_index=True)
-    if box == _GEOGRAPHIC_BOX and not reprojected and finite[bad].all() and len(bad) * 2 > len(coords):
+    if not reprojected and _looks_projected(box, finite, inside):
         at = bad[0]
         label = _read_label(name, frame, offset, int(owner[at]))
         problems.append(
@@ -960,9 +982,8 @@ def _validate_layer(
         return frame
     id_field = ID_FIELD[name]
     frame = frame.reset_index(drop=True)
-    ids = frame[id_field]
-    frame[id_field] = ids.where(ids.isna(), ids.astype(str).str.strip())
-    labels = [_row_label(name, i, _show_id(v)) for i, v in enumerate(frame[id_field])]
+    frame[id_field] = _stripped_ids(name, frame)
+    labels = _labels(name, frame)
     _check_ids(name, frame[id_field], labels, problems, unique=name in UNIQUE_IDS)
     _check_text(name, frame, labels, limits, problems, listed=listed)
     frame = _check_geometry(name, frame, labels, problems, repairs)

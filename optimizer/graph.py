@@ -30,7 +30,7 @@ from optimizer.geometry import (
 )
 from optimizer.problem import EdgeArrays
 
-__all__ = ["GraphStats", "Network", "build_graph"]
+__all__ = ["GraphStats", "Network", "build_graph", "srlg_groups"]
 
 logger = logging.getLogger(__name__)
 
@@ -597,8 +597,8 @@ def _piece_jurisdictions(
 
 def _coverage_columns(levels: tuple[str, ...], settings: GraphSettings) -> list[int]:
     """Columns of the coverage levels among levels."""
-    named = levels if settings.coverage_levels is None else settings.coverage_levels
-    return [k for k, level in enumerate(levels) if level in named]
+    covering = settings.coverage_of(levels)
+    return [k for k, level in enumerate(levels) if level in covering]
 
 
 def _length_km(proj: WorkingProjection, geoms: np.ndarray, factor: np.ndarray) -> float:
@@ -740,6 +740,11 @@ def _srlg_pairs(srlg: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     edge = np.repeat(np.arange(len(srlg), dtype=np.int64), counts)
     ramp = np.arange(len(edge)) - np.repeat(np.cumsum(counts) - counts, counts)
     return edge, flat[starts[inverse][edge] + ramp]
+
+
+def srlg_groups(srlg: pd.Series) -> pd.Series:
+    """The shared-risk groups of each row's srlg field, one per row of the result (same index)."""
+    return srlg.astype(str).str.split(",").explode().str.strip()
 
 
 def _groups(text: str) -> list[str]:

@@ -23,7 +23,7 @@ from optimizer.errors import (
 )
 from optimizer.frontier import cost_latency_frontier
 from optimizer.geometry import WorkingProjection
-from optimizer.graph import Network
+from optimizer.graph import Network, srlg_groups
 from optimizer.model import CallStop
 from optimizer.problem import (
     MAX_PATHS,
@@ -39,6 +39,7 @@ from optimizer.problem import (
 from optimizer.prune import evaluate_path
 
 __all__ = [
+    "ID_LIST_FIELDS",
     "Demand",
     "DemandFrontier",
     "DesignSummary",
@@ -49,6 +50,7 @@ __all__ = [
     "check_demand_names",
     "check_demands",
     "design_demand",
+    "id_kind",
     "routes_union_cost",
     "separation_conflicts",
     "site_nodes",
@@ -58,7 +60,7 @@ __all__ = [
 ]
 
 DIVERSITY_KINDS = ("edge", "node", "srlg")
-_ID_TUPLES = (
+ID_LIST_FIELDS = (
     "allowed_jurisdictions",
     "avoid_jurisdictions",
     "exclude_corridors",
@@ -66,8 +68,10 @@ _ID_TUPLES = (
     "diverse_from_corridors",
     "diverse_from_srlgs",
 )
+"""A demand's fields that list ids (of jurisdictions, corridors or shared-risk groups)."""
 MAX_AREAS = 100
-"""Most polygons a demand's avoid_areas or within_areas may list."""
+"""Most polygons (or lines) a demand's avoid_areas, within_areas or diverse_from_lines may list."""
+_LONLAT = shapely.box(-180, -90, 180, 90)
 MAX_AREA_VERTICES = 100_000
 """Most vertices of one such polygon."""
 MAX_SEPARATION_KM = 1000.0
@@ -153,45 +157,15 @@ class Demand:
             raise InvalidRequestError("; ".join(problems))
 
     def _area_problems(self) -> list[str]:
-        """What in avoid_areas and within_areas is not a valid lon/lat polygon, or too big."""
-        problems = []
-        for name in ("avoid_areas", "within_areas"):
-            areas = getattr(self, name)
-            if not isinstance(areas, tuple):
-                problems.append(f"{name} must be a tuple of polygons, got {_short(areas)}")
-                continue
-            if len(areas) > MAX_AREAS:
-                problems.append(f"{name} has {len(areas):,} polygons; the limit is {MAX_AREAS}")
-                continue
-            for i, area in enumerate(areas):
-                if not isinstance(area, shapely.Polygon | shapely.MultiPolygon) or area.is_empty:
-                    problems.append(
-                        f"{name}[{i}] must be a polygon, got {_short(getattr(area, 'geom_type', area))}"
-                    )
-                elif shapely.get_num_coordinates(area) > MAX_AREA_VERTICES:
-                    problems.append(f"{name}[{i}] has over {MAX_AREA_VERTICES:,} vertices")
-                elif not np.isfinite(shapely.get_coordinates(area)).all() or not shapely.box(
-                    -180, -90, 180, 90
-                ).covers(area):
-                    problems.append(f"{name}[{i}] must lie within lon [-180, 180], lat [-90, 90]")
-                elif not area.is_valid:
-                    problems.append(f"{name}[{i}] is not a valid polygon ({shapely.is_valid_reason(area)})")
-        lines = self.diverse_from_lines
-        if not isinstance(lines, tuple) or len(lines) > MAX_AREAS:
-            problems.append(f"diverse_from_lines must be a tuple of at most {MAX_AREAS} lines")
-            return problems
-        for i, line in enumerate(lines):
-            if not isinstance(line, shapely.LineString | shapely.MultiLineString) or line.is_empty:
-                problems.append(
-                    f"diverse_from_lines[{i}] must be a line, got {_short(getattr(line, 'geom_type', line))}"
-                )
-            elif shapely.get_num_coordinates(line) > MAX_AREA_VERTICES:
-                problems.append(f"diverse_from_lines[{i}] has over {MAX_AREA_VERTICES:,} vertices")
-            elif not np.isfinite(shapely.get_coordinates(line)).all() or not shapely.box(
-                -180, -90, 180, 90
-            ).covers(line):
-                problems.append(f"diverse_from_lines[{i}] must lie within lon [-180, 180], lat [-90, 90]")
-        return problems
+        """What in avoid_areas, within_areas and diverse_from_lines is not valid lon/lat geometry
+        of its kind, or too big."""
+        polygonal = (shapely.Polygon, shapely.MultiPolygon)
+        linear = (shapely.LineString, shapely.MultiLineString)
+        return [
+            *_geometry_problems("avoid_areas", self.avoid_areas, polygonal, "polygon"),
+            *_geometry_problems("within_areas", self.within_areas, polygonal, "polygon"),
+            *_geometry_problems("diverse_from_lines", self.diverse_from_lines, linear, "line"),
+        ]
 
     def _text_problems(self) -> list[str]:
         """What in the text fields is not text: ids, site names, jurisdiction id tuples."""
@@ -200,17 +174,38 @@ class Demand:
             for name, value in (("id", self.id), ("a", self.a), ("b", self.b))
             if not isinstance(value, str)
         ]
-        for name in ("allowed_jurisdictions", "avoid_jurisdictions", "exclude_corridors", "exclude_srlgs"):
+        for name in ID_LIST_FIELDS:
             values = getattr(self, name)
             if not isinstance(values, tuple):
-                kind = (
-                    "jurisdiction" if name.endswith("jurisdictions") else name.removeprefix("exclude_")[:-1]
-                )
-                problems.append(f"{name} must be a tuple of {kind} ids, got {_short(values)}")
+                problems.append(f"{name} must be a tuple of {id_kind(name)} ids, got {_short(values)}")
                 continue
             bad = [(i, v) for i, v in enumerate(values) if not isinstance(v, str)][:3]
             problems += [f"{name}[{i}] must be text, got {_short(v)}" for i, v in bad]
         return problems
+
+
+def id_kind(field_name: str) -> str:
+    """What the ids of one of ID_LIST_FIELDS name: jurisdiction, corridor or srlg."""
+    return "jurisdiction" if field_name.endswith("jurisdictions") else field_name.rsplit("_", 1)[1][:-1]
+
+
+def _geometry_problems(name: str, values: object, types: tuple[type, ...], kind: str) -> list[str]:
+    """Why values is not a tuple of at most MAX_AREAS valid lon/lat geometries of types."""
+    if not isinstance(values, tuple):
+        return [f"{name} must be a tuple of {kind}s, got {_short(values)}"]
+    if len(values) > MAX_AREAS:
+        return [f"{name} has {len(values):,} {kind}s; the limit is {MAX_AREAS}"]
+    problems = []
+    for i, geom in enumerate(values):
+        if not isinstance(geom, types) or geom.is_empty:
+            problems.append(f"{name}[{i}] must be a {kind}, got {_short(getattr(geom, 'geom_type', geom))}")
+        elif shapely.get_num_coordinates(geom) > MAX_AREA_VERTICES:
+            problems.append(f"{name}[{i}] has over {MAX_AREA_VERTICES:,} vertices")
+        elif not np.isfinite(shapely.get_coordinates(geom)).all() or not _LONLAT.covers(geom):
+            problems.append(f"{name}[{i}] must lie within lon [-180, 180], lat [-90, 90]")
+        elif kind == "polygon" and not geom.is_valid:
+            problems.append(f"{name}[{i}] is not a valid polygon ({shapely.is_valid_reason(geom)})")
+    return problems
 
 
 def _is_number(value: object) -> bool:
@@ -380,10 +375,9 @@ def check_demand_names(
     and shared-risk group they exclude in corridors (when given); the error names the demand and
     field at fault, with the closest ids there are. None: those names are not checked."""
     known = {}
-    if corridors is not None:
-        srlgs = (
-            corridors["srlg"].astype(str).str.split(",").explode().str.strip() if "srlg" in corridors else []
-        )
+    named = ("exclude_corridors", "exclude_srlgs", "diverse_from_corridors", "diverse_from_srlgs")
+    if corridors is not None and any(getattr(d, f) for d in demands for f in named):
+        srlgs = srlg_groups(corridors["srlg"]) if "srlg" in corridors else []
         corridor_ids, groups = set(corridors["corridor_id"].astype(str)), {g for g in srlgs if g}
         known = {
             "exclude_corridors": corridor_ids,
@@ -493,8 +487,7 @@ def _outside_exclusions(network: Network, demand: Demand) -> np.ndarray:
 
 def _srlg_hits(edges: pd.DataFrame, groups: Iterable[str]) -> np.ndarray:
     """Edges whose srlg field names any of groups."""
-    split = edges["srlg"].astype(str).str.split(",").explode().str.strip()
-    hit = split.isin(set(groups) - {""}).groupby(level=0).any()
+    hit = srlg_groups(edges["srlg"]).isin(set(groups) - {""}).groupby(level=0).any()
     return hit.reindex(edges.index, fill_value=False).to_numpy(dtype=bool)
 
 
@@ -794,13 +787,13 @@ def _outside_km(network: Network, idx: np.ndarray) -> dict[str, float]:
     coverage level (the levels settings.coverage_levels names, or all)."""
     edges = network.edges
     km = edges["length_km"].to_numpy()[idx]
-    named = network.settings.coverage_levels
+    covering = network.settings.coverage_of(network.levels)
     out: dict[str, float] = {}
     anywhere = np.zeros(len(idx), dtype=bool)
     for level in network.levels:
         outside = ~edges[f"covered_{level}"].to_numpy()[idx]
         out[level] = round(float(km[outside].sum()), 3)
-        if named is None or level in named:
+        if level in covering:
             anywhere |= outside
     out[""] = round(float(km[anywhere].sum()), 3)
     return out
@@ -810,8 +803,7 @@ def _coverage_warnings(network: Network, outside_km: float, by_level: Mapping[st
     """The warning for a route that leaves the coverage, where settings.uncovered is "warn"."""
     if network.settings.uncovered != "warn" or outside_km <= 0:
         return ()
-    named = network.settings.coverage_levels
-    levels = [level for level in network.levels if named is None or level in named]
+    levels = network.settings.coverage_of(network.levels)
     per_level = ", ".join(f"{by_level[level]:,.1f} km outside every {level}" for level in levels)
     return (
         f"runs {outside_km:,.1f} km outside the jurisdictions ({per_level}): no permits are priced "

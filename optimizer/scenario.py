@@ -21,7 +21,7 @@ from optimizer.errors import InvalidRequestError, InvalidScenarioError, Optimize
 from optimizer.geodata import LAYERS, GeodataSpec, LayerSource, spec_from_path
 from optimizer.limits import DEFAULT_LIMITS, InputLimits
 from optimizer.problem import DESIGN_ENGINES, SolverOptions
-from optimizer.routes import Demand
+from optimizer.routes import ID_LIST_FIELDS, Demand, id_kind
 
 __all__ = ["SET_DEFAULTS_FILE", "GeodataSet", "Scenario", "load_geodata_set", "load_scenario"]
 
@@ -419,18 +419,10 @@ def _demands(raw: Any, where: str) -> tuple[Demand, ...]:
         for key in ("id", "a", "b"):
             if _is_scalar(values[key]):
                 values[key] = str(values[key])
-        for key in (
-            "allowed_jurisdictions",
-            "avoid_jurisdictions",
-            "exclude_corridors",
-            "exclude_srlgs",
-            "diverse_from_corridors",
-            "diverse_from_srlgs",
-        ):
+        for key in ID_LIST_FIELDS:
             listed = values.get(key) or ()
             if not (isinstance(listed, list | tuple) and all(_is_scalar(v) for v in listed)):
-                kind = "jurisdiction" if key.endswith("jurisdictions") else key.rsplit("_", 1)[1][:-1]
-                raise InvalidScenarioError(f"{at}.{key} must be a list of {kind} ids")
+                raise InvalidScenarioError(f"{at}.{key} must be a list of {id_kind(key)} ids")
             values[key] = tuple(str(v) for v in listed)
         for key in ("avoid_areas", "within_areas", "diverse_from_lines"):
             values[key] = _areas(values.get(key), f"{at}.{key}")  # GeoJSON geometries, checked by Demand

@@ -208,6 +208,10 @@ def test_models_leave_out_a_max_cost_row_that_cannot_bind():
         ({"diversity": ["edge"]}, "diversity must be one of"),
         ({"b": ["DAL1"]}, "b must be text, got ['DAL1']"),
         ({"avoid_jurisdictions": "20"}, "avoid_jurisdictions must be a tuple of jurisdiction ids, got '20'"),
+        (
+            {"diverse_from_corridors": "c1"},
+            "diverse_from_corridors must be a tuple of corridor ids, got 'c1'",
+        ),
     ],
 )
 def test_demand_fields_of_the_wrong_kind_are_named(changes, message):
