@@ -58,6 +58,11 @@ DIVERSITY_TO_PROTO = {
     "srlg": pb.DIVERSITY_SRLG,
 }
 DIVERSITY_FROM_PROTO = {v: k for k, v in DIVERSITY_TO_PROTO.items()} | {pb.DIVERSITY_UNSPECIFIED: "srlg"}
+FALLBACK_TO_PROTO = {
+    "strict": pb.DIVERSITY_FALLBACK_STRICT,
+    "least_shared": pb.DIVERSITY_FALLBACK_LEAST_SHARED,
+}
+FALLBACK_FROM_PROTO = {v: k for k, v in FALLBACK_TO_PROTO.items()}
 MAX_TEXT_CHARS = 256
 """Longest id or name a request may carry (site, demand, jurisdiction ids, names)."""
 MAX_LIST_ITEMS = 10_000
@@ -148,7 +153,33 @@ def demand_from_proto(m: pb.Demand, *, at: str = "demand") -> Demand:
         diverse_from_lines=_areas_from_geojson(
             m.diverse_from_lines_geojson, f"{at}.diverse_from_lines_geojson"
         ),
+        via=_via_from_proto(m.via, f"{at}.via"),
+        via_order="any" if m.via_any_order else "given",
+        diversity_fallback=FALLBACK_FROM_PROTO.get(m.diversity_fallback, "strict"),
     )
+
+
+def _via_from_proto(stops: Sequence[pb.Via], at: str) -> tuple[str | shapely.Point, ...]:
+    """Via stops as site ids and points; a stop with neither is named."""
+    found: list[str | shapely.Point] = []
+    for i, stop in enumerate(stops):
+        kind = stop.WhichOneof("stop")
+        if kind == "site":
+            if problems := check_text(f"{at}[{i}].site", stop.site):
+                raise InvalidRequestError(problems[0])
+            found.append(stop.site)
+        elif kind == "point":
+            found.append(shapely.Point(stop.point.lon, stop.point.lat))
+        else:
+            raise InvalidRequestError(f"{at}[{i}] must set site or point")
+    return tuple(found)
+
+
+def _via_to_proto(stop: str | shapely.Point) -> pb.Via:
+    """One via stop as a message."""
+    if isinstance(stop, str):
+        return pb.Via(site=stop)
+    return pb.Via(point=pb.LonLat(lon=stop.x, lat=stop.y))
 
 
 def _areas_from_geojson(texts: Sequence[str], at: str) -> tuple[shapely.Geometry, ...]:
@@ -230,6 +261,9 @@ def demand_to_proto(demand: Demand) -> pb.Demand:
         diverse_from_corridors=list(demand.diverse_from_corridors),
         diverse_from_srlgs=list(demand.diverse_from_srlgs),
         diverse_from_lines_geojson=[shapely.to_geojson(g) for g in demand.diverse_from_lines],
+        via=[_via_to_proto(v) for v in demand.via],
+        via_any_order=demand.via_order == "any",
+        diversity_fallback=FALLBACK_TO_PROTO[demand.diversity_fallback],
     )
     if demand.max_jurisdictions is not None:
         message.max_jurisdictions = demand.max_jurisdictions
@@ -307,6 +341,7 @@ def route_to_proto(
         outside_km=route.outside_km,
         outside_km_by_level=dict(route.outside_km_by_level),
         warnings=list(route.warnings),
+        shared_km=route.shared_km,
     )
     if route.geometry is not None:
         message.geometry_wkb = shapely.to_wkb(route.geometry)
@@ -517,6 +552,7 @@ def _route_from_proto(m: pb.Route, *, edges: tuple[int, ...], nodes: tuple[int, 
         outside_km=m.outside_km,
         outside_km_by_level=dict(m.outside_km_by_level),
         warnings=tuple(m.warnings),
+        shared_km=m.shared_km,
     )
 
 

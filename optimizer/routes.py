@@ -37,6 +37,15 @@ from optimizer.problem import (
     StopSignal,
 )
 from optimizer.prune import evaluate_path
+from optimizer.solve import solve_route
+from optimizer.via import (
+    MAX_LAYERED_EDGES,
+    MAX_STOPS_ANY_ORDER,
+    MAX_STOPS_GIVEN_ORDER,
+    Layered,
+    layered,
+    layered_edges,
+)
 
 __all__ = [
     "ID_LIST_FIELDS",
@@ -49,6 +58,7 @@ __all__ = [
     "Solution",
     "check_demand_names",
     "check_demands",
+    "check_shared_build",
     "design_demand",
     "id_kind",
     "routes_union_cost",
@@ -57,9 +67,13 @@ __all__ = [
     "solve_demand",
     "solve_demands",
     "solve_frontier",
+    "via_sites",
+    "via_stops",
 ]
 
 DIVERSITY_KINDS = ("edge", "node", "srlg")
+VIA_ORDERS = ("given", "any")
+FALLBACKS = ("strict", "least_shared")
 ID_LIST_FIELDS = (
     "allowed_jurisdictions",
     "avoid_jurisdictions",
@@ -119,6 +133,12 @@ class Demand:
     """An existing route, as the shared-risk groups it runs in."""
     diverse_from_lines: tuple[shapely.Geometry, ...] = ()
     """An existing route, as lines (lon/lat): the graph segments along them within the snap tolerance."""
+    via: tuple[str | shapely.Point, ...] = ()
+    """Stops the route must pass: site ids, or points (lon/lat) on a corridor within the snap tolerance."""
+    via_order: str = "given"
+    """"given": the route passes the via stops in the order listed; "any": in whichever order is best."""
+    diversity_fallback: str = "strict"
+    """"strict": routes only when fully diverse; "least_shared": else the set that shares the least."""
 
     def __post_init__(self) -> None:
         """Check types and values, naming the demand and field at fault (never a TypeError)."""
@@ -153,6 +173,10 @@ class Demand:
                 f"{where}: max_jurisdictions must be an integer >= 0, got {_short(self.max_jurisdictions)}"
             )
         problems += [f"{where}: {p}" for p in self._area_problems()]
+        problems += [f"{where}: {p}" for p in self._via_problems()]
+        if not (isinstance(self.diversity_fallback, str) and self.diversity_fallback in FALLBACKS):
+            got = _short(self.diversity_fallback)
+            problems.append(f"{where}: diversity_fallback must be one of {FALLBACKS}, got {got}")
         if problems:
             raise InvalidRequestError("; ".join(problems))
 
@@ -166,6 +190,31 @@ class Demand:
             *_geometry_problems("within_areas", self.within_areas, polygonal, "polygon"),
             *_geometry_problems("diverse_from_lines", self.diverse_from_lines, linear, "line"),
         ]
+
+    def _via_problems(self) -> list[str]:
+        """What in via and via_order is not a short list of distinct sites and lon/lat points."""
+        if not (isinstance(self.via_order, str) and self.via_order in VIA_ORDERS):
+            return [f"via_order must be one of {VIA_ORDERS}, got {_short(self.via_order)}"]
+        if not isinstance(self.via, tuple):
+            return [f"via must be a tuple of site ids and points, got {_short(self.via)}"]
+        most = MAX_STOPS_GIVEN_ORDER if self.via_order == "given" else MAX_STOPS_ANY_ORDER
+        if len(self.via) > most:
+            return [f"via lists {len(self.via)} stops; the limit is {most} with via_order {self.via_order}"]
+        if self.via and _is_integer(self.paths) and self.paths != 1:
+            return [f"via is for single routes: paths must be 1, got {self.paths}"]
+        problems, seen = [], set()
+        for i, stop in enumerate(self.via):
+            if isinstance(stop, str):
+                if stop in (self.a, self.b):
+                    problems.append(f"via[{i}] is the demand's own end {_short(stop)}")
+                elif stop in seen:
+                    problems.append(f"via[{i}] names site {_short(stop)} a second time")
+                seen.add(stop)
+            elif not isinstance(stop, shapely.Point) or stop.is_empty:
+                problems.append(f"via[{i}] must be a site id or a point, got {_short(stop)}")
+            elif not (np.isfinite([stop.x, stop.y]).all() and _LONLAT.covers(stop)):
+                problems.append(f"via[{i}] must lie within lon [-180, 180], lat [-90, 90]")
+        return problems
 
     def _text_problems(self) -> list[str]:
         """What in the text fields is not text: ids, site names, jurisdiction id tuples."""
@@ -276,6 +325,8 @@ class Route:
     """Per jurisdiction level, the km outside all of that level's jurisdictions."""
     warnings: tuple[str, ...] = ()
     """What the planner should know about a route that stands (e.g. it leaves the coverage)."""
+    shared_km: float = 0.0
+    """Km of this route's segments another route of its demand runs too (a least-shared set)."""
 
     @property
     def permit_count(self) -> int:
@@ -403,11 +454,12 @@ def check_demand_names(
 def _check_sites(demand: Demand, i: int, sites: set[str], where: str) -> None:
     """Both ends of demand i are known sites."""
     of = f"in demand {_short(demand.id)}"
-    for end in ("a", "b"):
-        site = getattr(demand, end)
+    named = [("a", demand.a), ("b", demand.b)]
+    named += [(f"via[{j}]", v) for j, v in enumerate(demand.via) if isinstance(v, str)]
+    for name, site in named:
         if site not in sites:
             raise UnknownSiteError(
-                f"{where}demands[{i}].{end}: unknown site {_short(site)} {of}{_close(site, sites)}"
+                f"{where}demands[{i}].{name}: unknown site {_short(site)} {of}{_close(site, sites)}"
             )
 
 
@@ -447,7 +499,7 @@ def _edge_allowed(network: Network, demand: Demand) -> np.ndarray:
     """Edges the demand may use: not another site's lateral, and within its jurisdictions."""
     edges = network.edges
     site = edges["site"].to_numpy()
-    own = {network.site_node[demand.a], network.site_node[demand.b]}
+    own = {network.site_node[s] for s in (demand.a, demand.b, *via_sites(demand))}
     allowed = (site < 0) | np.isin(site, list(own))
     allowed &= _outside_exclusions(network, demand)
     juris_ids = network.jurisdictions["jurisdiction_id"].astype(str).to_numpy()
@@ -483,6 +535,58 @@ def _outside_exclusions(network: Network, demand: Demand) -> np.ndarray:
     if demand.diverse_from_corridors or demand.diverse_from_srlgs or demand.diverse_from_lines:
         allowed &= ~_sharing_with_existing(network, demand)
     return allowed
+
+
+def via_sites(demand: Demand) -> tuple[str, ...]:
+    """The sites among the demand's via stops."""
+    return tuple(v for v in demand.via if isinstance(v, str))
+
+
+def via_stops(network: Network, demand: Demand, *, where: str = "") -> list[np.ndarray]:
+    """Each via stop as the edges a route passes it by: a site's laterals, the segments within
+    the snap tolerance of a point.  A point on no segment, or two stops on one, is an
+    InvalidRequestError naming the demand and stop."""
+    edges, stops = network.edges, []
+    site = edges["site"].to_numpy()
+    tolerance_m = network.settings.snap_tolerance_m
+    for i, stop in enumerate(demand.via):
+        at = f"{where}demand {_short(demand.id)}: via[{i}]"
+        if isinstance(stop, str):
+            stops.append(np.flatnonzero(site == network.site_node[stop]))
+            continue
+        degrees = tolerance_m / (_METRES_PER_DEGREE * max(math.cos(math.radians(stop.y)), 0.01))
+        near = edges.sindex.query(stop, predicate="dwithin", distance=degrees)
+        near = near[site[near] < 0]
+        if len(near):
+            km = _distances_km(edges.geometry.values[near], stop)
+            near = near[km <= tolerance_m / 1000.0]
+        if not len(near):
+            nearest = edges.sindex.nearest(stop, return_all=False)[1]
+            away = _distances_km(edges.geometry.values[nearest[site[nearest] < 0]], stop)
+            gap = f" (the nearest is {away.min():,.2f} km away)" if len(away) else ""
+            raise InvalidRequestError(
+                f"{at}: point ({stop.x:.6f}, {stop.y:.6f}) lies on no corridor within the snap "
+                f"tolerance {tolerance_m:g} m{gap}; place it on a corridor or name a site"
+            )
+        stops.append(np.sort(near))
+    for i, stop in enumerate(stops):
+        for j in range(i):
+            if np.intersect1d(stop, stops[j]).size:
+                raise InvalidRequestError(
+                    f"{where}demand {_short(demand.id)}: via[{j}] and via[{i}] lie on one segment; "
+                    "one stop there passes both"
+                )
+    return stops
+
+
+def _distances_km(geoms: np.ndarray, point: shapely.Point) -> np.ndarray:
+    """Distance (km) from a lon/lat point to each geometry, measured in the azimuthal
+    equidistant projection centred on the point (true to the metre at a via's tolerance)."""
+    crs = pyproj.CRS.from_proj4(f"+proj=aeqd +lat_0={point.y} +lon_0={point.x} +ellps=WGS84 +units=m")
+    to_m = pyproj.Transformer.from_crs("EPSG:4326", crs, always_xy=True)
+    moved = shapely.transform(np.asarray(geoms), lambda xy: np.column_stack(to_m.transform(*xy.T)))
+    here = shapely.Point(to_m.transform(point.x, point.y))
+    return shapely.distance(moved, here) / 1000.0
 
 
 def _srlg_hits(edges: pd.DataFrame, groups: Iterable[str]) -> np.ndarray:
@@ -635,9 +739,47 @@ def _solve_checked(network: Network, demand: Demand, options: SolverOptions | No
     if unreachable := _unreachable(network, demand):
         return (describe_route(network, demand, unreachable, time.perf_counter() - started),)
     with _timed(options) as timed:
+        if demand.via:
+            graph = _via_graph(network, demand)
+            result = graph.original(solve_route(graph.arrays, graph.query, options=timed))
+            return (describe_route(network, demand, result, time.perf_counter() - started),)
         views = [design_demand(network, demand, timed.stop)]
         result = solve_design(network.arrays, views, options=timed)
     return _describe_design(network, [demand], result, time.perf_counter() - started)[0]
+
+
+def _via_graph(network: Network, demand: Demand) -> Layered:
+    """The layered graph of a demand with via stops; one too big to build is refused, naming it."""
+    stops = via_stops(network, demand)
+    query = demand_query(network, demand)
+    ordered = demand.via_order == "given"
+    allowed = network.arrays.n_edges
+    if query.edge_allowed is not None:
+        allowed = int(np.count_nonzero(query.edge_allowed))
+    if layered_edges(allowed, len(stops), ordered=ordered) > MAX_LAYERED_EDGES:
+        layers = len(stops) + 1 if ordered else 2 ** len(stops)
+        raise InvalidRequestError(
+            f"demand {_short(demand.id)}: via with {len(stops)} stops (via_order {demand.via_order}) "
+            f"copies the {allowed:,} usable segments {layers} times, beyond the {MAX_LAYERED_EDGES:,} "
+            "a search may hold; list fewer stops, give their order, or narrow the area"
+        )
+    return layered(network.arrays, query, stops, ordered=ordered)
+
+
+def check_shared_build(demands: Sequence[Demand], *, where: str = "") -> None:
+    """Demands of a shared build ask nothing it cannot design jointly: via stops and the
+    least-shared fallback are solved one demand at a time."""
+    for i, demand in enumerate(demands):
+        if demand.via:
+            field_name = "via"
+        elif demand.diversity_fallback != "strict":
+            field_name = "diversity_fallback"
+        else:
+            continue
+        raise InvalidRequestError(
+            f"{where}demands[{i}].{field_name}: demand {_short(demand.id)} is solved on its own, not in a "
+            "shared build; set shared_build: false or drop the field"
+        )
 
 
 def solve_demands(
@@ -653,6 +795,8 @@ def solve_demands(
     on_route sees each route as it is settled (progress).
     """
     check_demands(network, demands)
+    if shared_build:
+        check_shared_build(demands)
     started = time.perf_counter()
     if shared_build:
         routes, design = _solve_shared(network, demands, options)
@@ -703,7 +847,7 @@ def _solve_shared(
 
 def _unreachable(network: Network, demand: Demand) -> RouteResult | None:
     """An INFEASIBLE result when one of the demand's sites has no lateral at all."""
-    for end in (demand.a, demand.b):
+    for end in (demand.a, demand.b, *via_sites(demand)):
         if end in network.unreachable:
             return RouteResult(RouteStatus.INFEASIBLE, reason=network.unreachable[end])
     return None
@@ -882,18 +1026,21 @@ def solve_frontier(
     if unreachable := _unreachable(network, demand):
         return DemandFrontier(demand, (), True, unreachable.reason, time.perf_counter() - started)
     with _timed(options) as timed:
-        result = cost_latency_frontier(
-            network.arrays,
-            design_demand(network, demand, timed.stop),
-            options=timed,
-            max_points=max_points,
-        )
+        if demand.via:
+            graph = _via_graph(network, demand)
+            arrays, view, back = graph.arrays, DesignDemand(graph.query), graph.original
+        else:
+            arrays, view, back = network.arrays, design_demand(network, demand, timed.stop), None
+        result = cost_latency_frontier(arrays, view, options=timed, max_points=max_points)
     solve_s = time.perf_counter() - started
     points = tuple(
         FrontierStep(
             p.cost,
             p.latency_ms,
-            tuple(describe_route(network, demand, r, solve_s, route_index=i) for i, r in enumerate(p.routes)),
+            tuple(
+                describe_route(network, demand, back(r) if back else r, solve_s, route_index=i)
+                for i, r in enumerate(p.routes)
+            ),
         )
         for p in result.points
     )

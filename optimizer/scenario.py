@@ -21,7 +21,7 @@ from optimizer.errors import InvalidRequestError, InvalidScenarioError, Optimize
 from optimizer.geodata import LAYERS, GeodataSpec, LayerSource, spec_from_path
 from optimizer.limits import DEFAULT_LIMITS, InputLimits
 from optimizer.problem import DESIGN_ENGINES, SolverOptions
-from optimizer.routes import ID_LIST_FIELDS, Demand, id_kind
+from optimizer.routes import ID_LIST_FIELDS, Demand, check_shared_build, id_kind
 
 __all__ = ["SET_DEFAULTS_FILE", "GeodataSet", "Scenario", "load_geodata_set", "load_scenario"]
 
@@ -229,13 +229,19 @@ def _scenario(raw: Any, text: str, path: Path, where: str, limits: InputLimits) 
         settings = settings_from_mapping({**geodata.settings, **(given or {})}, where=f"{where}: settings")
     except InvalidScenarioError as exc:
         raise (exc if str(exc).startswith(where) else InvalidScenarioError(f"{where}: {exc}")) from None
+    demands = _demands(raw["demands"], where)
+    if shared:
+        try:
+            check_shared_build(demands)
+        except InvalidRequestError as exc:
+            raise InvalidScenarioError(f"{where}: {exc}") from None
     return Scenario(
         name=_name(raw["name"], where, limits),
         path=path,
         geodata=geodata.spec,
         settings=settings,
         solver=_solver(raw.get("solver"), where, limits),
-        demands=_demands(raw["demands"], where),
+        demands=demands,
         digest=hashlib.sha256(text.encode()).hexdigest(),
         shared_build=shared,
     )
@@ -426,6 +432,8 @@ def _demands(raw: Any, where: str) -> tuple[Demand, ...]:
             values[key] = tuple(str(v) for v in listed)
         for key in ("avoid_areas", "within_areas", "diverse_from_lines"):
             values[key] = _areas(values.get(key), f"{at}.{key}")  # GeoJSON geometries, checked by Demand
+        if "via" in values:
+            values["via"] = _via(values["via"], f"{at}.via")
         try:
             demands.append(Demand(**values))
         except InvalidRequestError as exc:
@@ -434,6 +442,28 @@ def _demands(raw: Any, where: str) -> tuple[Demand, ...]:
     if dupes := sorted(d for d, n in counts.items() if n > 1):
         raise InvalidScenarioError(f"{where}: duplicate demand ids {[_short(d, 40) for d in dupes][:10]}")
     return tuple(demands)
+
+
+def _via(raw: Any, where: str) -> tuple[str | shapely.Point, ...]:
+    """Via stops written in the scenario: site ids, {lon, lat} points or GeoJSON Points."""
+    if not isinstance(raw, list):
+        raise InvalidScenarioError(f"{where} must be a list of site ids and points, got {_short(repr(raw))}")
+    stops: list[str | shapely.Point] = []
+    for i, item in enumerate(raw):
+        if _is_scalar(item):
+            stops.append(str(item))
+        elif isinstance(item, Mapping) and set(item) == {"lon", "lat"}:
+            if not (_is_real(item["lon"]) and _is_real(item["lat"])):
+                raise InvalidScenarioError(f"{where}[{i}]: lon and lat must be numbers")
+            stops.append(shapely.Point(float(item["lon"]), float(item["lat"])))
+        elif isinstance(item, Mapping) and item.get("type") == "Point":
+            stops.append(_areas(item, f"{where}[{i}]")[0])
+        else:
+            raise InvalidScenarioError(
+                f"{where}[{i}] must be a site id, {{lon: ..., lat: ...}} or a GeoJSON Point, "
+                f"got {_short(repr(item))}"
+            )
+    return tuple(stops)
 
 
 def _areas(raw: Any, where: str) -> tuple[shapely.Geometry, ...]:

@@ -75,6 +75,7 @@ from optimizer.routes import (
     Solution,
     check_demand_names,
     check_demands,
+    check_shared_build,
     routes_union_cost,
     solve_demand,
     solve_demands,
@@ -448,6 +449,8 @@ class RouteOptimizerService(pb_grpc.RouteOptimizerServicer):
             )
         _refuse(check_text("name", request.name))
         demands = demands_from_proto(request.demands)
+        if request.shared_build:
+            check_shared_build(demands)
         settings = self._settings_for(request)
         options = solver_from_proto(
             request.solver,

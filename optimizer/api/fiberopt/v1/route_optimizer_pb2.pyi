@@ -15,6 +15,11 @@ class Diversity(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     DIVERSITY_NODE: _ClassVar[Diversity]
     DIVERSITY_SRLG: _ClassVar[Diversity]
 
+class DiversityFallback(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    DIVERSITY_FALLBACK_STRICT: _ClassVar[DiversityFallback]
+    DIVERSITY_FALLBACK_LEAST_SHARED: _ClassVar[DiversityFallback]
+
 class RouteStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     ROUTE_STATUS_UNSPECIFIED: _ClassVar[RouteStatus]
@@ -33,6 +38,8 @@ DIVERSITY_UNSPECIFIED: Diversity
 DIVERSITY_EDGE: Diversity
 DIVERSITY_NODE: Diversity
 DIVERSITY_SRLG: Diversity
+DIVERSITY_FALLBACK_STRICT: DiversityFallback
+DIVERSITY_FALLBACK_LEAST_SHARED: DiversityFallback
 ROUTE_STATUS_UNSPECIFIED: RouteStatus
 ROUTE_STATUS_OPTIMAL: RouteStatus
 ROUTE_STATUS_FEASIBLE: RouteStatus
@@ -222,7 +229,7 @@ class GetNetworkRequest(_message.Message):
     def __init__(self, network_id: _Optional[str] = ...) -> None: ...
 
 class Demand(_message.Message):
-    __slots__ = ("id", "a", "b", "max_latency_ms", "paths", "diversity", "max_jurisdictions", "max_cost", "allowed_jurisdictions", "avoid_jurisdictions", "min_separation_km", "endpoint_radius_km", "exclude_corridors", "exclude_srlgs", "avoid_areas_geojson", "within_areas_geojson", "diverse_from_corridors", "diverse_from_srlgs", "diverse_from_lines_geojson")
+    __slots__ = ("id", "a", "b", "max_latency_ms", "paths", "diversity", "max_jurisdictions", "max_cost", "allowed_jurisdictions", "avoid_jurisdictions", "min_separation_km", "endpoint_radius_km", "exclude_corridors", "exclude_srlgs", "avoid_areas_geojson", "within_areas_geojson", "diverse_from_corridors", "diverse_from_srlgs", "diverse_from_lines_geojson", "via", "via_any_order", "diversity_fallback")
     ID_FIELD_NUMBER: _ClassVar[int]
     A_FIELD_NUMBER: _ClassVar[int]
     B_FIELD_NUMBER: _ClassVar[int]
@@ -242,6 +249,9 @@ class Demand(_message.Message):
     DIVERSE_FROM_CORRIDORS_FIELD_NUMBER: _ClassVar[int]
     DIVERSE_FROM_SRLGS_FIELD_NUMBER: _ClassVar[int]
     DIVERSE_FROM_LINES_GEOJSON_FIELD_NUMBER: _ClassVar[int]
+    VIA_FIELD_NUMBER: _ClassVar[int]
+    VIA_ANY_ORDER_FIELD_NUMBER: _ClassVar[int]
+    DIVERSITY_FALLBACK_FIELD_NUMBER: _ClassVar[int]
     id: str
     a: str
     b: str
@@ -261,7 +271,26 @@ class Demand(_message.Message):
     diverse_from_corridors: _containers.RepeatedScalarFieldContainer[str]
     diverse_from_srlgs: _containers.RepeatedScalarFieldContainer[str]
     diverse_from_lines_geojson: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, id: _Optional[str] = ..., a: _Optional[str] = ..., b: _Optional[str] = ..., max_latency_ms: _Optional[float] = ..., paths: _Optional[int] = ..., diversity: _Optional[_Union[Diversity, str]] = ..., max_jurisdictions: _Optional[int] = ..., max_cost: _Optional[float] = ..., allowed_jurisdictions: _Optional[_Iterable[str]] = ..., avoid_jurisdictions: _Optional[_Iterable[str]] = ..., min_separation_km: _Optional[float] = ..., endpoint_radius_km: _Optional[float] = ..., exclude_corridors: _Optional[_Iterable[str]] = ..., exclude_srlgs: _Optional[_Iterable[str]] = ..., avoid_areas_geojson: _Optional[_Iterable[str]] = ..., within_areas_geojson: _Optional[_Iterable[str]] = ..., diverse_from_corridors: _Optional[_Iterable[str]] = ..., diverse_from_srlgs: _Optional[_Iterable[str]] = ..., diverse_from_lines_geojson: _Optional[_Iterable[str]] = ...) -> None: ...
+    via: _containers.RepeatedCompositeFieldContainer[Via]
+    via_any_order: bool
+    diversity_fallback: DiversityFallback
+    def __init__(self, id: _Optional[str] = ..., a: _Optional[str] = ..., b: _Optional[str] = ..., max_latency_ms: _Optional[float] = ..., paths: _Optional[int] = ..., diversity: _Optional[_Union[Diversity, str]] = ..., max_jurisdictions: _Optional[int] = ..., max_cost: _Optional[float] = ..., allowed_jurisdictions: _Optional[_Iterable[str]] = ..., avoid_jurisdictions: _Optional[_Iterable[str]] = ..., min_separation_km: _Optional[float] = ..., endpoint_radius_km: _Optional[float] = ..., exclude_corridors: _Optional[_Iterable[str]] = ..., exclude_srlgs: _Optional[_Iterable[str]] = ..., avoid_areas_geojson: _Optional[_Iterable[str]] = ..., within_areas_geojson: _Optional[_Iterable[str]] = ..., diverse_from_corridors: _Optional[_Iterable[str]] = ..., diverse_from_srlgs: _Optional[_Iterable[str]] = ..., diverse_from_lines_geojson: _Optional[_Iterable[str]] = ..., via: _Optional[_Iterable[_Union[Via, _Mapping]]] = ..., via_any_order: _Optional[bool] = ..., diversity_fallback: _Optional[_Union[DiversityFallback, str]] = ...) -> None: ...
+
+class Via(_message.Message):
+    __slots__ = ("site", "point")
+    SITE_FIELD_NUMBER: _ClassVar[int]
+    POINT_FIELD_NUMBER: _ClassVar[int]
+    site: str
+    point: LonLat
+    def __init__(self, site: _Optional[str] = ..., point: _Optional[_Union[LonLat, _Mapping]] = ...) -> None: ...
+
+class LonLat(_message.Message):
+    __slots__ = ("lon", "lat")
+    LON_FIELD_NUMBER: _ClassVar[int]
+    LAT_FIELD_NUMBER: _ClassVar[int]
+    lon: float
+    lat: float
+    def __init__(self, lon: _Optional[float] = ..., lat: _Optional[float] = ...) -> None: ...
 
 class SolverOptions(_message.Message):
     __slots__ = ("time_limit_s", "num_workers")
@@ -337,7 +366,7 @@ class RouteSegment(_message.Message):
     def __init__(self, seq: _Optional[int] = ..., corridor_id: _Optional[str] = ..., kind: _Optional[str] = ..., srlg: _Optional[str] = ..., length_km: _Optional[float] = ..., latency_ms: _Optional[float] = ..., cost: _Optional[float] = ..., cost_per_km: _Optional[float] = ..., jurisdiction_by_level: _Optional[_Mapping[str, str]] = ..., geometry_wkb: _Optional[bytes] = ..., edge_id: _Optional[int] = ...) -> None: ...
 
 class Route(_message.Message):
-    __slots__ = ("demand_id", "route_index", "a", "b", "status", "reason", "max_latency_ms", "geometry_geojson", "geometry_wkb", "length_km", "latency_ms", "cost", "build_cost", "permit_cost", "corridor_kinds", "jurisdictions", "count_by_level", "permit_count", "bound", "gap", "solve_s", "segments", "outside_km", "outside_km_by_level", "warnings")
+    __slots__ = ("demand_id", "route_index", "a", "b", "status", "reason", "max_latency_ms", "geometry_geojson", "geometry_wkb", "length_km", "latency_ms", "cost", "build_cost", "permit_cost", "corridor_kinds", "jurisdictions", "count_by_level", "permit_count", "bound", "gap", "solve_s", "segments", "outside_km", "outside_km_by_level", "warnings", "shared_km")
     class CountByLevelEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -377,6 +406,7 @@ class Route(_message.Message):
     OUTSIDE_KM_FIELD_NUMBER: _ClassVar[int]
     OUTSIDE_KM_BY_LEVEL_FIELD_NUMBER: _ClassVar[int]
     WARNINGS_FIELD_NUMBER: _ClassVar[int]
+    SHARED_KM_FIELD_NUMBER: _ClassVar[int]
     demand_id: str
     route_index: int
     a: str
@@ -402,7 +432,8 @@ class Route(_message.Message):
     outside_km: float
     outside_km_by_level: _containers.ScalarMap[str, float]
     warnings: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, demand_id: _Optional[str] = ..., route_index: _Optional[int] = ..., a: _Optional[str] = ..., b: _Optional[str] = ..., status: _Optional[_Union[RouteStatus, str]] = ..., reason: _Optional[str] = ..., max_latency_ms: _Optional[float] = ..., geometry_geojson: _Optional[str] = ..., geometry_wkb: _Optional[bytes] = ..., length_km: _Optional[float] = ..., latency_ms: _Optional[float] = ..., cost: _Optional[float] = ..., build_cost: _Optional[float] = ..., permit_cost: _Optional[float] = ..., corridor_kinds: _Optional[_Iterable[str]] = ..., jurisdictions: _Optional[_Iterable[_Union[JurisdictionCrossed, _Mapping]]] = ..., count_by_level: _Optional[_Mapping[str, int]] = ..., permit_count: _Optional[int] = ..., bound: _Optional[float] = ..., gap: _Optional[float] = ..., solve_s: _Optional[float] = ..., segments: _Optional[_Iterable[_Union[RouteSegment, _Mapping]]] = ..., outside_km: _Optional[float] = ..., outside_km_by_level: _Optional[_Mapping[str, float]] = ..., warnings: _Optional[_Iterable[str]] = ...) -> None: ...
+    shared_km: float
+    def __init__(self, demand_id: _Optional[str] = ..., route_index: _Optional[int] = ..., a: _Optional[str] = ..., b: _Optional[str] = ..., status: _Optional[_Union[RouteStatus, str]] = ..., reason: _Optional[str] = ..., max_latency_ms: _Optional[float] = ..., geometry_geojson: _Optional[str] = ..., geometry_wkb: _Optional[bytes] = ..., length_km: _Optional[float] = ..., latency_ms: _Optional[float] = ..., cost: _Optional[float] = ..., build_cost: _Optional[float] = ..., permit_cost: _Optional[float] = ..., corridor_kinds: _Optional[_Iterable[str]] = ..., jurisdictions: _Optional[_Iterable[_Union[JurisdictionCrossed, _Mapping]]] = ..., count_by_level: _Optional[_Mapping[str, int]] = ..., permit_count: _Optional[int] = ..., bound: _Optional[float] = ..., gap: _Optional[float] = ..., solve_s: _Optional[float] = ..., segments: _Optional[_Iterable[_Union[RouteSegment, _Mapping]]] = ..., outside_km: _Optional[float] = ..., outside_km_by_level: _Optional[_Mapping[str, float]] = ..., warnings: _Optional[_Iterable[str]] = ..., shared_km: _Optional[float] = ...) -> None: ...
 
 class Timings(_message.Message):
     __slots__ = ("graph_s", "solve_s")
