@@ -253,12 +253,29 @@ def _solve_alone(
         outcome = _solve_alone_cp(arrays, demand, bounds, options, started)
     else:
         outcome = _solve_alone_flow(arrays, demand, bounds, options, started)
+    if outcome.status is RouteStatus.INFEASIBLE and demand.fallback_least_shared:
+        fallback = _least_shared(arrays, demand, bounds, _remaining(options, started))
+        if fallback.status is not RouteStatus.INFEASIBLE:
+            return fallback
     if outcome.status is RouteStatus.INFEASIBLE and not diagnose:
         reason = f"no {demand.paths} {_kind_words(demand)} routes meet the bounds"
         return _Outcome(RouteStatus.INFEASIBLE, bound=math.inf, reason=reason)
     if outcome.status is RouteStatus.INFEASIBLE:
         return _diagnosed(arrays, demand, bounds, _remaining(options, started))
     return outcome
+
+
+def _least_shared(
+    arrays: EdgeArrays, demand: DesignDemand, bounds: _Bounds, options: SolverOptions
+) -> _Outcome:
+    """The demand's routes sharing the least, when no fully diverse set exists."""
+    from optimizer.least_shared import least_shared_routes  # it builds on this module
+
+    slots = _open_slots(arrays, demand, bounds, demand.paths, demand.query.max_latency_ms)
+    lower = bounds.cheapest + bounds.route.permit_least
+    found = least_shared_routes(arrays, demand, slots, lower, options)
+    reason = _unsolved_reason(options) if found.status is RouteStatus.UNSOLVED else ""
+    return _Outcome(found.status, found.routes, found.bound, reason)
 
 
 def _separated(demand: DesignDemand) -> bool:

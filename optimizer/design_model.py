@@ -30,6 +30,7 @@ from optimizer.problem import (
 from optimizer.prune import PrunedArcs, arcs_along, cost_ceiling
 
 __all__ = [
+    "SHARE_SCALE",
     "BuildStoppedError",
     "DesignModel",
     "Slot",
@@ -39,6 +40,10 @@ __all__ = [
     "solve_design_model",
     "split_values",
 ]
+
+
+SHARE_SCALE = 100_000
+"""Integer units per ms of latency in which shared length is weighed: about 2 m of fiber each."""
 
 
 class BuildStoppedError(Exception):
@@ -79,6 +84,9 @@ class DesignModel:
     """Latency per edge of the arrays, to order hints as the model orders slots."""
     ors: list[tuple[cp_model.IntVar, list[tuple[int, int]]]] = field(default_factory=list)
     """Indicators defined as 'some of these (slot, arc) is used', for complete hints."""
+    sharing: list[cp_model.LinearExpr] = field(default_factory=list)
+    """With soft diversity, what the slots share, most important first: length (SHARE_SCALE units
+    of latency per ms), then junctions (node and SRLG diversity), then risk groups (SRLG)."""
 
     @property
     def flat_x(self) -> list[cp_model.IntVar]:
@@ -95,8 +103,12 @@ class _Builder:
         demands: Sequence[DesignDemand],
         slots: list[Slot],
         stop: StopSignal | None = None,
+        *,
+        soft: bool = False,
     ) -> None:
         self.arrays, self.demands, self.slots, self.stop = arrays, demands, slots, stop
+        self.soft = soft
+        """Slots of one demand may share edges (soft diversity)."""
         self.model = cp_model.CpModel()
         self.x: list[list[cp_model.IntVar]] = []
         for s in slots:
@@ -134,6 +146,7 @@ def build_design_model(
     *,
     upper_bound: float = math.inf,
     latency_bounded: bool = True,
+    soft_diversity: bool = False,
     stop: StopSignal | None = None,
 ) -> DesignModel:
     """Minimum union cost of every slot's route, each demand's routes diverse and bounded.
@@ -147,9 +160,11 @@ def build_design_model(
           each demand's own union cost <= max_cost                         (6)
           slots of a demand ordered by latency (symmetry)                  (7)
 
+    soft_diversity: (3) becomes what the slots share, as DesignModel.sharing (the least-shared
+    fallback); two slots of a demand may then run one edge, paid once.
     stop, when set, ends the build part way (BuildStoppedError): a large model takes seconds.
     """
-    b = _Builder(arrays, demands, slots, stop)
+    b = _Builder(arrays, demands, slots, stop, soft=soft_diversity)
     model = b.model
     used_edges = np.unique(np.concatenate([s.arcs.edge for s in slots])) if slots else np.zeros(0, int)
     all_juris = _jurisdictions_on(arrays, used_edges)
@@ -179,9 +194,16 @@ def build_design_model(
     by_demand: dict[int, list[int]] = defaultdict(list)
     for i, slot in enumerate(slots):
         by_demand[slot.demand].append(i)
+    sharing: list[cp_model.LinearExpr] = []
     for d, members in by_demand.items():
         poll(stop)
-        _diversity(b, demands[d], members)  # (3), (4)
+        if soft_diversity:
+            sharing = _sharing(b, demands[d], members)
+            if demands[d].conflicts is not None and len(demands[d].conflicts) and len(members) > 1:
+                edge_uses = b.arcs_by(lambda s: s.arcs.edge, members)
+                _separation(b, demands[d].conflicts, edge_uses)  # (4) stays strict
+        else:
+            _diversity(b, demands[d], members)  # (3), (4)
         for first, second in itertools.pairwise(members):  # (7)
             model.add(slot_latency[first] <= slot_latency[second])
     edge_uses = b.arcs_by(lambda s: s.arcs.edge, range(len(slots)))
@@ -210,6 +232,7 @@ def build_design_model(
         slot_latency,
         arrays.latency_ms,
         b.ors,
+        sharing,
     )
 
 
@@ -253,7 +276,7 @@ def _union_cost_terms(
         c = round(float(cost[e]) * cost_scale)
         if c == 0:
             continue
-        if len({b.slots[s].demand for s, _a in uses}) == 1 and not b.site_edge(e, uses):
+        if len({b.slots[s].demand for s, _a in uses}) == 1 and not b.site_edge(e, uses) and not b.soft:
             terms.extend(b.x[s][a] for s, a in uses)
             coefs.extend([c] * len(uses))
         else:
@@ -276,7 +299,7 @@ def _shared_edge(b: _Builder, e: int, uses: list[tuple[int, int]]) -> cp_model.I
     var = b.model.new_bool_var("")
     by_demand: dict[tuple[int, int], list] = defaultdict(list)
     for s, a in uses:  # a site's own edge is linked route by route: all its routes may use it
-        key = (b.slots[s].demand, s if b.site_edge(e, [(s, a)]) else -1)
+        key = (b.slots[s].demand, s if b.soft or b.site_edge(e, [(s, a)]) else -1)
         by_demand[key].append(b.x[s][a])
     for xs in by_demand.values():
         b.model.add(sum(xs) <= var)
@@ -333,6 +356,53 @@ def _diversity(b: _Builder, demand: DesignDemand, members: list[int]) -> None:
                 b.model.add_at_most_one(b.indicator(uses) for uses in per_slot.values())
     if demand.conflicts is not None and len(demand.conflicts):
         _separation(b, demand.conflicts, edge_uses)
+
+
+def _sharing(b: _Builder, demand: DesignDemand, members: list[int]) -> list[cp_model.LinearExpr]:
+    """What a demand's slots share beyond its sites, as (3) relaxed: per edge, node or risk group
+    an integer of the slots on it past the first, summed as length, junctions, groups."""
+    if len(members) < 2:
+        return []
+    arrays, model, k = b.arrays, b.model, len(members)
+    query = demand.query
+    ends = {query.source, query.target, *demand.source_nodes, *demand.target_nodes}
+    shared = site_edges(arrays, demand)
+    edge_uses = {e: u for e, u in b.arcs_by(lambda s: s.arcs.edge, members).items() if not shared[e]}
+
+    def extra(uses: list) -> cp_model.IntVar:
+        """Slots past the first among these uses (each slot counts once per use)."""
+        var = model.new_int_var(0, k - 1, "")
+        model.add(sum(uses) <= 1 + var)
+        return var
+
+    length, weights = [], []
+    for e, uses in edge_uses.items():
+        if len({s for s, _a in uses}) > 1:
+            length.append(extra([b.x[s][a] for s, a in uses]))
+            weights.append(round(float(arrays.latency_ms[e]) * SHARE_SCALE))
+    sharing = [cp_model.LinearExpr.weighted_sum(length, weights)]
+    if demand.diversity in (Diversity.NODE, Diversity.SRLG):
+        nodes = [
+            extra([b.x[s][a] for s, a in uses])
+            for n, uses in b.arcs_by(lambda s: s.arcs.head, members).items()
+            if n not in ends and len({s for s, _a in uses}) > 1
+        ]
+        sharing.append(sum(nodes) if nodes else cp_model.LinearExpr.constant(0))
+    if demand.diversity is Diversity.SRLG:
+        groups: dict[int, list[int]] = defaultdict(list)
+        for e, g in zip(arrays.srlg_edge.tolist(), arrays.srlg_group.tolist(), strict=True):
+            if e in edge_uses:
+                groups[g].append(e)
+        held = []
+        for edges in groups.values():
+            per_slot: dict[int, list[tuple[int, int]]] = defaultdict(list)
+            for e in edges:
+                for s, a in edge_uses[e]:
+                    per_slot[s].append((s, a))
+            if len(per_slot) > 1:
+                held.append(extra([b.indicator(uses) for uses in per_slot.values()]))
+        sharing.append(sum(held) if held else cp_model.LinearExpr.constant(0))
+    return sharing
 
 
 def _separation(b: _Builder, conflicts: np.ndarray, edge_uses: dict[int, list[tuple[int, int]]]) -> None:

@@ -182,6 +182,9 @@ class DesignDemand:
     may pass them and the edges joining them to the site, without breaking diversity."""
     target_nodes: tuple[int, ...] = ()
     """The same for the target site."""
+    fallback_least_shared: bool = False
+    """When no fully diverse set exists: the set sharing the least (shared length, then junctions
+    for node and SRLG diversity, then risk groups for SRLG), then the cheapest, else INFEASIBLE."""
 
 
 class StopSignal:

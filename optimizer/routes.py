@@ -6,6 +6,7 @@ import contextlib
 import difflib
 import math
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
@@ -73,6 +74,7 @@ __all__ = [
 
 DIVERSITY_KINDS = ("edge", "node", "srlg")
 VIA_ORDERS = ("given", "any")
+_KIND_WORDS = {"edge": "edge", "node": "node", "srlg": "SRLG"}
 FALLBACKS = ("strict", "least_shared")
 ID_LIST_FIELDS = (
     "allowed_jurisdictions",
@@ -636,6 +638,7 @@ def design_demand(network: Network, demand: Demand, stop: StopSignal | None = No
         conflicts,
         source_nodes=tuple(n for n in source if n not in both),
         target_nodes=tuple(n for n in target if n not in both),
+        fallback_least_shared=demand.diversity_fallback == "least_shared",
     )
 
 
@@ -867,10 +870,77 @@ def _describe_design(
             )
             described.append((describe_route(network, demand, none, solve_s),))
             continue
-        described.append(
-            tuple(describe_route(network, demand, r, solve_s, route_index=i) for i, r in enumerate(routes))
+        found = tuple(
+            describe_route(network, demand, r, solve_s, route_index=i) for i, r in enumerate(routes)
         )
+        described.append(_with_sharing(network, demand, found))
     return described
+
+
+def _with_sharing(network: Network, demand: Demand, routes: tuple[Route, ...]) -> tuple[Route, ...]:
+    """A least-shared set's routes with the km each shares and a warning naming what is shared
+    (segments by corridor, junctions, risk groups); a fully diverse set as it is."""
+    if demand.diversity_fallback != "least_shared" or len(routes) < 2:
+        return routes
+    edges = network.edges
+    own = _site_edges(network, demand)
+    uses = Counter(e for r in routes for e in set(r.edges) if not own[e])
+    shared = {e for e, n in uses.items() if n > 1}
+    ends = {network.site_node[s] for s in (demand.a, demand.b)}
+    ends |= {*site_nodes(network, demand.a), *site_nodes(network, demand.b)}
+    visits = Counter(v for r in routes for v in set(r.nodes) if v not in ends)
+    junctions = sorted(v for v, n in visits.items() if n > 1) if demand.diversity != "edge" else []
+    groups: set[str] = set()
+    if demand.diversity == "srlg":
+        held = Counter(g for r in routes for g in _route_groups(edges, [e for e in r.edges if not own[e]]))
+        groups = {g for g, n in held.items() if n > 1}
+    if not (shared or junctions or groups):
+        return routes
+    km = edges["length_km"].to_numpy()
+    total_km = sum(float(km[e]) * (uses[e] - 1) for e in shared)
+    names = sorted({str(c) or "a site lateral" for c in edges["corridor_id"].to_numpy()[sorted(shared)]})
+    parts = [f"{total_km:,.1f} km of segments ({_listed(names)})"] if shared else []
+    if junctions:
+        at = ", ".join(f"({x:.4f}, {y:.4f})" for x, y in network.node_lonlat[junctions[:3]].tolist())
+        more = " ..." if len(junctions) > 3 else ""
+        parts.append(f"{len(junctions)} junction{'s' if len(junctions) > 1 else ''} (at {at}{more})")
+    if groups:
+        parts.append(f"risk group{'s' if len(groups) > 1 else ''} {_listed(sorted(groups))}")
+    warning = (
+        f"diversity_fallback least_shared: no {demand.paths} fully {_KIND_WORDS[demand.diversity]}-diverse "
+        f"routes exist; this set shares {' and '.join(parts)}"
+    )
+    return tuple(
+        replace(
+            r,
+            shared_km=round(float(sum(km[e] for e in r.edges if e in shared)), 3),
+            warnings=(*r.warnings, warning),
+        )
+        for r in routes
+    )
+
+
+def _site_edges(network: Network, demand: Demand) -> np.ndarray:
+    """Per edge: both ends on one of the demand's sites (its own node and the junctions it lies on)."""
+    tail, head = network.arrays.tail, network.arrays.head
+    own = np.zeros(network.arrays.n_edges, dtype=bool)
+    for site in (demand.a, demand.b):
+        nodes = np.zeros(network.arrays.n_nodes, dtype=bool)
+        nodes[[network.site_node[site], *site_nodes(network, site)]] = True
+        own |= nodes[tail] & nodes[head]
+    return own
+
+
+def _route_groups(edges: pd.DataFrame, idx: Sequence[int]) -> set[str]:
+    """The shared-risk groups the edges idx run in."""
+    texts = edges["srlg"].to_numpy()[list(idx)].astype(str)
+    return {g.strip() for text in texts for g in text.split(",") if g.strip()}
+
+
+def _listed(names: Sequence[str], most: int = 5) -> str:
+    """Names for a message, the first few and how many more."""
+    shown = ", ".join(names[:most])
+    return shown + (f" and {len(names) - most} more" if len(names) > most else "")
 
 
 def routes_union_cost(network: Network, routes: Sequence[Route]) -> float:
