@@ -121,6 +121,7 @@ def routes_frame(solution: Solution, levels: tuple[str, ...]) -> gpd.GeoDataFram
                 "corridor_kinds": ",".join(r.corridor_kinds),
                 "outside_km": r.outside_km if r.geometry is not None else float("nan"),
                 **{f"outside_km_{level}": r.outside_km_by_level.get(level, float("nan")) for level in levels},
+                "shared_km": r.shared_km if r.geometry is not None else float("nan"),
                 "warnings": "\n".join(r.warnings),  # one per line
                 "bound": r.bound,
                 "gap": r.gap,

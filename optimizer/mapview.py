@@ -140,6 +140,7 @@ def _route_item(row: pd.Series, colors: dict[str, str]) -> dict:
                 "permit_cost",
                 "gap",
                 "outside_km",
+                "shared_km",
             )
             if key in row.index
         },

@@ -206,7 +206,8 @@ MAP_SCRIPT = r"""
       ["permit cost", num(r.permit_cost, 0)],
       ["permits", counts(r)],
       ["outside jurisdictions", num(r.outside_km, 1) + " km"],
-    ]).concat(r.warnings.map((w) => ["warning", w]));
+    ]).concat(r.shared_km > 0 ? [["shared with its demand's other routes", num(r.shared_km, 1) + " km"]] : [])
+      .concat(r.warnings.map((w) => ["warning", w]));
   }
 
   function routeTitle(r) {
