@@ -156,6 +156,7 @@ def demand_from_proto(m: pb.Demand, *, at: str = "demand") -> Demand:
         via=_via_from_proto(m.via, f"{at}.via"),
         via_order="any" if m.via_any_order else "given",
         diversity_fallback=FALLBACK_FROM_PROTO.get(m.diversity_fallback, "strict"),
+        diverse_from_demand=m.diverse_from_demand,
     )
 
 
@@ -209,7 +210,7 @@ def check_text(at: str, value: str, *, max_chars: int = MAX_TEXT_CHARS) -> list[
 def _check_demand_fields(at: str, m: pb.Demand) -> None:
     """Range checks of one demand message, naming <at>.field."""
     problems = [f"{at}.{name} is empty" for name in ("id", "a", "b") if not getattr(m, name)]
-    for name in ("id", "a", "b"):
+    for name in ("id", "a", "b", "diverse_from_demand"):
         problems += check_text(f"{at}.{name}", getattr(m, name))
     for name in ID_LIST_FIELDS:
         values = getattr(m, name)
@@ -264,6 +265,7 @@ def demand_to_proto(demand: Demand) -> pb.Demand:
         via=[_via_to_proto(v) for v in demand.via],
         via_any_order=demand.via_order == "any",
         diversity_fallback=FALLBACK_TO_PROTO[demand.diversity_fallback],
+        diverse_from_demand=demand.diverse_from_demand,
     )
     if demand.max_jurisdictions is not None:
         message.max_jurisdictions = demand.max_jurisdictions

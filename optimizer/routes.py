@@ -61,6 +61,7 @@ __all__ = [
     "check_demands",
     "check_shared_build",
     "design_demand",
+    "diverse_from_solved",
     "id_kind",
     "routes_union_cost",
     "separation_conflicts",
@@ -68,6 +69,7 @@ __all__ = [
     "solve_demand",
     "solve_demands",
     "solve_frontier",
+    "solve_in_turn",
     "via_sites",
     "via_stops",
 ]
@@ -135,6 +137,8 @@ class Demand:
     """An existing route, as the shared-risk groups it runs in."""
     diverse_from_lines: tuple[shapely.Geometry, ...] = ()
     """An existing route, as lines (lon/lat): the graph segments along them within the snap tolerance."""
+    diverse_from_demand: str = ""
+    """Another demand (earlier in the same list): the new routes are diverse from its routes."""
     via: tuple[str | shapely.Point, ...] = ()
     """Stops the route must pass: site ids, or points (lon/lat) on a corridor within the snap tolerance."""
     via_order: str = "given"
@@ -220,11 +224,17 @@ class Demand:
 
     def _text_problems(self) -> list[str]:
         """What in the text fields is not text: ids, site names, jurisdiction id tuples."""
+        texts = (
+            ("id", self.id),
+            ("a", self.a),
+            ("b", self.b),
+            ("diverse_from_demand", self.diverse_from_demand),
+        )
         problems = [
-            f"{name} must be text, got {_short(value)}"
-            for name, value in (("id", self.id), ("a", self.a), ("b", self.b))
-            if not isinstance(value, str)
+            f"{name} must be text, got {_short(value)}" for name, value in texts if not isinstance(value, str)
         ]
+        if self.diverse_from_demand and self.diverse_from_demand == self.id:
+            problems.append("diverse_from_demand names the demand itself")
         for name in ID_LIST_FIELDS:
             values = getattr(self, name)
             if not isinstance(values, tuple):
@@ -438,8 +448,15 @@ def check_demand_names(
             "diverse_from_corridors": corridor_ids,
             "diverse_from_srlgs": groups,
         }
+    earlier: set[str] = set()
     for i, demand in enumerate(demands):
         of = f"in demand {_short(demand.id)}"
+        if demand.diverse_from_demand and demand.diverse_from_demand not in earlier:
+            raise InvalidRequestError(
+                f"{where}demands[{i}].diverse_from_demand: {_short(demand.diverse_from_demand)} {of} is "
+                f"not an earlier demand of this list{_close(demand.diverse_from_demand, earlier)}"
+            )
+        earlier.add(demand.id)
         for name, ids in known.items():
             if unknown := sorted(set(getattr(demand, name)) - ids):
                 kind = "corridors" if name.endswith("corridors") else "shared-risk groups"
@@ -770,11 +787,13 @@ def _via_graph(network: Network, demand: Demand) -> Layered:
 
 
 def check_shared_build(demands: Sequence[Demand], *, where: str = "") -> None:
-    """Demands of a shared build ask nothing it cannot design jointly: via stops and the
-    least-shared fallback are solved one demand at a time."""
+    """Demands of a shared build ask nothing it cannot design jointly: via stops, diversity from
+    another demand's routes and the least-shared fallback are solved one demand at a time."""
     for i, demand in enumerate(demands):
         if demand.via:
             field_name = "via"
+        elif demand.diverse_from_demand:
+            field_name = "diverse_from_demand"
         elif demand.diversity_fallback != "strict":
             field_name = "diversity_fallback"
         else:
@@ -809,7 +828,7 @@ def solve_demands(
     else:
         routes = []
         for demand in demands:
-            for route in _solve_checked(network, demand, options):
+            for route in solve_in_turn(network, demand, routes, options=options, checked=True):
                 routes.append(route)
                 if on_route:
                     on_route(route)
@@ -822,6 +841,40 @@ def solve_demands(
         True, cost, design.bound, design.gap, design.independent_cost, solve_s, design.unsolved_demands
     )
     return tuple(routes), summary
+
+
+def solve_in_turn(
+    network: Network,
+    demand: Demand,
+    solved: Sequence[Route],
+    *,
+    options: SolverOptions | None = None,
+    checked: bool = False,
+) -> tuple[Route, ...]:
+    """One demand of a list solved on its own, after the routes solved before it: diverse from
+    those of diverse_from_demand (by their lines), with a warning when that demand has none."""
+    resolved = diverse_from_solved(demand, solved)
+    if not checked:
+        check_demands(network, [resolved])
+    routes = _solve_checked(network, resolved, options)
+    if resolved.diverse_from_lines != demand.diverse_from_lines or not demand.diverse_from_demand:
+        return routes
+    note = (
+        f"diverse_from_demand {_short(demand.diverse_from_demand)} has no route, so nothing was there to "
+        "be diverse from"
+    )
+    return tuple(replace(r, warnings=(*r.warnings, note)) if r.geometry is not None else r for r in routes)
+
+
+def diverse_from_solved(demand: Demand, solved: Sequence[Route]) -> Demand:
+    """The demand with the routes of the demand it must be diverse from (among those solved) as
+    existing lines, and that reference resolved; a demand that names none as it is."""
+    if not demand.diverse_from_demand:
+        return demand
+    lines = tuple(
+        r.geometry for r in solved if r.demand_id == demand.diverse_from_demand and r.geometry is not None
+    )
+    return replace(demand, diverse_from_lines=demand.diverse_from_lines + lines, diverse_from_demand="")
 
 
 def _solve_shared(

@@ -422,8 +422,8 @@ def _demands(raw: Any, where: str) -> tuple[Demand, ...]:
         if missing := [k for k in ("id", "a", "b", "max_latency_ms") if k not in item]:
             raise InvalidScenarioError(f"{at}: missing keys {missing}")
         values = dict(item)
-        for key in ("id", "a", "b"):
-            if _is_scalar(values[key]):
+        for key in ("id", "a", "b", "diverse_from_demand"):
+            if key in values and _is_scalar(values[key]):
                 values[key] = str(values[key])
         for key in ID_LIST_FIELDS:
             listed = values.get(key) or ()

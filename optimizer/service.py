@@ -77,9 +77,9 @@ from optimizer.routes import (
     check_demands,
     check_shared_build,
     routes_union_cost,
-    solve_demand,
     solve_demands,
     solve_frontier,
+    solve_in_turn,
 )
 from optimizer.scenario import SET_DEFAULTS_FILE, GeodataSet, load_geodata_set
 from optimizer.security import current_request_id
@@ -490,7 +490,8 @@ class RouteOptimizerService(pb_grpc.RouteOptimizerServicer):
                     self._check_stopped(stop, deadline_s)
                     report = None if on_incumbent is None else functools.partial(on_incumbent, demand.id)
                     limit = self._limit(options, answer_by)
-                    demand_routes = solve_demand(network, demand, options=_with(options, limit, stop, report))
+                    limited = _with(options, limit, stop, report)
+                    demand_routes = solve_in_turn(network, demand, routes, options=limited, checked=True)
                     self._check_stopped(stop, deadline_s)  # a cut-short answer ends the call with its cause
                     emit(i, demand_routes)
                 cost = routes_union_cost(network, routes)

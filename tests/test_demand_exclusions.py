@@ -16,7 +16,7 @@ from optimizer.api.fiberopt.v1 import route_optimizer_pb2 as pb
 from optimizer.convert import demand_from_proto, demand_to_proto
 from optimizer.errors import InvalidRequestError, UnknownCorridorError
 from optimizer.graph import build_graph
-from optimizer.routes import Demand, check_demand_names, demand_query, solve_demand
+from optimizer.routes import Demand, check_demand_names, demand_query, solve_demand, solve_demands
 
 from .bruteforce import brute_force_route
 from .conftest import make_layers
@@ -257,3 +257,44 @@ def diverse_cases(draw):
 def test_diverse_from_an_existing_route_matches_brute_force(case):
     network, demand = case
     _assert_matches_brute_force(network, demand, _independent_diverse_mask(network, demand))
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True)
+@given(
+    st.lists(st.sampled_from(SRLGS), min_size=12, max_size=12),
+    st.sampled_from((0.5, 0.8)),
+    st.sampled_from(("edge", "node", "srlg")),
+)
+def test_diverse_from_another_demand_matches_brute_force(srlgs, latency_ms, diversity):
+    network = _grid(srlgs)
+    first = Demand("first", "A", "B", latency_ms)
+    second = Demand("second", "A", "B", 0.8, diversity=diversity, diverse_from_demand="first")
+    routes, _summary = solve_demands(network, [first, second])
+    earlier, later = routes
+    if earlier.geometry is None:
+        assert later.status.value != "INFEASIBLE" or "has no route" not in later.reason
+        return
+    base = demand_query(network, Demand("ab", "A", "B", second.max_latency_ms))
+    # as from the earlier route's line: parallel segments along it (e.g. a site's laterals to
+    # one corner, one per corridor) are its trench too
+    independent = _independent_diverse_mask(network, replace(second, diverse_from_lines=(earlier.geometry,)))
+    mask = [b and m for b, m in zip(base.edge_allowed, independent, strict=True)]
+    best = brute_force_route(network.arrays, replace(base, edge_allowed=mask))
+    if best is None:
+        assert later.status.value == "INFEASIBLE", later
+        return
+    assert later.status.value == "OPTIMAL"
+    assert math.isclose(later.cost, best.cost, rel_tol=1e-9, abs_tol=1e-6)
+    assert all(mask[e] for e in later.edges) and not set(later.edges) & set(earlier.edges)
+
+
+def test_diverse_from_demand_must_name_an_earlier_demand():
+    demands = [Demand("x", "A", "B", 1.0, diverse_from_demand="y"), Demand("y", "A", "B", 1.0)]
+    with pytest.raises(
+        InvalidRequestError, match=r"demands\[0\]\.diverse_from_demand: 'y' .* not an earlier"
+    ):
+        check_demand_names(demands, ["A", "B"], None)
+    with pytest.raises(InvalidRequestError, match="names the demand itself"):
+        Demand("x", "A", "B", 1.0, diverse_from_demand="x")
+    message = demand_to_proto(Demand("x", "A", "B", 1.0, diverse_from_demand="y"))
+    assert demand_from_proto(message).diverse_from_demand == "y"

@@ -229,7 +229,7 @@ class GetNetworkRequest(_message.Message):
     def __init__(self, network_id: _Optional[str] = ...) -> None: ...
 
 class Demand(_message.Message):
-    __slots__ = ("id", "a", "b", "max_latency_ms", "paths", "diversity", "max_jurisdictions", "max_cost", "allowed_jurisdictions", "avoid_jurisdictions", "min_separation_km", "endpoint_radius_km", "exclude_corridors", "exclude_srlgs", "avoid_areas_geojson", "within_areas_geojson", "diverse_from_corridors", "diverse_from_srlgs", "diverse_from_lines_geojson", "via", "via_any_order", "diversity_fallback")
+    __slots__ = ("id", "a", "b", "max_latency_ms", "paths", "diversity", "max_jurisdictions", "max_cost", "allowed_jurisdictions", "avoid_jurisdictions", "min_separation_km", "endpoint_radius_km", "exclude_corridors", "exclude_srlgs", "avoid_areas_geojson", "within_areas_geojson", "diverse_from_corridors", "diverse_from_srlgs", "diverse_from_lines_geojson", "via", "via_any_order", "diversity_fallback", "diverse_from_demand")
     ID_FIELD_NUMBER: _ClassVar[int]
     A_FIELD_NUMBER: _ClassVar[int]
     B_FIELD_NUMBER: _ClassVar[int]
@@ -252,6 +252,7 @@ class Demand(_message.Message):
     VIA_FIELD_NUMBER: _ClassVar[int]
     VIA_ANY_ORDER_FIELD_NUMBER: _ClassVar[int]
     DIVERSITY_FALLBACK_FIELD_NUMBER: _ClassVar[int]
+    DIVERSE_FROM_DEMAND_FIELD_NUMBER: _ClassVar[int]
     id: str
     a: str
     b: str
@@ -274,7 +275,8 @@ class Demand(_message.Message):
     via: _containers.RepeatedCompositeFieldContainer[Via]
     via_any_order: bool
     diversity_fallback: DiversityFallback
-    def __init__(self, id: _Optional[str] = ..., a: _Optional[str] = ..., b: _Optional[str] = ..., max_latency_ms: _Optional[float] = ..., paths: _Optional[int] = ..., diversity: _Optional[_Union[Diversity, str]] = ..., max_jurisdictions: _Optional[int] = ..., max_cost: _Optional[float] = ..., allowed_jurisdictions: _Optional[_Iterable[str]] = ..., avoid_jurisdictions: _Optional[_Iterable[str]] = ..., min_separation_km: _Optional[float] = ..., endpoint_radius_km: _Optional[float] = ..., exclude_corridors: _Optional[_Iterable[str]] = ..., exclude_srlgs: _Optional[_Iterable[str]] = ..., avoid_areas_geojson: _Optional[_Iterable[str]] = ..., within_areas_geojson: _Optional[_Iterable[str]] = ..., diverse_from_corridors: _Optional[_Iterable[str]] = ..., diverse_from_srlgs: _Optional[_Iterable[str]] = ..., diverse_from_lines_geojson: _Optional[_Iterable[str]] = ..., via: _Optional[_Iterable[_Union[Via, _Mapping]]] = ..., via_any_order: _Optional[bool] = ..., diversity_fallback: _Optional[_Union[DiversityFallback, str]] = ...) -> None: ...
+    diverse_from_demand: str
+    def __init__(self, id: _Optional[str] = ..., a: _Optional[str] = ..., b: _Optional[str] = ..., max_latency_ms: _Optional[float] = ..., paths: _Optional[int] = ..., diversity: _Optional[_Union[Diversity, str]] = ..., max_jurisdictions: _Optional[int] = ..., max_cost: _Optional[float] = ..., allowed_jurisdictions: _Optional[_Iterable[str]] = ..., avoid_jurisdictions: _Optional[_Iterable[str]] = ..., min_separation_km: _Optional[float] = ..., endpoint_radius_km: _Optional[float] = ..., exclude_corridors: _Optional[_Iterable[str]] = ..., exclude_srlgs: _Optional[_Iterable[str]] = ..., avoid_areas_geojson: _Optional[_Iterable[str]] = ..., within_areas_geojson: _Optional[_Iterable[str]] = ..., diverse_from_corridors: _Optional[_Iterable[str]] = ..., diverse_from_srlgs: _Optional[_Iterable[str]] = ..., diverse_from_lines_geojson: _Optional[_Iterable[str]] = ..., via: _Optional[_Iterable[_Union[Via, _Mapping]]] = ..., via_any_order: _Optional[bool] = ..., diversity_fallback: _Optional[_Union[DiversityFallback, str]] = ..., diverse_from_demand: _Optional[str] = ...) -> None: ...
 
 class Via(_message.Message):
     __slots__ = ("site", "point")
