@@ -152,13 +152,9 @@ def fallback_sets_naive(ctx: Context, routes: Sequence[bf.RouteEval]) -> Iterato
 
 def fallback_sets(ctx: Context, routes: Sequence[bf.RouteEval]) -> Iterator[tuple[int, ...]]:
     """The same multisets as :func:`fallback_sets_naive`, by a pruned DFS (same order)."""
-    candidates = [
-        i for i, r in enumerate(routes) if route_ok(ctx, r) and bf.cost_ok(r.cost, ctx.query)
-    ]
+    candidates = [i for i, r in enumerate(routes) if route_ok(ctx, r) and bf.cost_ok(r.cost, ctx.query)]
     ok = {
-        (i, j): separated(ctx, routes[i], routes[j])
-        for a, i in enumerate(candidates)
-        for j in candidates[a:]
+        (i, j): separated(ctx, routes[i], routes[j]) for a, i in enumerate(candidates) for j in candidates[a:]
     }
 
     def extend(chosen: list[int], start: int, edges: frozenset[int]) -> Iterator[tuple[int, ...]]:
