@@ -19,6 +19,8 @@ What is made, and from what:
   bridge id. Costs per km are seeded draws in per-kind ranges, higher next to metros.
 * ``sites.geojson``, ``exclusions.geojson``: hand-typed approximate coordinates of metro
   datacenter areas, carrier PoPs and two military reservations.
+* ``areas.geojson``: two hand-drawn named areas: the New Madrid Seismic Zone, where building
+  costs 1.5 times as much (a soft penalty), and a flood plain a demand can avoid by its id.
 
 Run ``.venv/bin/python geodata/make_sample.py``; a second run writes byte-identical files.
 """
@@ -333,6 +335,12 @@ _EXCLUSIONS = (  # (exclusion_id, name, ring of (lon, lat)): hand-drawn, 15-20 k
      ((-95.980, 34.890), (-95.840, 34.895), (-95.780, 34.860), (-95.790, 34.780),
       (-95.860, 34.740), (-95.970, 34.750), (-96.010, 34.820))),
 )
+_AREAS = (  # (area_id, name, group, cost_multiplier or None, ring of (lon, lat)): hand-drawn
+    ("NMSZ", "New Madrid Seismic Zone (approximate)", "seismic", 1.5,
+     ((-90.60, 35.60), (-89.40, 35.40), (-88.90, 36.20), (-89.10, 37.10), (-89.70, 37.30), (-90.40, 36.60))),
+    ("OZARK-FLOOD", "South-west Missouri flood plain (illustrative)", "flood", None,
+     ((-95.5, 35.5), (-93.5, 35.5), (-93.5, 38.0), (-95.5, 38.0))),
+)
 # fmt: on
 
 
@@ -506,6 +514,11 @@ def main() -> None:
         _feature({"exclusion_id": eid, "name": name},
                  shapely.geometry.mapping(shapely.orient_polygons(shapely.Polygon(ring))))
         for eid, name, ring in _EXCLUSIONS
+    ])  # fmt: skip
+    _write_layer("areas", [
+        _feature({"area_id": aid, "name": name, "group": group, "cost_multiplier": multiplier},
+                 shapely.geometry.mapping(shapely.orient_polygons(shapely.Polygon(ring))))
+        for aid, name, group, multiplier, ring in _AREAS
     ])  # fmt: skip
 
 

@@ -16,6 +16,7 @@ from optimizer.api.fiberopt.v1 import route_optimizer_pb2 as pb
 from optimizer.config import GraphSettings
 from optimizer.errors import InvalidRequestError
 from optimizer.graph import GraphStats, Network
+from optimizer.penalties import MAX_PENALTY_AREAS, PenaltyArea, penalty_problems
 from optimizer.problem import MAX_PATHS, RouteStatus, SolverOptions
 from optimizer.routes import (
     DIVERSITY_KINDS,
@@ -38,6 +39,7 @@ __all__ = [
     "design_to_proto",
     "frontier_to_proto",
     "network_info",
+    "penalty_areas_from_proto",
     "route_to_proto",
     "settings_from_proto",
     "settings_to_proto",
@@ -146,8 +148,10 @@ def demand_from_proto(m: pb.Demand, *, at: str = "demand") -> Demand:
         endpoint_radius_km=m.endpoint_radius_km if m.HasField("endpoint_radius_km") else 10.0,
         exclude_corridors=tuple(m.exclude_corridors),
         exclude_srlgs=tuple(m.exclude_srlgs),
-        avoid_areas=_areas_from_geojson(m.avoid_areas_geojson, f"{at}.avoid_areas_geojson"),
-        within_areas=_areas_from_geojson(m.within_areas_geojson, f"{at}.within_areas_geojson"),
+        avoid_areas=_areas_from_geojson(m.avoid_areas_geojson, f"{at}.avoid_areas_geojson")
+        + tuple(m.avoid_area_ids),
+        within_areas=_areas_from_geojson(m.within_areas_geojson, f"{at}.within_areas_geojson")
+        + tuple(m.within_area_ids),
         diverse_from_corridors=tuple(m.diverse_from_corridors),
         diverse_from_srlgs=tuple(m.diverse_from_srlgs),
         diverse_from_lines=_areas_from_geojson(
@@ -183,6 +187,29 @@ def _via_to_proto(stop: str | shapely.Point) -> pb.Via:
     return pb.Via(point=pb.LonLat(lon=stop.x, lat=stop.y))
 
 
+def penalty_areas_from_proto(messages: Sequence[pb.PenaltyArea]) -> tuple[PenaltyArea, ...]:
+    """A request's penalty areas, each polygon bounded in size and checked; errors name the index."""
+    if len(messages) > MAX_PENALTY_AREAS:
+        raise InvalidRequestError(
+            f"penalty_areas has {len(messages):,} areas; the limit is {MAX_PENALTY_AREAS}"
+        )
+    areas = []
+    for i, m in enumerate(messages):
+        at = f"penalty_areas[{i}]"
+        _refuse(check_text(f"{at}.name", m.name))
+        (geometry,) = _areas_from_geojson([m.geometry_geojson], f"{at}.geometry_geojson")
+        areas.append(PenaltyArea(geometry, m.cost_multiplier, m.name or at))
+    if problems := penalty_problems(areas, "penalty_areas"):
+        raise InvalidRequestError("; ".join(problems[:5]))
+    return tuple(areas)
+
+
+def _refuse(problems: Sequence[str]) -> None:
+    """Raise the first problem found, if any."""
+    if problems:
+        raise InvalidRequestError(problems[0])
+
+
 def _areas_from_geojson(texts: Sequence[str], at: str) -> tuple[shapely.Geometry, ...]:
     """Geometries from GeoJSON texts, each bounded in size; errors name the field and index."""
     areas = []
@@ -212,7 +239,7 @@ def _check_demand_fields(at: str, m: pb.Demand) -> None:
     problems = [f"{at}.{name} is empty" for name in ("id", "a", "b") if not getattr(m, name)]
     for name in ("id", "a", "b", "diverse_from_demand"):
         problems += check_text(f"{at}.{name}", getattr(m, name))
-    for name in ID_LIST_FIELDS:
+    for name in (*ID_LIST_FIELDS, "avoid_area_ids", "within_area_ids"):
         values = getattr(m, name)
         if len(values) > MAX_LIST_ITEMS:
             problems.append(f"{at}.{name} has {len(values):,} entries; the limit is {MAX_LIST_ITEMS:,}")
@@ -257,8 +284,10 @@ def demand_to_proto(demand: Demand) -> pb.Demand:
         endpoint_radius_km=demand.endpoint_radius_km,
         exclude_corridors=list(demand.exclude_corridors),
         exclude_srlgs=list(demand.exclude_srlgs),
-        avoid_areas_geojson=[shapely.to_geojson(a) for a in demand.avoid_areas],
-        within_areas_geojson=[shapely.to_geojson(a) for a in demand.within_areas],
+        avoid_areas_geojson=[shapely.to_geojson(a) for a in demand.avoid_areas if not isinstance(a, str)],
+        within_areas_geojson=[shapely.to_geojson(a) for a in demand.within_areas if not isinstance(a, str)],
+        avoid_area_ids=[a for a in demand.avoid_areas if isinstance(a, str)],
+        within_area_ids=[a for a in demand.within_areas if isinstance(a, str)],
         diverse_from_corridors=list(demand.diverse_from_corridors),
         diverse_from_srlgs=list(demand.diverse_from_srlgs),
         diverse_from_lines_geojson=[shapely.to_geojson(g) for g in demand.diverse_from_lines],
@@ -344,6 +373,7 @@ def route_to_proto(
         outside_km_by_level=dict(route.outside_km_by_level),
         warnings=list(route.warnings),
         shared_km=route.shared_km,
+        risk_cost=route.risk_cost,
     )
     if route.geometry is not None:
         message.geometry_wkb = shapely.to_wkb(route.geometry)
@@ -555,6 +585,7 @@ def _route_from_proto(m: pb.Route, *, edges: tuple[int, ...], nodes: tuple[int, 
         outside_km_by_level=dict(m.outside_km_by_level),
         warnings=tuple(m.warnings),
         shared_km=m.shared_km,
+        risk_cost=m.risk_cost,
     )
 
 

@@ -88,6 +88,10 @@ class UnknownCorridorError(OptimizerError, LookupError):
     """A demand excludes a corridor or shared-risk group that the geodata does not hold."""
 
 
+class UnknownAreaError(OptimizerError, LookupError):
+    """A demand names an area (id or group) that the geodata's areas layer does not hold."""
+
+
 class UnknownJurisdictionError(OptimizerError, LookupError):
     """A demand names a jurisdiction that the geodata does not hold."""
 

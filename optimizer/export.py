@@ -114,6 +114,7 @@ def routes_frame(solution: Solution, levels: tuple[str, ...]) -> gpd.GeoDataFram
                 "max_latency_ms": r.max_latency_ms,
                 "cost": r.cost,
                 "build_cost": r.build_cost,
+                "risk_cost": r.risk_cost if r.geometry is not None else float("nan"),
                 "permit_cost": r.permit_cost,
                 "permit_count": r.permit_count,
                 **{f"{level}_count": counts.get(level, 0) for level in levels},

@@ -44,7 +44,7 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-LAYERS = ("sites", "corridors", "jurisdictions", "exclusions")
+LAYERS = ("sites", "corridors", "jurisdictions", "exclusions", "areas")
 ON_INVALID = ("refuse", "skip")
 """What a layer source does with a row that fails validation."""
 REQUIRED_LAYERS = ("sites", "corridors")
@@ -56,24 +56,27 @@ GEOMETRY_TYPES = {
     "corridors": {"LineString", "MultiLineString"},
     "jurisdictions": {"Polygon", "MultiPolygon"},
     "exclusions": {"Polygon", "MultiPolygon"},
+    "areas": {"Polygon", "MultiPolygon"},
 }
 ID_FIELD = {
     "sites": "site_id",
     "corridors": "corridor_id",
     "jurisdictions": "jurisdiction_id",
     "exclusions": "exclusion_id",
+    "areas": "area_id",
 }
 REQUIRED_FIELDS = {
     "sites": ("site_id",),
     "corridors": ("corridor_id", "kind", "cost_per_km"),
     "jurisdictions": ("jurisdiction_id", "level"),
     "exclusions": (),
+    "areas": ("area_id",),
 }
-UNIQUE_IDS = ("sites", "jurisdictions")
+UNIQUE_IDS = ("sites", "jurisdictions", "areas")
 """Layers whose ids demands and reports refer to; corridor ids may repeat (one corridor, many rows)."""
 CORRIDOR_AGREEING = ("kind", "cost_per_km", "srlg", "access", "usable")
 """Columns on which the rows of one corridor (one corridor_id) must agree."""
-TEXT_FIELDS = ("name", "kind", "srlg", "level", "access")
+TEXT_FIELDS = ("name", "kind", "srlg", "level", "access", "group")
 ACCESS_VALUES = ("crossings", "endpoints")
 MAX_LISTED_PROBLEMS = 40
 _ROW_PROBLEM = re.compile(r"^(\w+) row (\d+) \(")
@@ -239,6 +242,9 @@ class Layers:
     corridors: gpd.GeoDataFrame
     jurisdictions: gpd.GeoDataFrame
     exclusions: gpd.GeoDataFrame
+    areas: gpd.GeoDataFrame = field(default_factory=lambda: _empty("areas"))
+    """Named polygons (area_id, name, group, cost_multiplier): for demands' avoid_areas and
+    within_areas by id or group, and, where cost_multiplier is set, soft penalties on the edges inside."""
     repairs: tuple[str, ...] = ()
     name: str = ""
 
@@ -1000,9 +1006,31 @@ def _validate_layer(
                 f"jurisdictions: {n_levels} distinct levels; the limit is {limits.max_jurisdiction_levels} "
                 "(InputLimits.max_jurisdiction_levels)"
             )
+    if name == "areas":
+        _check_areas(frame, labels, problems)
     if name == "sites" and "name" not in frame.columns:
         frame["name"] = frame["site_id"]
     return frame
+
+
+def _check_areas(frame: gpd.GeoDataFrame, labels: list[str], problems: list[str]) -> None:
+    """Areas: an optional group (text) and cost_multiplier (empty, or a number in [1, 1000])."""
+    frame["group"] = frame["group"].fillna("").astype(str).str.strip() if "group" in frame else ""
+    if "cost_multiplier" not in frame:
+        frame["cost_multiplier"] = np.nan
+        return
+    values = pd.to_numeric(frame["cost_multiplier"], errors="coerce")
+    given = frame["cost_multiplier"].notna() & (frame["cost_multiplier"].astype(str).str.strip() != "")
+    bad = given & ~(values.between(1.0, 1000.0))
+    _add_rows(
+        problems,
+        np.flatnonzero(bad.to_numpy()),
+        lambda i: (
+            f"{labels[i]}: cost_multiplier must be empty or a number in [1, 1000], "
+            f"got {_show(frame['cost_multiplier'].iloc[i])}"
+        ),
+    )
+    frame["cost_multiplier"] = values.where(given, np.nan).astype(float)
 
 
 def _show(value: Any) -> str:

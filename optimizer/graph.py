@@ -28,6 +28,7 @@ from optimizer.geometry import (
     line_end_events,
     split_lines,
 )
+from optimizer.penalties import penalized
 from optimizer.problem import EdgeArrays
 
 __all__ = ["GraphStats", "Network", "build_graph", "srlg_groups"]
@@ -82,6 +83,8 @@ class Network:
     stats: GraphStats
     settings: GraphSettings
     name: str = ""
+    areas: gpd.GeoDataFrame | None = None
+    """The geodata's named areas (area_id, name, group, cost_multiplier), lon/lat."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -164,7 +167,7 @@ def build_graph(layers: Layers, *, settings: GraphSettings | None = None) -> Net
     stats = _stats(edges, arrays, unreachable, int(excluded.sum()) - forbidden, time.perf_counter() - started)
     stats = replace(stats, edges_uncovered=int(outside.sum()), uncovered_km=outside_km)
     logger.info("graph built: %s", stats)
-    return Network(
+    network = Network(
         arrays=arrays,
         edges=edges,
         node_lonlat=node_lonlat,
@@ -176,7 +179,9 @@ def build_graph(layers: Layers, *, settings: GraphSettings | None = None) -> Net
         stats=stats,
         settings=settings,
         name=layers.name,
+        areas=layers.areas,
     )
+    return penalized(network)  # the areas layer's cost multipliers, if any
 
 
 def _check_levels(jurisdictions: gpd.GeoDataFrame, settings: GraphSettings) -> None:

@@ -137,6 +137,7 @@ def _route_item(row: pd.Series, colors: dict[str, str]) -> dict:
                 "max_latency_ms",
                 "cost",
                 "build_cost",
+                "risk_cost",
                 "permit_cost",
                 "gap",
                 "outside_km",

@@ -203,6 +203,7 @@ MAP_SCRIPT = r"""
       ["latency", num(r.latency_ms, 3) + " ms (bound " + num(r.max_latency_ms, 3) + " ms)"],
       ["cost", num(r.cost, 0)],
       ["build cost", num(r.build_cost, 0)],
+    ]).concat(r.risk_cost > 0 ? [["risk areas add", num(r.risk_cost, 0)]] : []).concat([
       ["permit cost", num(r.permit_cost, 0)],
       ["permits", counts(r)],
       ["outside jurisdictions", num(r.outside_km, 1) + " km"],

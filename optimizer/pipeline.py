@@ -13,6 +13,7 @@ from pathlib import Path
 from optimizer import __version__
 from optimizer.geodata import load_geodata
 from optimizer.graph import Network, build_graph
+from optimizer.penalties import penalized
 from optimizer.routes import Route, Solution, check_demand_names, solve_demands
 from optimizer.scenario import Scenario
 
@@ -30,10 +31,11 @@ def solve_scenario(
         layers.sites["site_id"],
         layers.jurisdictions["jurisdiction_id"],
         layers.corridors,
+        areas=layers.areas,
         where=f"scenario {scenario.path.name}: ",
     )
     t1 = time.perf_counter()
-    network = build_graph(layers, settings=scenario.settings)
+    network = penalized(build_graph(layers, settings=scenario.settings), scenario.penalty_areas)
     t2 = time.perf_counter()
     routes, design = solve_demands(
         network,

@@ -18,6 +18,7 @@ import shapely
 from optimizer.design import solve_design, union_cost
 from optimizer.errors import (
     InvalidRequestError,
+    UnknownAreaError,
     UnknownCorridorError,
     UnknownJurisdictionError,
     UnknownSiteError,
@@ -26,6 +27,7 @@ from optimizer.frontier import cost_latency_frontier
 from optimizer.geometry import WorkingProjection
 from optimizer.graph import Network, srlg_groups
 from optimizer.model import CallStop
+from optimizer.penalties import risk_cost_of
 from optimizer.problem import (
     MAX_PATHS,
     DesignDemand,
@@ -90,6 +92,7 @@ ID_LIST_FIELDS = (
 MAX_AREAS = 100
 """Most polygons (or lines) a demand's avoid_areas, within_areas or diverse_from_lines may list."""
 _LONLAT = shapely.box(-180, -90, 180, 90)
+_NO_AREAS = pd.DataFrame({"area_id": pd.Series(dtype=str), "group": pd.Series(dtype=str)})
 MAX_AREA_VERTICES = 100_000
 """Most vertices of one such polygon."""
 MAX_SEPARATION_KM = 1000.0
@@ -127,10 +130,12 @@ class Demand:
     """corridor_id values whose segments the routes may not use."""
     exclude_srlgs: tuple[str, ...] = ()
     """Shared-risk groups (srlg field) whose corridors the routes may not use."""
-    avoid_areas: tuple[shapely.Geometry, ...] = ()
-    """Polygons (lon/lat) no segment of the routes may touch: a flood zone, a closed reserve."""
-    within_areas: tuple[shapely.Geometry, ...] = ()
-    """Polygons (lon/lat) the routes must stay inside: each segment wholly within their union."""
+    avoid_areas: tuple[shapely.Geometry | str, ...] = ()
+    """Polygons (lon/lat) no segment of the routes may touch: a flood zone, a closed reserve; or
+    the area_id or group of areas in the geodata's areas layer."""
+    within_areas: tuple[shapely.Geometry | str, ...] = ()
+    """Polygons (lon/lat, or areas by id or group) the routes must stay inside: each segment
+    wholly within their union."""
     diverse_from_corridors: tuple[str, ...] = ()
     """An existing route, as the corridor ids it runs on: the new routes are diverse from it."""
     diverse_from_srlgs: tuple[str, ...] = ()
@@ -258,6 +263,10 @@ def _geometry_problems(name: str, values: object, types: tuple[type, ...], kind:
         return [f"{name} has {len(values):,} {kind}s; the limit is {MAX_AREAS}"]
     problems = []
     for i, geom in enumerate(values):
+        if kind == "polygon" and isinstance(geom, str):
+            if not geom.strip():
+                problems.append(f"{name}[{i}] names no area (an empty id)")
+            continue
         if not isinstance(geom, types) or geom.is_empty:
             problems.append(f"{name}[{i}] must be a {kind}, got {_short(getattr(geom, 'geom_type', geom))}")
         elif shapely.get_num_coordinates(geom) > MAX_AREA_VERTICES:
@@ -339,6 +348,8 @@ class Route:
     """What the planner should know about a route that stands (e.g. it leaves the coverage)."""
     shared_km: float = 0.0
     """Km of this route's segments another route of its demand runs too (a least-shared set)."""
+    risk_cost: float = 0.0
+    """The part of the cost that penalty areas add (cost = build_cost + risk_cost + permit_cost)."""
 
     @property
     def permit_count(self) -> int:
@@ -422,7 +433,11 @@ class Solution:
 def check_demands(network: Network, demands: Sequence[Demand], *, where: str = "") -> None:
     """Every site and jurisdiction the demands name exists in the network (before any solving)."""
     check_demand_names(
-        demands, network.site_node, network.jurisdictions["jurisdiction_id"].astype(str), where=where
+        demands,
+        network.site_node,
+        network.jurisdictions["jurisdiction_id"].astype(str),
+        areas=network.areas if network.areas is not None else _NO_AREAS,
+        where=where,
     )
 
 
@@ -432,11 +447,13 @@ def check_demand_names(
     jurisdiction_ids: Iterable[str] | None,
     corridors: pd.DataFrame | None = None,
     *,
+    areas: pd.DataFrame | None = None,
     where: str = "",
 ) -> None:
-    """Every site and jurisdiction the demands name is among the ids given, and every corridor
-    and shared-risk group they exclude in corridors (when given); the error names the demand and
-    field at fault, with the closest ids there are. None: those names are not checked."""
+    """Every site and jurisdiction the demands name is among the ids given, every corridor and
+    shared-risk group they exclude in corridors, every area they name in areas (by area_id or
+    group; when given); the error names the demand and field at fault, with the closest ids
+    there are. None: those names are not checked."""
     known = {}
     named = ("exclude_corridors", "exclude_srlgs", "diverse_from_corridors", "diverse_from_srlgs")
     if corridors is not None and any(getattr(d, f) for d in demands for f in named):
@@ -464,10 +481,29 @@ def check_demand_names(
                 raise UnknownCorridorError(
                     f"{where}demands[{i}].{name}: unknown {kind} {_short(unknown[0])} {of}{close}"
                 )
+        if areas is not None:
+            _check_areas(demand, i, areas, where)
         if site_ids is not None:
             _check_sites(demand, i, set(map(str, site_ids)), where)
         if jurisdiction_ids is not None:
             _check_jurisdictions(demand, i, set(map(str, jurisdiction_ids)), where)
+
+
+def _check_areas(demand: Demand, i: int, areas: pd.DataFrame, where: str) -> None:
+    """The areas demand i names (by id or group) are in the areas layer."""
+    for name in ("avoid_areas", "within_areas"):
+        named = [a for a in getattr(demand, name) if isinstance(a, str)]
+        if not named:
+            continue
+        known = set(areas["area_id"].astype(str)) if len(areas) else set()
+        if len(areas) and "group" in areas:
+            known |= set(areas["group"].astype(str)) - {""}
+        if unknown := [a for a in named if a not in known]:
+            where_from = "" if known else " (the geodata has no areas layer)"
+            raise UnknownAreaError(
+                f"{where}demands[{i}].{name}: unknown area {_short(unknown[0])} in demand {_short(demand.id)}"
+                f"{where_from}{_close(unknown[0], known)}"
+            )
 
 
 def _check_sites(demand: Demand, i: int, sites: set[str], where: str) -> None:
@@ -544,10 +580,11 @@ def _outside_exclusions(network: Network, demand: Demand) -> np.ndarray:
     if demand.exclude_srlgs:
         allowed &= ~_srlg_hits(edges, demand.exclude_srlgs)
     if demand.avoid_areas:
-        touched = edges.sindex.query(shapely.union_all(demand.avoid_areas), predicate="intersects")
+        area = shapely.union_all(area_geometries(network, demand.avoid_areas))
+        touched = edges.sindex.query(area, predicate="intersects")
         allowed[touched] = False
     if demand.within_areas:
-        area = shapely.union_all(demand.within_areas).buffer(_AREA_TOLERANCE_DEG)
+        area = shapely.union_all(area_geometries(network, demand.within_areas)).buffer(_AREA_TOLERANCE_DEG)
         inside = np.zeros(len(edges), dtype=bool)
         inside[edges.sindex.query(area, predicate="covers")] = True
         allowed &= inside
@@ -606,6 +643,18 @@ def _distances_km(geoms: np.ndarray, point: shapely.Point) -> np.ndarray:
     moved = shapely.transform(np.asarray(geoms), lambda xy: np.column_stack(to_m.transform(*xy.T)))
     here = shapely.Point(to_m.transform(point.x, point.y))
     return shapely.distance(moved, here) / 1000.0
+
+
+def area_geometries(network: Network, areas: Sequence[shapely.Geometry | str]) -> list[shapely.Geometry]:
+    """The polygons of a demand's areas: those given, and for a name every area of the
+    network's areas layer with that area_id or group (names checked by check_demand_names)."""
+    found = [a for a in areas if not isinstance(a, str)]
+    names = {a for a in areas if isinstance(a, str)}
+    if names and network.areas is not None and len(network.areas):
+        layer = network.areas
+        hit = layer["area_id"].astype(str).isin(names) | layer["group"].astype(str).isin(names)
+        found += list(layer.geometry.values[hit.to_numpy()])
+    return found
 
 
 def _srlg_hits(edges: pd.DataFrame, groups: Iterable[str]) -> np.ndarray:
@@ -1022,6 +1071,7 @@ def describe_route(
     )
     outside = _outside_km(network, idx) if result.has_route else {}
     outside_km = outside.pop("", 0.0)
+    risk = risk_cost_of(edges, idx) if result.has_route else 0.0
     return Route(
         demand_id=demand.id,
         route_index=route_index,
@@ -1034,7 +1084,7 @@ def describe_route(
         length_km=float(edges["length_km"].to_numpy()[idx].sum()) if result.has_route else float("nan"),
         latency_ms=result.latency_ms,
         cost=result.cost,
-        build_cost=result.edge_cost,
+        build_cost=result.edge_cost - risk,
         permit_cost=result.permit_cost,
         corridor_kinds=kinds,
         jurisdictions=crossed,
@@ -1045,6 +1095,7 @@ def describe_route(
         nodes=result.nodes,
         outside_km=outside_km,
         outside_km_by_level=outside,
+        risk_cost=risk,
         warnings=_coverage_warnings(network, outside_km, outside) + _diversity_warnings(network, demand, idx),
     )
 

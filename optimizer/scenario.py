@@ -20,6 +20,7 @@ from optimizer.config import GraphSettings, settings_from_mapping, unknown_keys_
 from optimizer.errors import InvalidRequestError, InvalidScenarioError, OptimizerError
 from optimizer.geodata import LAYERS, GeodataSpec, LayerSource, spec_from_path
 from optimizer.limits import DEFAULT_LIMITS, InputLimits
+from optimizer.penalties import PenaltyArea, penalty_problems
 from optimizer.problem import DESIGN_ENGINES, SolverOptions
 from optimizer.routes import ID_LIST_FIELDS, Demand, check_shared_build, id_kind
 
@@ -27,7 +28,16 @@ __all__ = ["SET_DEFAULTS_FILE", "GeodataSet", "Scenario", "load_geodata_set", "l
 
 _SOURCE_KEYS = {"path", "layer", "fields", "defaults", "x_field", "y_field", "crs", "where", "on_invalid"}
 _GEODATA_KEYS = {"path", "layers", "cost_per_km_by_kind", "permit_cost_by_level"}
-_TOP_KEYS = {"name", "geodata", "settings", "solver", "demands", "description", "shared_build"}
+_TOP_KEYS = {
+    "name",
+    "geodata",
+    "settings",
+    "solver",
+    "demands",
+    "description",
+    "shared_build",
+    "penalty_areas",
+}
 _SOLVER_KEYS = (
     "time_limit_s",
     "num_workers",
@@ -58,6 +68,9 @@ class Scenario:
     digest: str
     shared_build: bool = False
     """Design every demand together, each edge and permit paid once (else each on its own)."""
+    penalty_areas: tuple[PenaltyArea, ...] = ()
+    """Soft penalties of this scenario (cost multipliers inside polygons), on top of the
+    geodata's own areas layer."""
 
 
 @dataclass(frozen=True)
@@ -244,6 +257,7 @@ def _scenario(raw: Any, text: str, path: Path, where: str, limits: InputLimits) 
         demands=demands,
         digest=hashlib.sha256(text.encode()).hexdigest(),
         shared_build=shared,
+        penalty_areas=_penalty_areas(raw.get("penalty_areas"), f"{where}: penalty_areas"),
     )
 
 
@@ -430,8 +444,8 @@ def _demands(raw: Any, where: str) -> tuple[Demand, ...]:
             if not (isinstance(listed, list | tuple) and all(_is_scalar(v) for v in listed)):
                 raise InvalidScenarioError(f"{at}.{key} must be a list of {id_kind(key)} ids")
             values[key] = tuple(str(v) for v in listed)
-        for key in ("avoid_areas", "within_areas", "diverse_from_lines"):
-            values[key] = _areas(values.get(key), f"{at}.{key}")  # GeoJSON geometries, checked by Demand
+        for key in ("avoid_areas", "within_areas", "diverse_from_lines"):  # checked by Demand
+            values[key] = _areas(values.get(key), f"{at}.{key}", names=key != "diverse_from_lines")
         if "via" in values:
             values["via"] = _via(values["via"], f"{at}.via")
         try:
@@ -442,6 +456,30 @@ def _demands(raw: Any, where: str) -> tuple[Demand, ...]:
     if dupes := sorted(d for d, n in counts.items() if n > 1):
         raise InvalidScenarioError(f"{where}: duplicate demand ids {[_short(d, 40) for d in dupes][:10]}")
     return tuple(demands)
+
+
+def _penalty_areas(raw: Any, where: str) -> tuple[PenaltyArea, ...]:
+    """Soft penalty areas written in the scenario: {cost_multiplier, name?} with inline GeoJSON
+    under geometry (a geometry, Feature or FeatureCollection)."""
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        raise InvalidScenarioError(f"{where} must be a list of {{geometry, cost_multiplier}}")
+    areas = []
+    for i, item in enumerate(raw):
+        at = f"{where}[{i}]"
+        if not isinstance(item, Mapping):
+            raise InvalidScenarioError(f"{at} must be a mapping with geometry and cost_multiplier")
+        _refuse_unknown(item, {"geometry", "cost_multiplier", "name"}, at)
+        if missing := [k for k in ("geometry", "cost_multiplier") if k not in item]:
+            raise InvalidScenarioError(f"{at}: missing keys {missing}")
+        name = str(item.get("name", f"penalty_areas[{i}]"))
+        areas += [
+            PenaltyArea(g, item["cost_multiplier"], name) for g in _areas(item["geometry"], f"{at}.geometry")
+        ]
+    if problems := penalty_problems(areas, where):
+        raise InvalidScenarioError(problems[0])
+    return tuple(areas)
 
 
 def _via(raw: Any, where: str) -> tuple[str | shapely.Point, ...]:
@@ -466,21 +504,25 @@ def _via(raw: Any, where: str) -> tuple[str | shapely.Point, ...]:
     return tuple(stops)
 
 
-def _areas(raw: Any, where: str) -> tuple[shapely.Geometry, ...]:
+def _areas(raw: Any, where: str, *, names: bool = False) -> tuple[shapely.Geometry | str, ...]:
     """Geometries from GeoJSON written in the scenario: a geometry, a Feature, a FeatureCollection
-    or a list of them (lon/lat)."""
+    or a list of them (lon/lat); with names, an entry may be an area's id or group instead."""
     if raw is None:
         return ()
     items = raw if isinstance(raw, list) else [raw]
     areas = []
     for i, item in enumerate(items):
         at = f"{where}[{i}]" if isinstance(raw, list) else where
+        if isinstance(item, str | int) and not isinstance(item, bool) and names:
+            areas.append(str(item))  # an area of the geodata's areas layer, by id or group
+            continue
         if not isinstance(item, Mapping):
             raise InvalidScenarioError(
-                f"{at} must be GeoJSON (a Polygon, a Feature, ...), got {_short(repr(item))}"
+                f"{at} must be GeoJSON (a Polygon, a Feature, ...){' or an area id' if names else ''}, "
+                f"got {_short(repr(item))}"
             )
         if item.get("type") == "FeatureCollection":
-            areas += _areas(list(item.get("features") or []), f"{at}.features")
+            areas += _areas(list(item.get("features") or []), f"{at}.features", names=names)
             continue
         geometry = item.get("geometry") if item.get("type") == "Feature" else item
         try:

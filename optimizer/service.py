@@ -39,6 +39,7 @@ from optimizer.convert import (
     design_to_proto,
     frontier_to_proto,
     network_info,
+    penalty_areas_from_proto,
     route_to_proto,
     settings_from_proto,
     sites_to_proto,
@@ -52,6 +53,7 @@ from optimizer.errors import (
     InvalidRequestError,
     InvalidScenarioError,
     OptimizerError,
+    UnknownAreaError,
     UnknownCorridorError,
     UnknownJurisdictionError,
     UnknownNetworkError,
@@ -68,6 +70,7 @@ from optimizer.geodata import (
 )
 from optimizer.graph import Network
 from optimizer.limits import DEFAULT_LIMITS, InputLimits
+from optimizer.penalties import penalized
 from optimizer.problem import RouteStatus, SolverOptions, StopSignal
 from optimizer.routes import (
     DesignSummary,
@@ -94,6 +97,7 @@ STATUS_CODE = {
     InvalidRequestError: grpc.StatusCode.INVALID_ARGUMENT,
     UnknownSiteError: grpc.StatusCode.NOT_FOUND,
     UnknownCorridorError: grpc.StatusCode.NOT_FOUND,
+    UnknownAreaError: grpc.StatusCode.NOT_FOUND,
     UnknownJurisdictionError: grpc.StatusCode.NOT_FOUND,
     UnknownNetworkError: grpc.StatusCode.NOT_FOUND,
     CapacityError: grpc.StatusCode.RESOURCE_EXHAUSTED,
@@ -449,6 +453,7 @@ class RouteOptimizerService(pb_grpc.RouteOptimizerServicer):
             )
         _refuse(check_text("name", request.name))
         demands = demands_from_proto(request.demands)
+        penalty_areas = penalty_areas_from_proto(request.penalty_areas)
         if request.shared_build:
             check_shared_build(demands)
         settings = self._settings_for(request)
@@ -461,6 +466,7 @@ class RouteOptimizerService(pb_grpc.RouteOptimizerServicer):
         with self._work_slot(deadline_s, stop):
             started = time.perf_counter()
             network = self.network(request.network_id, settings, stop=stop, deadline_s=deadline_s)
+            network = penalized(network, penalty_areas)
             check_demands(network, demands)
             check_demand_names(demands, None, None, self._loaded(request.network_id).layers.corridors)
             answer_by = _answer_by(deadline_s)

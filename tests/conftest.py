@@ -18,6 +18,7 @@ def make_layers(
     sites: Sequence[dict] = (),
     jurisdictions: Sequence[dict] = (),
     exclusions: Sequence[shapely.Geometry] = (),
+    areas: Sequence[dict] = (),
 ) -> Layers:
     """Validated-shape layers from plain dicts with a `geometry` key each."""
 
@@ -48,7 +49,17 @@ def make_layers(
         geometry=gpd.GeoSeries(list(exclusions), crs=WGS84),
         crs=WGS84,
     )
-    return Layers(sites=site, corridors=corr, jurisdictions=juris, exclusions=excl)
+    area = gpd.GeoDataFrame(
+        [
+            {"area_id": f"a{i}", "name": "", "group": "", "cost_multiplier": float("nan")}
+            | {k: v for k, v in a.items() if k != "geometry"}
+            for i, a in enumerate(areas)
+        ]
+        or {"area_id": [], "name": [], "group": [], "cost_multiplier": []},
+        geometry=gpd.GeoSeries([a["geometry"] for a in areas], crs=WGS84),
+        crs=WGS84,
+    )
+    return Layers(sites=site, corridors=corr, jurisdictions=juris, exclusions=excl, areas=area)
 
 
 @pytest.fixture

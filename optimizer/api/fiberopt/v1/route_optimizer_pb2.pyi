@@ -229,7 +229,7 @@ class GetNetworkRequest(_message.Message):
     def __init__(self, network_id: _Optional[str] = ...) -> None: ...
 
 class Demand(_message.Message):
-    __slots__ = ("id", "a", "b", "max_latency_ms", "paths", "diversity", "max_jurisdictions", "max_cost", "allowed_jurisdictions", "avoid_jurisdictions", "min_separation_km", "endpoint_radius_km", "exclude_corridors", "exclude_srlgs", "avoid_areas_geojson", "within_areas_geojson", "diverse_from_corridors", "diverse_from_srlgs", "diverse_from_lines_geojson", "via", "via_any_order", "diversity_fallback", "diverse_from_demand")
+    __slots__ = ("id", "a", "b", "max_latency_ms", "paths", "diversity", "max_jurisdictions", "max_cost", "allowed_jurisdictions", "avoid_jurisdictions", "min_separation_km", "endpoint_radius_km", "exclude_corridors", "exclude_srlgs", "avoid_areas_geojson", "within_areas_geojson", "diverse_from_corridors", "diverse_from_srlgs", "diverse_from_lines_geojson", "via", "via_any_order", "diversity_fallback", "diverse_from_demand", "avoid_area_ids", "within_area_ids")
     ID_FIELD_NUMBER: _ClassVar[int]
     A_FIELD_NUMBER: _ClassVar[int]
     B_FIELD_NUMBER: _ClassVar[int]
@@ -253,6 +253,8 @@ class Demand(_message.Message):
     VIA_ANY_ORDER_FIELD_NUMBER: _ClassVar[int]
     DIVERSITY_FALLBACK_FIELD_NUMBER: _ClassVar[int]
     DIVERSE_FROM_DEMAND_FIELD_NUMBER: _ClassVar[int]
+    AVOID_AREA_IDS_FIELD_NUMBER: _ClassVar[int]
+    WITHIN_AREA_IDS_FIELD_NUMBER: _ClassVar[int]
     id: str
     a: str
     b: str
@@ -276,7 +278,9 @@ class Demand(_message.Message):
     via_any_order: bool
     diversity_fallback: DiversityFallback
     diverse_from_demand: str
-    def __init__(self, id: _Optional[str] = ..., a: _Optional[str] = ..., b: _Optional[str] = ..., max_latency_ms: _Optional[float] = ..., paths: _Optional[int] = ..., diversity: _Optional[_Union[Diversity, str]] = ..., max_jurisdictions: _Optional[int] = ..., max_cost: _Optional[float] = ..., allowed_jurisdictions: _Optional[_Iterable[str]] = ..., avoid_jurisdictions: _Optional[_Iterable[str]] = ..., min_separation_km: _Optional[float] = ..., endpoint_radius_km: _Optional[float] = ..., exclude_corridors: _Optional[_Iterable[str]] = ..., exclude_srlgs: _Optional[_Iterable[str]] = ..., avoid_areas_geojson: _Optional[_Iterable[str]] = ..., within_areas_geojson: _Optional[_Iterable[str]] = ..., diverse_from_corridors: _Optional[_Iterable[str]] = ..., diverse_from_srlgs: _Optional[_Iterable[str]] = ..., diverse_from_lines_geojson: _Optional[_Iterable[str]] = ..., via: _Optional[_Iterable[_Union[Via, _Mapping]]] = ..., via_any_order: _Optional[bool] = ..., diversity_fallback: _Optional[_Union[DiversityFallback, str]] = ..., diverse_from_demand: _Optional[str] = ...) -> None: ...
+    avoid_area_ids: _containers.RepeatedScalarFieldContainer[str]
+    within_area_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, id: _Optional[str] = ..., a: _Optional[str] = ..., b: _Optional[str] = ..., max_latency_ms: _Optional[float] = ..., paths: _Optional[int] = ..., diversity: _Optional[_Union[Diversity, str]] = ..., max_jurisdictions: _Optional[int] = ..., max_cost: _Optional[float] = ..., allowed_jurisdictions: _Optional[_Iterable[str]] = ..., avoid_jurisdictions: _Optional[_Iterable[str]] = ..., min_separation_km: _Optional[float] = ..., endpoint_radius_km: _Optional[float] = ..., exclude_corridors: _Optional[_Iterable[str]] = ..., exclude_srlgs: _Optional[_Iterable[str]] = ..., avoid_areas_geojson: _Optional[_Iterable[str]] = ..., within_areas_geojson: _Optional[_Iterable[str]] = ..., diverse_from_corridors: _Optional[_Iterable[str]] = ..., diverse_from_srlgs: _Optional[_Iterable[str]] = ..., diverse_from_lines_geojson: _Optional[_Iterable[str]] = ..., via: _Optional[_Iterable[_Union[Via, _Mapping]]] = ..., via_any_order: _Optional[bool] = ..., diversity_fallback: _Optional[_Union[DiversityFallback, str]] = ..., diverse_from_demand: _Optional[str] = ..., avoid_area_ids: _Optional[_Iterable[str]] = ..., within_area_ids: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class Via(_message.Message):
     __slots__ = ("site", "point")
@@ -303,7 +307,7 @@ class SolverOptions(_message.Message):
     def __init__(self, time_limit_s: _Optional[float] = ..., num_workers: _Optional[int] = ...) -> None: ...
 
 class OptimizeRequest(_message.Message):
-    __slots__ = ("network_id", "demands", "settings", "solver", "include_jurisdiction_geometry", "name", "shared_build")
+    __slots__ = ("network_id", "demands", "settings", "solver", "include_jurisdiction_geometry", "name", "shared_build", "penalty_areas")
     NETWORK_ID_FIELD_NUMBER: _ClassVar[int]
     DEMANDS_FIELD_NUMBER: _ClassVar[int]
     SETTINGS_FIELD_NUMBER: _ClassVar[int]
@@ -311,6 +315,7 @@ class OptimizeRequest(_message.Message):
     INCLUDE_JURISDICTION_GEOMETRY_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     SHARED_BUILD_FIELD_NUMBER: _ClassVar[int]
+    PENALTY_AREAS_FIELD_NUMBER: _ClassVar[int]
     network_id: str
     demands: _containers.RepeatedCompositeFieldContainer[Demand]
     settings: GraphSettings
@@ -318,7 +323,18 @@ class OptimizeRequest(_message.Message):
     include_jurisdiction_geometry: bool
     name: str
     shared_build: bool
-    def __init__(self, network_id: _Optional[str] = ..., demands: _Optional[_Iterable[_Union[Demand, _Mapping]]] = ..., settings: _Optional[_Union[GraphSettings, _Mapping]] = ..., solver: _Optional[_Union[SolverOptions, _Mapping]] = ..., include_jurisdiction_geometry: _Optional[bool] = ..., name: _Optional[str] = ..., shared_build: _Optional[bool] = ...) -> None: ...
+    penalty_areas: _containers.RepeatedCompositeFieldContainer[PenaltyArea]
+    def __init__(self, network_id: _Optional[str] = ..., demands: _Optional[_Iterable[_Union[Demand, _Mapping]]] = ..., settings: _Optional[_Union[GraphSettings, _Mapping]] = ..., solver: _Optional[_Union[SolverOptions, _Mapping]] = ..., include_jurisdiction_geometry: _Optional[bool] = ..., name: _Optional[str] = ..., shared_build: _Optional[bool] = ..., penalty_areas: _Optional[_Iterable[_Union[PenaltyArea, _Mapping]]] = ...) -> None: ...
+
+class PenaltyArea(_message.Message):
+    __slots__ = ("geometry_geojson", "cost_multiplier", "name")
+    GEOMETRY_GEOJSON_FIELD_NUMBER: _ClassVar[int]
+    COST_MULTIPLIER_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    geometry_geojson: str
+    cost_multiplier: float
+    name: str
+    def __init__(self, geometry_geojson: _Optional[str] = ..., cost_multiplier: _Optional[float] = ..., name: _Optional[str] = ...) -> None: ...
 
 class JurisdictionCrossed(_message.Message):
     __slots__ = ("jurisdiction_id", "name", "level", "permit_cost", "geometry_wkb")
@@ -368,7 +384,7 @@ class RouteSegment(_message.Message):
     def __init__(self, seq: _Optional[int] = ..., corridor_id: _Optional[str] = ..., kind: _Optional[str] = ..., srlg: _Optional[str] = ..., length_km: _Optional[float] = ..., latency_ms: _Optional[float] = ..., cost: _Optional[float] = ..., cost_per_km: _Optional[float] = ..., jurisdiction_by_level: _Optional[_Mapping[str, str]] = ..., geometry_wkb: _Optional[bytes] = ..., edge_id: _Optional[int] = ...) -> None: ...
 
 class Route(_message.Message):
-    __slots__ = ("demand_id", "route_index", "a", "b", "status", "reason", "max_latency_ms", "geometry_geojson", "geometry_wkb", "length_km", "latency_ms", "cost", "build_cost", "permit_cost", "corridor_kinds", "jurisdictions", "count_by_level", "permit_count", "bound", "gap", "solve_s", "segments", "outside_km", "outside_km_by_level", "warnings", "shared_km")
+    __slots__ = ("demand_id", "route_index", "a", "b", "status", "reason", "max_latency_ms", "geometry_geojson", "geometry_wkb", "length_km", "latency_ms", "cost", "build_cost", "permit_cost", "corridor_kinds", "jurisdictions", "count_by_level", "permit_count", "bound", "gap", "solve_s", "segments", "outside_km", "outside_km_by_level", "warnings", "shared_km", "risk_cost")
     class CountByLevelEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -409,6 +425,7 @@ class Route(_message.Message):
     OUTSIDE_KM_BY_LEVEL_FIELD_NUMBER: _ClassVar[int]
     WARNINGS_FIELD_NUMBER: _ClassVar[int]
     SHARED_KM_FIELD_NUMBER: _ClassVar[int]
+    RISK_COST_FIELD_NUMBER: _ClassVar[int]
     demand_id: str
     route_index: int
     a: str
@@ -435,7 +452,8 @@ class Route(_message.Message):
     outside_km_by_level: _containers.ScalarMap[str, float]
     warnings: _containers.RepeatedScalarFieldContainer[str]
     shared_km: float
-    def __init__(self, demand_id: _Optional[str] = ..., route_index: _Optional[int] = ..., a: _Optional[str] = ..., b: _Optional[str] = ..., status: _Optional[_Union[RouteStatus, str]] = ..., reason: _Optional[str] = ..., max_latency_ms: _Optional[float] = ..., geometry_geojson: _Optional[str] = ..., geometry_wkb: _Optional[bytes] = ..., length_km: _Optional[float] = ..., latency_ms: _Optional[float] = ..., cost: _Optional[float] = ..., build_cost: _Optional[float] = ..., permit_cost: _Optional[float] = ..., corridor_kinds: _Optional[_Iterable[str]] = ..., jurisdictions: _Optional[_Iterable[_Union[JurisdictionCrossed, _Mapping]]] = ..., count_by_level: _Optional[_Mapping[str, int]] = ..., permit_count: _Optional[int] = ..., bound: _Optional[float] = ..., gap: _Optional[float] = ..., solve_s: _Optional[float] = ..., segments: _Optional[_Iterable[_Union[RouteSegment, _Mapping]]] = ..., outside_km: _Optional[float] = ..., outside_km_by_level: _Optional[_Mapping[str, float]] = ..., warnings: _Optional[_Iterable[str]] = ..., shared_km: _Optional[float] = ...) -> None: ...
+    risk_cost: float
+    def __init__(self, demand_id: _Optional[str] = ..., route_index: _Optional[int] = ..., a: _Optional[str] = ..., b: _Optional[str] = ..., status: _Optional[_Union[RouteStatus, str]] = ..., reason: _Optional[str] = ..., max_latency_ms: _Optional[float] = ..., geometry_geojson: _Optional[str] = ..., geometry_wkb: _Optional[bytes] = ..., length_km: _Optional[float] = ..., latency_ms: _Optional[float] = ..., cost: _Optional[float] = ..., build_cost: _Optional[float] = ..., permit_cost: _Optional[float] = ..., corridor_kinds: _Optional[_Iterable[str]] = ..., jurisdictions: _Optional[_Iterable[_Union[JurisdictionCrossed, _Mapping]]] = ..., count_by_level: _Optional[_Mapping[str, int]] = ..., permit_count: _Optional[int] = ..., bound: _Optional[float] = ..., gap: _Optional[float] = ..., solve_s: _Optional[float] = ..., segments: _Optional[_Iterable[_Union[RouteSegment, _Mapping]]] = ..., outside_km: _Optional[float] = ..., outside_km_by_level: _Optional[_Mapping[str, float]] = ..., warnings: _Optional[_Iterable[str]] = ..., shared_km: _Optional[float] = ..., risk_cost: _Optional[float] = ...) -> None: ...
 
 class Timings(_message.Message):
     __slots__ = ("graph_s", "solve_s")
