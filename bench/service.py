@@ -25,7 +25,7 @@ CALLS_PER_CLIENT = 4
 def service_suite() -> dict:
     """Median in-process and gRPC times for the sample scenario, and concurrent throughput."""
     scenario = load_scenario(ROOT / "geodata" / "sample" / "scenario.yaml")
-    single = tuple(d for d in scenario.demands if d.paths == 1)  # the 8 single-route demands
+    single = tuple(d for d in scenario.demands if d.paths == 1)  # the single-route demands
     scenario = replace(scenario, demands=single)
     network = build_graph(load_geodata(scenario.geodata), settings=scenario.settings)
     local = []

@@ -34,9 +34,17 @@ from optimizer.frontier_export import frontier_folder, frontier_table, write_fro
 from optimizer.geodata import Layers, load_geodata, spec_from_path
 from optimizer.geometry import geodesic_length_km
 from optimizer.graph import Network, build_graph
-from optimizer.pipeline import run_digest, solve_scenario
-from optimizer.routes import DemandFrontier, Route, Solution, solve_frontier
-from optimizer.scenario import load_scenario
+from optimizer.pipeline import run_digest, scenario_network, solve_scenario
+from optimizer.routes import (
+    Demand,
+    DemandFrontier,
+    Route,
+    Solution,
+    diverse_from_solved,
+    solve_frontier,
+    solve_in_turn,
+)
+from optimizer.scenario import Scenario, load_scenario
 from optimizer.security import RequestIdFilter, TlsConfig, load_tokens, read_client_token
 from optimizer.server import DEFAULT_HOST, serve
 from optimizer.service import ServiceLimits
@@ -358,13 +366,26 @@ def _cmd_frontier(args: argparse.Namespace) -> int:
     if args.max_points < 1:
         print("fiberopt: error: --max-points must be >= 1", file=sys.stderr)
         return 2
-    network = build_graph(load_geodata(scenario.geodata), settings=scenario.settings)
+    network, _load_s, _graph_s = scenario_network(scenario)
+    demand = diverse_from_solved(demand, _referenced_routes(network, scenario, demand))
     frontier = solve_frontier(network, demand, options=scenario.solver, max_points=args.max_points)
     folder = frontier_folder(args.out, scenario.name, demand.id)
     written = write_frontier(frontier, folder)
     print(format_frontier(frontier))
     print(f"{scenario.name}/{demand.id}: wrote {', '.join(str(p) for p in written.values())}")
     return 0 if frontier.complete and frontier.points else 1
+
+
+def _referenced_routes(network: Network, scenario: Scenario, demand: Demand) -> tuple[Route, ...]:
+    """The routes of the demands this one must be diverse from, each solved in turn."""
+    chain, by_id = [], {d.id: d for d in scenario.demands}
+    while demand.diverse_from_demand:
+        demand = by_id[demand.diverse_from_demand]
+        chain.insert(0, demand)
+    routes: list[Route] = []
+    for earlier in chain:
+        routes += solve_in_turn(network, earlier, routes, options=scenario.solver)
+    return tuple(routes)
 
 
 def format_frontier(frontier: DemandFrontier) -> str:

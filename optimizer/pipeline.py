@@ -17,13 +17,12 @@ from optimizer.penalties import penalized
 from optimizer.routes import Route, Solution, check_demand_names, solve_demands
 from optimizer.scenario import Scenario
 
-__all__ = ["run_digest", "solve_scenario"]
+__all__ = ["run_digest", "scenario_network", "solve_scenario"]
 
 
-def solve_scenario(
-    scenario: Scenario, *, on_route: Callable[[Route], None] | None = None
-) -> tuple[Solution, Network]:
-    """Load, build and solve one scenario in process."""
+def scenario_network(scenario: Scenario) -> tuple[Network, float, float]:
+    """The scenario's network, with its names checked before the build and its penalty areas
+    applied, and the load and build times (s)."""
     t0 = time.perf_counter()
     layers = load_geodata(scenario.geodata)
     check_demand_names(  # before the graph is built: a misspelt site costs no build
@@ -36,6 +35,14 @@ def solve_scenario(
     )
     t1 = time.perf_counter()
     network = penalized(build_graph(layers, settings=scenario.settings), scenario.penalty_areas)
+    return network, t1 - t0, time.perf_counter() - t1
+
+
+def solve_scenario(
+    scenario: Scenario, *, on_route: Callable[[Route], None] | None = None
+) -> tuple[Solution, Network]:
+    """Load, build and solve one scenario in process."""
+    network, load_s, graph_s = scenario_network(scenario)
     t2 = time.perf_counter()
     routes, design = solve_demands(
         network,
@@ -45,7 +52,7 @@ def solve_scenario(
         shared_build=scenario.shared_build,
     )
     t3 = time.perf_counter()
-    timings = {"load": round(t1 - t0, 3), "graph": round(t2 - t1, 3), "solve": round(t3 - t2, 3)}
+    timings = {"load": round(load_s, 3), "graph": round(graph_s, 3), "solve": round(t3 - t2, 3)}
     return Solution(scenario.name, routes, network.stats.as_dict(), timings, design), network
 
 

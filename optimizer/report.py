@@ -78,17 +78,19 @@ def _overview(layers: ResultLayers, summary: Mapping) -> str:
     counts = routes["status"].value_counts()
     statuses = ", ".join(f'<span class="{_e(s)}">{n} {_e(s)}</span>' for s, n in counts.items())
     build, permits = float(found["build_cost"].sum()), float(found["permit_cost"].sum())
+    risk = float(found["risk_cost"].sum()) if "risk_cost" in found else 0.0
     distinct = layers.jurisdictions_crossed["jurisdiction_id"].nunique()
     overall = summary.get("status") or _worst(routes["status"])
     rows = [
         ("solver status", f'<span class="{_e(overall)}">{_e(overall)}</span> ({statuses})'),
         ("demands", f"{routes['demand_id'].nunique()} ({len(found)} routes found)"),
         ("build cost (corridors and laterals)", _money(build)),
+        ("risk areas add (cost multipliers)", _money(risk)),
         ("permit cost", f"{_money(permits)} ({int(found['permit_count'].sum())} permits)"),
-        ("sum of route costs", _money(build + permits)),
+        ("sum of route costs", _money(build + risk + permits)),
         (
             "total cost (each segment and permit once)",
-            f"<b>{_money(summary.get('total_cost', build + permits))}</b>",
+            f"<b>{_money(summary.get('total_cost', build + risk + permits))}</b>",
         ),
         ("distinct jurisdictions crossed", str(distinct)),
     ]
@@ -119,7 +121,7 @@ def _route_table(routes: pd.DataFrame) -> str:
     """One row per route: status, km, ms, bound, costs, permits per level, gap."""
     levels = [c for c in routes.columns if c.endswith("_count") and c != "permit_count"]
     colors = demand_colors(routes["demand_id"])
-    head = ["demand", "route", "sites", "status", "km", "ms", "bound ms", "cost", "build cost"]
+    head = ["demand", "route", "sites", "status", "km", "ms", "bound ms", "cost", "build cost", "risk cost"]
     head += ["permit cost", "permits", *(c[: -len("_count")] for c in levels), "outside km", "gap"]
     rows = []
     for _, r in routes.iterrows():
@@ -135,6 +137,7 @@ def _route_table(routes: pd.DataFrame) -> str:
             f"<td>{_fixed(r['max_latency_ms'], 3)}</td>",
             f"<td>{_money(r['cost'])}</td>",
             f"<td>{_money(r['build_cost'])}</td>",
+            f"<td>{_money(r.get('risk_cost', 0.0))}</td>",
             f"<td>{_money(r['permit_cost'])}</td>",
             *(f"<td>{int(r[c]) if found else '–'}</td>" for c in ("permit_count", *levels)),
             _outside_cell(r, found),

@@ -78,8 +78,10 @@ def sample_network(scenario):
 
 @pytest.fixture(scope="module")
 def in_process(scenario, sample_network, single):
-    """The sample's single-route demands solved by the library in this process."""
-    return {d.id: solve_demand(sample_network, d, options=scenario.solver)[0] for d in single}
+    """The sample's single-route demands solved by the library in this process (in turn: one
+    is diverse from an earlier one's route)."""
+    routes, _design = solve_demands(sample_network, single, options=scenario.solver)
+    return {r.demand_id: r for r in routes}
 
 
 def test_health_is_serving_once_preloads_are_built(server):
