@@ -13,8 +13,15 @@ from google.protobuf import struct_pb2
 from optimizer.api.fiberopt.v1 import route_optimizer_pb2 as pb
 from optimizer.api.fiberopt.v1 import route_optimizer_pb2_grpc as pb_grpc
 from optimizer.config import GraphSettings
-from optimizer.convert import NetworkView, demand_to_proto, settings_to_proto, solution_from_proto
+from optimizer.convert import (
+    NetworkView,
+    demand_to_proto,
+    penalty_area_to_proto,
+    settings_to_proto,
+    solution_from_proto,
+)
 from optimizer.geodata import GeodataSpec
+from optimizer.penalties import PenaltyArea
 from optimizer.problem import SolverOptions
 from optimizer.routes import Demand, Solution
 from optimizer.scenario import Scenario
@@ -81,13 +88,16 @@ class RouteOptimizerClient:
         name: str = "",
         include_jurisdiction_geometry: bool = False,
         shared_build: bool = False,
+        penalty_areas: Sequence[PenaltyArea] = (),
         timeout_s: float | None = None,
     ) -> pb.OptimizeResponse:
-        """Solve demands on a loaded network (unary); shared_build designs them together."""
+        """Solve demands on a loaded network (unary); shared_build designs them together;
+        penalty_areas price risk areas for this call on top of the network's own."""
         request = _optimize_request(
             network_id, demands, solver, settings, name, include_jurisdiction_geometry
         )
         request.shared_build = shared_build
+        request.penalty_areas.extend(penalty_area_to_proto(a) for a in penalty_areas)
         return self.stub.Optimize(request, timeout=timeout_s or self.timeout_s)
 
     def frontier(
@@ -131,6 +141,7 @@ class RouteOptimizerClient:
             name=scenario.name,
             include_jurisdiction_geometry=True,
             shared_build=scenario.shared_build,
+            penalty_areas=scenario.penalty_areas,
         )
         return solution_from_proto(response)
 

@@ -39,6 +39,7 @@ __all__ = [
     "design_to_proto",
     "frontier_to_proto",
     "network_info",
+    "penalty_area_to_proto",
     "penalty_areas_from_proto",
     "route_to_proto",
     "settings_from_proto",
@@ -202,6 +203,15 @@ def penalty_areas_from_proto(messages: Sequence[pb.PenaltyArea]) -> tuple[Penalt
     if problems := penalty_problems(areas, "penalty_areas"):
         raise InvalidRequestError("; ".join(problems[:5]))
     return tuple(areas)
+
+
+def penalty_area_to_proto(area: PenaltyArea) -> pb.PenaltyArea:
+    """One penalty area as a message."""
+    return pb.PenaltyArea(
+        geometry_geojson=shapely.to_geojson(area.geometry),
+        cost_multiplier=area.cost_multiplier,
+        name=area.name,
+    )
 
 
 def _refuse(problems: Sequence[str]) -> None:

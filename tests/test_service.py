@@ -14,6 +14,7 @@ import geopandas as gpd
 import grpc
 import numpy as np
 import pytest
+import shapely
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from shapely import LineString, Point, box
@@ -24,6 +25,7 @@ from optimizer.client import connect
 from optimizer.convert import demand_to_proto
 from optimizer.geodata import load_geodata, spec_from_path
 from optimizer.graph import build_graph
+from optimizer.penalties import PenaltyArea, penalized
 from optimizer.routes import Demand, solve_demand, solve_demands, solve_frontier
 from optimizer.scenario import load_scenario
 from optimizer.server import SERVICE_NAME, create_server
@@ -594,3 +596,33 @@ def test_a_call_s_settings_override_what_its_network_was_loaded_with(client, sam
     served = client.stub.Optimize(request, timeout=60).routes[0]
     plain = client.optimize(sample_id, [demand]).routes[0]
     assert served.cost == pytest.approx(plain.cost, rel=1e-9)
+
+
+def test_the_constraint_vocabulary_travels_over_grpc(client, sample_id, sample_network):
+    """via, diverse_from_demand, areas by id, least_shared and a request's penalty areas give the
+    library's answers, with their cost breakdown and what is shared."""
+    demands = [
+        Demand("chi-dal", "CHI1", "DAL1", 7.0),
+        Demand("backup", "CHI1", "DAL1", 8.0, diverse_from_demand="chi-dal"),
+        Demand("via", "CHI1", "ATL1", 7.0, via=("NSH1", "IND1"), via_order="any"),
+        Demand("flood", "CHI1", "DAL1", 9.0, avoid_areas=("OZARK-FLOOD",)),
+        Demand("pair", "PRY1", "OKC1", 3.5, paths=2, diversity_fallback="least_shared"),
+    ]
+    river = PenaltyArea(shapely.box(-91.0, 38.0, -89.0, 40.0), 3.0, "river")
+    response = client.optimize(sample_id, demands, penalty_areas=[river])
+    local, _design = solve_demands(penalized(sample_network, [river]), demands)
+    assert [r.demand_id for r in response.routes] == [r.demand_id for r in local]
+    for remote, mine in zip(response.routes, local, strict=True):
+        _same_route(remote, mine)
+        assert remote.risk_cost == pytest.approx(mine.risk_cost, rel=1e-12, abs=1e-9)
+        assert remote.shared_km == pytest.approx(mine.shared_km) and list(remote.warnings) == list(
+            mine.warnings
+        )
+    assert any(r.risk_cost > 0 for r in response.routes)
+    assert response.routes[-1].warnings and "least_shared" in response.routes[-1].warnings[-1]
+    error = _call_error(
+        lambda: client.optimize(sample_id, [Demand("d", "CHI1", "DAL1", 9.0, avoid_areas=("OZARK",))])
+    )
+    assert error.code() == grpc.StatusCode.NOT_FOUND and "OZARK-FLOOD" in error.details()
+    error = _call_error(lambda: client.optimize(sample_id, demands[:2], shared_build=True))
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT and "diverse_from_demand" in error.details()
