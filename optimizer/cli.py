@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import grpc
+import pandas as pd
 from tqdm import tqdm
 
 from optimizer import __version__
@@ -447,6 +448,14 @@ def format_layers(layers: Layers) -> str:
         for level, n in layers.jurisdictions["level"].value_counts().sort_index().items()
     ]
     lines.append(f"  exclusions: {len(layers.exclusions)}")
+    if len(layers.areas):
+        priced = layers.areas["cost_multiplier"].notna()
+        lines.append(f"  areas: {len(layers.areas)} ({int(priced.sum())} with a cost multiplier)")
+        lines += [
+            f"    {row.area_id:<16} {row.group or '-':<10} "
+            + (f"cost x{row.cost_multiplier:g}" if pd.notna(row.cost_multiplier) else "no penalty")
+            for row in layers.areas.head(20).itertuples()
+        ]
     lines += [f"  repaired: {note}" for note in layers.repairs]
     return "\n".join(lines)
 

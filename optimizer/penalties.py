@@ -22,6 +22,7 @@ from optimizer.geometry import WorkingProjection
 __all__ = [
     "MAX_COST_MULTIPLIER",
     "MAX_PENALTY_AREAS",
+    "MAX_PENALTY_VERTICES",
     "PenaltyArea",
     "own_penalties",
     "penalized",
@@ -33,6 +34,8 @@ MAX_COST_MULTIPLIER = 1000.0
 """The largest cost multiplier an area may carry."""
 MAX_PENALTY_AREAS = 1000
 """Most penalty areas one scenario or request may add to its network's own."""
+MAX_PENALTY_VERTICES = 1_000_000
+"""Most vertices those areas may hold together (each intersects the network's edges)."""
 
 
 @dataclass(frozen=True)
@@ -48,6 +51,13 @@ def penalty_problems(areas: Sequence[PenaltyArea], where: str) -> list[str]:
     """Why these areas are not valid lon/lat polygons with multipliers in [1, MAX_COST_MULTIPLIER]."""
     if len(areas) > MAX_PENALTY_AREAS:
         return [f"{where} has {len(areas):,} areas; the limit is {MAX_PENALTY_AREAS}"]
+    vertices = sum(
+        int(shapely.get_num_coordinates(a.geometry))
+        for a in areas
+        if isinstance(a.geometry, shapely.Geometry)
+    )
+    if vertices > MAX_PENALTY_VERTICES:
+        return [f"{where} hold {vertices:,} vertices; the limit is {MAX_PENALTY_VERTICES:,}"]
     problems = []
     box = shapely.box(-180, -90, 180, 90)
     for i, area in enumerate(areas):
