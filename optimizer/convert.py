@@ -426,6 +426,7 @@ def _segments(route: Route, network: Network) -> list[pb.RouteSegment]:
                 jurisdiction_by_level={lv: ids[row[f"jurisdiction_{lv}"]] for lv in network.levels},
                 geometry_wkb=shapely.to_wkb(geom),
                 edge_id=int(e),
+                risk_cost=row.get("risk_cost", 0.0),
             )
         )
     return out
@@ -487,6 +488,7 @@ def solution_from_proto(response: pb.OptimizeResponse) -> tuple[Solution, Networ
                         for lv in levels
                     },
                     "geometry": shapely.from_wkb(s.geometry_wkb),
+                    "risk_cost": s.risk_cost,
                 }
             )
         n = len(message.segments)

@@ -74,7 +74,10 @@ def test_penalties_match_the_sampled_definition_and_brute_force(areas):
     plain = _grid()
     network = penalized(plain, areas)
     base = plain.edges["cost"].to_numpy()
+    borders = shapely.union_all([a.geometry.boundary for a in areas]).buffer(1e-9)
     for e, geometry in enumerate(plain.edges.geometry.values):
+        if shapely.length(shapely.intersection(geometry, borders)) > 1e-9:
+            continue  # along a border, within rounding of it: either side is right
         expected = base[e] * _sampled_factor(geometry, areas)
         assert network.edges["cost"].iloc[e] == pytest.approx(expected, rel=2e-3, abs=1e-6)
     assert network.edges["risk_cost"].to_numpy() == pytest.approx(network.edges["cost"].to_numpy() - base)

@@ -351,7 +351,7 @@ class JurisdictionCrossed(_message.Message):
     def __init__(self, jurisdiction_id: _Optional[str] = ..., name: _Optional[str] = ..., level: _Optional[str] = ..., permit_cost: _Optional[float] = ..., geometry_wkb: _Optional[bytes] = ...) -> None: ...
 
 class RouteSegment(_message.Message):
-    __slots__ = ("seq", "corridor_id", "kind", "srlg", "length_km", "latency_ms", "cost", "cost_per_km", "jurisdiction_by_level", "geometry_wkb", "edge_id")
+    __slots__ = ("seq", "corridor_id", "kind", "srlg", "length_km", "latency_ms", "cost", "cost_per_km", "jurisdiction_by_level", "geometry_wkb", "edge_id", "risk_cost")
     class JurisdictionByLevelEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -370,6 +370,7 @@ class RouteSegment(_message.Message):
     JURISDICTION_BY_LEVEL_FIELD_NUMBER: _ClassVar[int]
     GEOMETRY_WKB_FIELD_NUMBER: _ClassVar[int]
     EDGE_ID_FIELD_NUMBER: _ClassVar[int]
+    RISK_COST_FIELD_NUMBER: _ClassVar[int]
     seq: int
     corridor_id: str
     kind: str
@@ -381,7 +382,8 @@ class RouteSegment(_message.Message):
     jurisdiction_by_level: _containers.ScalarMap[str, str]
     geometry_wkb: bytes
     edge_id: int
-    def __init__(self, seq: _Optional[int] = ..., corridor_id: _Optional[str] = ..., kind: _Optional[str] = ..., srlg: _Optional[str] = ..., length_km: _Optional[float] = ..., latency_ms: _Optional[float] = ..., cost: _Optional[float] = ..., cost_per_km: _Optional[float] = ..., jurisdiction_by_level: _Optional[_Mapping[str, str]] = ..., geometry_wkb: _Optional[bytes] = ..., edge_id: _Optional[int] = ...) -> None: ...
+    risk_cost: float
+    def __init__(self, seq: _Optional[int] = ..., corridor_id: _Optional[str] = ..., kind: _Optional[str] = ..., srlg: _Optional[str] = ..., length_km: _Optional[float] = ..., latency_ms: _Optional[float] = ..., cost: _Optional[float] = ..., cost_per_km: _Optional[float] = ..., jurisdiction_by_level: _Optional[_Mapping[str, str]] = ..., geometry_wkb: _Optional[bytes] = ..., edge_id: _Optional[int] = ..., risk_cost: _Optional[float] = ...) -> None: ...
 
 class Route(_message.Message):
     __slots__ = ("demand_id", "route_index", "a", "b", "status", "reason", "max_latency_ms", "geometry_geojson", "geometry_wkb", "length_km", "latency_ms", "cost", "build_cost", "permit_cost", "corridor_kinds", "jurisdictions", "count_by_level", "permit_count", "bound", "gap", "solve_s", "segments", "outside_km", "outside_km_by_level", "warnings", "shared_km", "risk_cost")
