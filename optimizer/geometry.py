@@ -54,6 +54,11 @@ class WorkingProjection:
             )
         return cls(pyproj.CRS.from_proj4(proj))
 
+    def from_lonlat(self, geoms: np.ndarray) -> np.ndarray:
+        """Lon/lat geometries in this projection (metres)."""
+        transformer = pyproj.Transformer.from_crs("EPSG:4326", self.crs, always_xy=True)
+        return shapely.transform(geoms, lambda xy: np.column_stack(transformer.transform(*xy.T)))
+
     def to_lonlat(self, geoms: np.ndarray) -> np.ndarray:
         """Geometries from this projection back to lon/lat."""
         transformer = pyproj.Transformer.from_crs(self.crs, "EPSG:4326", always_xy=True)

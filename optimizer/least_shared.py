@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass, replace
 
 from optimizer.design import union_cost
-from optimizer.design_model import BuildStoppedError, DesignModel, Slot, build_design_model
+from optimizer.design_model import BuildStoppedError, DesignModel, Slot, build_design_model, split_values
 from optimizer.model import ModelOutcome, hold_cost, solve_cp_model
 from optimizer.problem import DesignDemand, EdgeArrays, RouteStatus, SolverOptions
 from optimizer.prune import PathEval, cost_ceiling, is_feasible, path_in_arcs
@@ -137,10 +137,7 @@ def _answer(
 ) -> LeastShared:
     """The routes of a solution, checked in floats against every bound of the demand."""
     assert outcome.arc_values is not None
-    values, start = [], 0
-    for xs in design.x:
-        values.append(outcome.arc_values[start : start + len(xs)])
-        start += len(xs)
+    values = split_values(design, outcome.arc_values)
     routes = tuple(
         path_in_arcs(arrays, slot.source, slot.arcs, v) for slot, v in zip(design.slots, values, strict=True)
     )

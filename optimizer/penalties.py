@@ -13,7 +13,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
-import pyproj
 import shapely
 
 from optimizer.errors import InvalidRequestError
@@ -116,11 +115,10 @@ def _factor(geoms: np.ndarray, areas: Sequence[PenaltyArea]) -> np.ndarray:
     factor = np.ones(len(geoms))
     if not len(geoms) or not areas:
         return factor
-    proj = WorkingProjection.fitted(tuple(shapely.total_bounds(geoms)))
-    to_m = pyproj.Transformer.from_crs("EPSG:4326", proj.crs, always_xy=True)
+    project = WorkingProjection.fitted(tuple(shapely.total_bounds(geoms))).from_lonlat
 
     def metres(g: np.ndarray) -> np.ndarray:
-        return shapely.length(shapely.transform(g, lambda xy: np.column_stack(to_m.transform(*xy.T))))
+        return shapely.length(project(g))
 
     tree, previous = shapely.STRtree(geoms), 1.0
     for level in sorted({float(a.cost_multiplier) for a in areas}):

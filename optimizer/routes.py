@@ -466,6 +466,7 @@ def check_demand_names(
             "diverse_from_srlgs": groups,
         }
     earlier: set[str] = set()
+    area_names: set[str] | None = None  # read from areas once, when a demand names one
     for i, demand in enumerate(demands):
         of = f"in demand {_short(demand.id)}"
         if demand.diverse_from_demand and demand.diverse_from_demand not in earlier:
@@ -481,23 +482,27 @@ def check_demand_names(
                 raise UnknownCorridorError(
                     f"{where}demands[{i}].{name}: unknown {kind} {_short(unknown[0])} {of}{close}"
                 )
-        if areas is not None:
-            _check_areas(demand, i, areas, where)
+        if areas is not None and any(isinstance(x, str) for x in (*demand.avoid_areas, *demand.within_areas)):
+            area_names = _area_names(areas) if area_names is None else area_names
+            _check_areas(demand, i, area_names, where)
         if site_ids is not None:
             _check_sites(demand, i, set(map(str, site_ids)), where)
         if jurisdiction_ids is not None:
             _check_jurisdictions(demand, i, set(map(str, jurisdiction_ids)), where)
 
 
-def _check_areas(demand: Demand, i: int, areas: pd.DataFrame, where: str) -> None:
-    """The areas demand i names (by id or group) are in the areas layer."""
+def _area_names(areas: pd.DataFrame) -> set[str]:
+    """The names an area goes by in demands: its area_id and, where set, its group."""
+    known = set(areas["area_id"].astype(str)) if len(areas) else set()
+    if len(areas) and "group" in areas:
+        known |= set(areas["group"].astype(str)) - {""}
+    return known
+
+
+def _check_areas(demand: Demand, i: int, known: set[str], where: str) -> None:
+    """The areas demand i names (by id or group) are among the known names."""
     for name in ("avoid_areas", "within_areas"):
         named = [a for a in getattr(demand, name) if isinstance(a, str)]
-        if not named:
-            continue
-        known = set(areas["area_id"].astype(str)) if len(areas) else set()
-        if len(areas) and "group" in areas:
-            known |= set(areas["group"].astype(str)) - {""}
         if unknown := [a for a in named if a not in known]:
             where_from = "" if known else " (the geodata has no areas layer)"
             raise UnknownAreaError(
@@ -638,11 +643,10 @@ def via_stops(network: Network, demand: Demand, *, where: str = "") -> list[np.n
 def _distances_km(geoms: np.ndarray, point: shapely.Point) -> np.ndarray:
     """Distance (km) from a lon/lat point to each geometry, measured in the azimuthal
     equidistant projection centred on the point (true to the metre at a via's tolerance)."""
-    crs = pyproj.CRS.from_proj4(f"+proj=aeqd +lat_0={point.y} +lon_0={point.x} +ellps=WGS84 +units=m")
-    to_m = pyproj.Transformer.from_crs("EPSG:4326", crs, always_xy=True)
-    moved = shapely.transform(np.asarray(geoms), lambda xy: np.column_stack(to_m.transform(*xy.T)))
-    here = shapely.Point(to_m.transform(point.x, point.y))
-    return shapely.distance(moved, here) / 1000.0
+    centred = WorkingProjection(
+        pyproj.CRS.from_proj4(f"+proj=aeqd +lat_0={point.y} +lon_0={point.x} +ellps=WGS84 +units=m")
+    )
+    return shapely.distance(centred.from_lonlat(np.asarray(geoms)), shapely.Point(0.0, 0.0)) / 1000.0
 
 
 def area_geometries(network: Network, areas: Sequence[shapely.Geometry | str]) -> list[shapely.Geometry]:
@@ -760,12 +764,7 @@ def separation_conflicts(
     geoms = network.edges.geometry.values[idx]
     if not len(idx):
         return np.zeros((0, 2), dtype=np.int64)
-    proj = WorkingProjection.fitted(tuple(shapely.total_bounds(geoms)))
-    to_m = pyproj.Transformer.from_crs("EPSG:4326", proj.crs, always_xy=True)
-
-    def project(g: np.ndarray) -> np.ndarray:
-        return shapely.transform(g, lambda xy: np.column_stack(to_m.transform(*xy.T)))
-
+    project = WorkingProjection.fitted(tuple(shapely.total_bounds(geoms))).from_lonlat
     ends = network.node_lonlat[[network.site_node[demand.a], network.site_node[demand.b]]]
     disks = shapely.buffer(project(shapely.points(ends)), demand.endpoint_radius_km * 1000.0, quad_segs=16)
     clipped = shapely.difference(project(geoms), shapely.union_all(disks))
@@ -1035,8 +1034,7 @@ def _site_edges(network: Network, demand: Demand) -> np.ndarray:
 
 def _route_groups(edges: pd.DataFrame, idx: Sequence[int]) -> set[str]:
     """The shared-risk groups the edges idx run in."""
-    texts = edges["srlg"].to_numpy()[list(idx)].astype(str)
-    return {g.strip() for text in texts for g in text.split(",") if g.strip()}
+    return set(srlg_groups(edges["srlg"].iloc[list(idx)])) - {""}
 
 
 def _listed(names: Sequence[str], most: int = 5) -> str:
